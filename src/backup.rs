@@ -1,0 +1,118 @@
+//! `Backup-TVMKeys`: every AES and RSA key of the vault, exported wrapped with the caller's RSA public key
+//! into `<backup root>/<timestamp>/{AES,RSA}/<name>_<size>.json` (REFERENCE.md section 2).
+//!
+//! Unlike the original, a backup is either complete or absent: it is written in a hidden partial folder
+//! that is renamed to its timestamp only after every key was exported and read back; any failure
+//! removes it. Two runs in the same second do not share a folder: the second one is refused.
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::events::{Events, KeyEvent, Outcome, Reply};
+use crate::keyfile::KeyFile;
+use crate::layout;
+use crate::pem;
+use crate::vault::{KeyInfo, KeySpec, Vault};
+
+/// A finished backup.
+#[derive(Debug)]
+pub struct Backup {
+    pub path: PathBuf,
+    pub keys: Vec<BackedUpKey>,
+}
+
+#[derive(Debug)]
+pub struct BackedUpKey {
+    pub name: String,
+    pub spec: KeySpec,
+    pub file: PathBuf,
+}
+
+pub fn backup(vault: &dyn Vault, wrapping_key_path: &Path, backup_root: &Path, timestamp: &str, events: &mut dyn Events) -> Result<Backup> {
+    layout::check_timestamp(timestamp)?;
+    // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
+    // than none.
+    pem::read_public_key(wrapping_key_path, "wrapping key")?;
+    if backup_root.exists() && !backup_root.is_dir() {
+        return Err(Error::InvalidArgument(format!("The backup root '{}' is a file, not a folder.", backup_root.display())));
+    }
+    let final_path = backup_root.join(timestamp);
+    if final_path.exists() {
+        return Err(Error::AlreadyExists(format!(
+            "A backup '{}' already exists. Wait a second and run Backup-TVMKeys again.",
+            final_path.display()
+        )));
+    }
+    let listed = vault.list()?;
+    let partial = layout::partial_folder(backup_root, timestamp);
+    if partial.exists() {
+        // Left by a run that was killed: it never became a backup, so it is only debris.
+        fs::remove_dir_all(&partial).map_err(|e| Error::io("remove the unfinished backup", &partial, e))?;
+    }
+    for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
+        let dir = partial.join(folder);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
+    }
+    match export_all(vault, &listed, wrapping_key_path, &partial, &final_path, events) {
+        Ok(mut keys) => {
+            fs::rename(&partial, &final_path).map_err(|e| {
+                let _ = fs::remove_dir_all(&partial);
+                Error::io("complete the backup by renaming it to", &final_path, e)
+            })?;
+            for key in &mut keys {
+                key.file = final_path.join(key.file.strip_prefix(&partial).unwrap_or(&key.file));
+            }
+            Ok(Backup { path: final_path, keys })
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn export_all(
+    vault: &dyn Vault,
+    listed: &[KeyInfo],
+    wrapping_key_path: &Path,
+    partial: &Path,
+    final_path: &Path,
+    events: &mut dyn Events,
+) -> Result<Vec<BackedUpKey>> {
+    events.message(&format!("Backing up TVM Vault keys to {}", final_path.display()));
+    let total = listed.len() as u32;
+    let mut keys = Vec::with_capacity(listed.len());
+    for (i, key) in listed.iter().enumerate() {
+        if events.progress("Backing up TVM keys", i as u32 + 1, total) == Reply::Cancel {
+            return Err(Error::Cancelled("No backup was written.".into()));
+        }
+        let Ok(spec) = key.spec() else {
+            // The original skipped other types silently; say so, since the backup will not hold them.
+            events.warning(&format!(
+                "Key {} is of type {} size {}, which is not backed up (only AES and RSA keys are).",
+                key.name, key.key_type, key.size
+            ));
+            continue;
+        };
+        let folder = layout::folder_for(spec.key_type);
+        let file = partial.join(folder).join(layout::key_file_name(&key.name, spec.size)?);
+        events.message(&format!("Backing up key {} to {folder} folder", key.name));
+        let shown = final_path.join(folder).join(file.file_name().unwrap_or_default());
+        let event = KeyEvent { name: &key.name, key_type: spec.key_type.as_str(), size: spec.size, file: &shown.to_string_lossy() };
+        let exported = vault.export(&key.name, spec, wrapping_key_path, &file).and_then(|()| verify_written(&file));
+        if let Err(e) = exported {
+            events.key_done(&event, Outcome::Failed, Some(&e), &e.to_string());
+            return Err(Error::Vault(format!("Key {} could not be backed up, so no backup was written: {e}", key.name)));
+        }
+        events.key_done(&event, Outcome::Exported, None, "");
+        keys.push(BackedUpKey { name: key.name.clone(), spec, file });
+    }
+    Ok(keys)
+}
+
+/// Reads an exported file back: a vault that wrote nothing, or half a file, fails the backup now rather
+/// than the restore later.
+fn verify_written(file: &Path) -> Result<()> {
+    let bytes = fs::read(file).map_err(|e| Error::io("read back the exported key file", file, e))?;
+    KeyFile::parse(&bytes, &format!("The exported file '{}'", file.display())).map(|_| ())
+}

@@ -1,0 +1,322 @@
+//! LocalVault: a key vault kept in a folder, with real keys and real cryptography. It is the embedded
+//! default for rehearsals, demos and tests, and it behaves as MOC is documented to behave (sizes, type
+//! names, `AlreadyExists` on an existing name, the export file format). It is a rehearsal vault, not a
+//! production store: its keys are protected only by the file system's owner-only permissions.
+//!
+//! Layout: `<root>/tvmvault.json` marks the folder as a vault; `<root>/keys/<name>.json` holds one key
+//! as `{"name","type","size","material"}`, material being the raw AES key or the RSA PKCS#8 DER,
+//! base64url with padding.
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use rsa::pkcs1::EncodeRsaPublicKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{KeyInfo, KeySpec, KeyType, Vault};
+use crate::error::{Error, Result};
+use crate::keyfile::{b64url_decode, b64url_encode, Enc, KeyFile};
+use crate::{keywrap, layout, pem};
+
+const MARKER: &str = "tvmvault.json";
+const MARKER_FORMAT: &str = "tvmkeys-local-vault";
+const KEYS: &str = "keys";
+
+pub struct LocalVault {
+    root: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Marker {
+    format: String,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct StoredOut<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    key_type: &'a str,
+    size: u32,
+    material: &'a str,
+}
+
+#[derive(Deserialize)]
+struct StoredIn {
+    name: String,
+    #[serde(rename = "type")]
+    key_type: String,
+    size: u32,
+    material: String,
+}
+
+impl Drop for StoredIn {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.material);
+    }
+}
+
+/// A key as held: its spec and its secret material.
+struct Stored {
+    spec: KeySpec,
+    material: Zeroizing<Vec<u8>>,
+}
+
+impl LocalVault {
+    /// Opens the vault in `root`. With `create`, a missing or empty folder becomes a new vault; without
+    /// it, a folder that is not a vault is refused (a mistyped path must not back up an empty vault).
+    pub fn open(root: &Path, create: bool) -> Result<LocalVault> {
+        let vault = LocalVault { root: root.to_path_buf() };
+        let marker = root.join(MARKER);
+        match fs::read(&marker) {
+            Ok(bytes) => {
+                let m: Marker = serde_json::from_slice(&bytes).map_err(|_| vault.not_a_vault())?;
+                if m.format != MARKER_FORMAT || m.version != 1 {
+                    return Err(vault.not_a_vault());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !create {
+                    return Err(Error::Missing {
+                        what: "The local vault",
+                        path: root.to_path_buf(),
+                        fix: "Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
+                    });
+                }
+                let empty = match fs::read_dir(root) {
+                    Ok(mut entries) => entries.next().is_none(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+                    Err(e) => return Err(Error::io("read the folder", root, e)),
+                };
+                if !empty {
+                    return Err(vault.not_a_vault());
+                }
+                fs::create_dir_all(root.join(KEYS)).map_err(|e| Error::io("create the vault folder", root, e))?;
+                let bytes = serde_json::to_vec(&Marker { format: MARKER_FORMAT.into(), version: 1 }).unwrap_or_default();
+                write_new(&marker, &bytes).map_err(|e| Error::io("create", &marker, e))?;
+            }
+            Err(e) => return Err(Error::io("read", &marker, e)),
+        }
+        Ok(vault)
+    }
+
+    fn not_a_vault(&self) -> Error {
+        Error::Format(format!(
+            "'{}' is not a local vault: it has no valid {MARKER}. Give an empty or new folder, or an existing vault.",
+            self.root.display()
+        ))
+    }
+
+    fn key_path(&self, name: &str) -> Result<PathBuf> {
+        layout::check_key_name(name)?;
+        Ok(self.root.join(KEYS).join(format!("{name}.json")))
+    }
+
+    fn read(&self, name: &str) -> Result<Stored> {
+        let path = self.key_path(name)?;
+        let bytes = match fs::read(&path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::KeyNotFound { name: name.into() }),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        let bad = || Error::Format(format!("The vault's key file '{}' is damaged.", path.display()));
+        let stored: StoredIn = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        if stored.name != name {
+            return Err(bad());
+        }
+        let spec = KeySpec::parse(&stored.key_type, stored.size).map_err(|_| bad())?;
+        let material = Zeroizing::new(b64url_decode(&stored.material).map_err(|_| bad())?);
+        Ok(Stored { spec, material })
+    }
+
+    /// Stores a new key; fails with `KeyExists` if the name is taken, and never replaces a key.
+    fn store(&self, name: &str, spec: KeySpec, material: &[u8]) -> Result<()> {
+        let path = self.key_path(name)?;
+        let encoded = Zeroizing::new(b64url_encode(material));
+        let mut bytes = Zeroizing::new(Vec::with_capacity(encoded.len() + 128));
+        let out = StoredOut { name, key_type: spec.key_type.as_str(), size: spec.size, material: &encoded };
+        serde_json::to_writer(&mut *bytes, &out).map_err(|e| Error::Vault(e.to_string()))?;
+        match write_new(&path, &bytes) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::KeyExists { name: name.into() }),
+            Err(e) => Err(Error::io("write", &path, e)),
+        }
+    }
+
+    fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.key_path(name)?.exists())
+    }
+
+    fn fingerprint(stored: &Stored) -> Option<String> {
+        let digest = match stored.spec.key_type {
+            // An RSA key is identified by its public half, as MOC shows it.
+            KeyType::Rsa => {
+                let key = RsaPrivateKey::from_pkcs8_der(&stored.material).ok()?;
+                Sha256::digest(RsaPublicKey::from(&key).to_pkcs1_der().ok()?.as_bytes())
+            }
+            // A one-way digest, domain-separated, tells two AES keys apart without revealing them.
+            KeyType::Aes => Sha256::new().chain_update(b"tvmkeys AES key fingerprint\0").chain_update(&*stored.material).finalize(),
+        };
+        Some(hex::encode(&digest[..16]))
+    }
+}
+
+/// Writes a file that must not exist yet, owner-only, through a temporary file and a hard link, so a
+/// reader never sees half a file and an existing file is never replaced.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    fs::hard_link(tmp.path(), path)
+}
+
+/// Writes a file, replacing any file of that name, owner-only and all at once.
+pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+impl Vault for LocalVault {
+    fn list(&self) -> Result<Vec<KeyInfo>> {
+        let dir = self.root.join(KEYS);
+        let mut keys = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io("list", &dir, e))? {
+            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = file.strip_suffix(".json") else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let stored = self.read(name)?;
+            keys.push(KeyInfo {
+                name: name.to_string(),
+                key_type: stored.spec.key_type.as_str().to_string(),
+                size: stored.spec.size,
+                fingerprint: Self::fingerprint(&stored),
+            });
+        }
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
+    }
+
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
+        let stored = self.read(name)?;
+        if stored.spec != spec {
+            return Err(Error::Vault(format!(
+                "Key '{name}' is {} {}, not {} {}.",
+                stored.spec.key_type.as_str(),
+                stored.spec.size,
+                spec.key_type.as_str(),
+                spec.size
+            )));
+        }
+        let wrapping = pem::read_public_key(wrapping_key_path, "wrapping key")?;
+        let public_key = match spec.key_type {
+            KeyType::Aes => Vec::new(),
+            KeyType::Rsa => {
+                let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(|e| Error::Crypto(e.to_string()))?;
+                RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?.into_vec()
+            }
+        };
+        let blob = keywrap::wrap(&wrapping.key, &stored.material, Enc::RsaAesKeyWrap, &mut OsRng)?;
+        let file = KeyFile {
+            public_key,
+            private_key: Zeroizing::new(blob),
+            wrapping_key_name: String::new(),
+            wrapping_public_key: wrapping.pkcs1_der,
+            enc: Enc::RsaAesKeyWrap,
+        };
+        write_replace(out_file, &file.to_export_bytes()).map_err(|e| Error::io("write", out_file, e))
+    }
+
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()> {
+        if self.exists(name)? {
+            return Err(Error::KeyExists { name: name.into() });
+        }
+        let bytes = Zeroizing::new(fs::read(file).map_err(|e| Error::io("read", file, e))?);
+        let key_file = KeyFile::parse(&bytes, &format!("'{}'", file.display()))?;
+        let material = match key_file.enc {
+            Enc::NoKeyWrap => Zeroizing::new(key_file.private_key.to_vec()),
+            enc => {
+                // As with mocctl, the name given with the call wins over the one in the file.
+                let wrapping_name = wrapping_key_name
+                    .filter(|n| !n.is_empty())
+                    .or(Some(key_file.wrapping_key_name.as_str()).filter(|n| !n.is_empty()))
+                    .ok_or_else(|| Error::InvalidArgument(format!("'{}' is wrapped, and no wrapping key name was given.", file.display())))?;
+                let wrapping = match self.read(wrapping_name) {
+                    Err(Error::KeyNotFound { .. }) => {
+                        return Err(Error::KeyNotFound { name: wrapping_name.into() });
+                    }
+                    other => other?,
+                };
+                if wrapping.spec.key_type != KeyType::Rsa {
+                    return Err(Error::InvalidArgument(format!("The wrapping key '{wrapping_name}' is not an RSA key.")));
+                }
+                let private = RsaPrivateKey::from_pkcs8_der(&wrapping.material).map_err(|e| Error::Crypto(e.to_string()))?;
+                keywrap::unwrap(&private, &key_file.private_key, enc)?.0
+            }
+        };
+        check_material(name, spec, &material, &key_file.public_key)?;
+        self.store(name, spec, &material)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let path = self.key_path(name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::KeyNotFound { name: name.into() }),
+            Err(e) => Err(Error::io("delete", &path, e)),
+        }
+    }
+
+    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+        if self.exists(name)? {
+            return Err(Error::KeyExists { name: name.into() });
+        }
+        let material = match spec.key_type {
+            KeyType::Aes => {
+                let mut key = Zeroizing::new(vec![0u8; 32]);
+                OsRng.fill_bytes(&mut key);
+                key
+            }
+            KeyType::Rsa => {
+                let key = RsaPrivateKey::new(&mut OsRng, spec.size as usize).map_err(|e| Error::Crypto(e.to_string()))?;
+                Zeroizing::new(key.to_pkcs8_der().map_err(|e| Error::Crypto(e.to_string()))?.as_bytes().to_vec())
+            }
+        };
+        self.store(name, spec, &material)
+    }
+}
+
+/// Checks that unwrapped material is the key the file name and type promise, before it is stored.
+fn check_material(name: &str, spec: KeySpec, material: &[u8], public_key: &[u8]) -> Result<()> {
+    let bad = |why: String| Err(Error::Crypto(format!("The key file for '{name}' does not hold the key it names: {why}.")));
+    match spec.key_type {
+        KeyType::Aes if material.len() * 8 != spec.size as usize => bad(format!("it holds {} bits, not {}", material.len() * 8, spec.size)),
+        KeyType::Aes => Ok(()),
+        KeyType::Rsa => {
+            let Ok(key) = RsaPrivateKey::from_pkcs8_der(material) else {
+                return bad("it is not an RSA private key (PKCS#8)".into());
+            };
+            if key.n().bits() != spec.size as usize {
+                return bad(format!("it is a {}-bit key, not {}", key.n().bits(), spec.size));
+            }
+            let pkcs1 = RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?;
+            if !public_key.is_empty() && public_key != pkcs1.as_bytes() {
+                return bad("its public key does not match its private key".into());
+            }
+            Ok(())
+        }
+    }
+}

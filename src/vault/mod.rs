@@ -1,0 +1,105 @@
+//! The key vault as the engine sees it: the five operations the original script performs through the
+//! Moc cmdlets. The engine never knows which vault it talks to; a vault reports failures as the engine's
+//! typed errors (`KeyExists`, `KeyNotFound`, `Timeout`, ...), so recognising a vault's own messages
+//! happens once, in that vault's adapter.
+//!
+//! Operations take file paths, not bytes, because that is MOC's interface: `Export-MocKey -outFile` and
+//! `Import-MocKey -importKeyFile`. A file MOC exported is handed back to it unchanged on restore.
+pub mod local;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use local::LocalVault;
+
+/// The key types a TVM vault holds. MOC's type names are case-sensitive: `AES`, `RSA`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    Aes,
+    Rsa,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Aes => "AES",
+            KeyType::Rsa => "RSA",
+        }
+    }
+
+    /// `AES` or `RSA`, exactly; MOC refuses other spellings.
+    pub fn parse(s: &str) -> Option<KeyType> {
+        match s {
+            "AES" => Some(KeyType::Aes),
+            "RSA" => Some(KeyType::Rsa),
+            _ => None,
+        }
+    }
+}
+
+/// A key type with a size the vault accepts: AES 256, RSA 2048, 3072 or 4096.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub key_type: KeyType,
+    pub size: u32,
+}
+
+impl KeySpec {
+    pub fn new(key_type: KeyType, size: u32) -> Result<KeySpec> {
+        let ok = match key_type {
+            KeyType::Aes => size == 256,
+            KeyType::Rsa => matches!(size, 2048 | 3072 | 4096),
+        };
+        if ok {
+            Ok(KeySpec { key_type, size })
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "{size} is not a size the vault accepts for an {} key: use {}.",
+                key_type.as_str(),
+                match key_type {
+                    KeyType::Aes => "256",
+                    KeyType::Rsa => "2048, 3072 or 4096",
+                }
+            )))
+        }
+    }
+
+    /// Parses a type name and size as the user typed them (`New-TvmVaultKey -Type AES -Size 256`).
+    pub fn parse(key_type: &str, size: u32) -> Result<KeySpec> {
+        let t = KeyType::parse(key_type).ok_or_else(|| {
+            Error::InvalidArgument(format!("'{key_type}' is not a key type the vault holds: use AES or RSA (upper case)."))
+        })?;
+        KeySpec::new(t, size)
+    }
+}
+
+/// One key as a vault lists it. `key_type` stays a string because a vault may list types the backup
+/// does not handle; those are reported and skipped, as the original skipped them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub name: String,
+    pub key_type: String,
+    pub size: u32,
+    /// A stable digest that tells whether two vaults hold the same key, where the vault can compute one.
+    pub fingerprint: Option<String>,
+}
+
+impl KeyInfo {
+    pub fn spec(&self) -> Result<KeySpec> {
+        KeySpec::parse(&self.key_type, self.size)
+    }
+}
+
+pub trait Vault {
+    /// Every key, in the vault's order.
+    fn list(&self) -> Result<Vec<KeyInfo>>;
+    /// Writes `out_file` in the MOC export format (REFERENCE.md 3.1), wrapped with the RSA public key PEM
+    /// at `wrapping_key_path`.
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()>;
+    /// Imports a key file. `wrapping_key_name` names a key of this vault that unwraps it; `None` for a
+    /// `NO_KEY_WRAP` file. A name that exists fails with [`Error::KeyExists`].
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()>;
+    fn delete(&self, name: &str) -> Result<()>;
+    fn create(&self, name: &str, spec: KeySpec) -> Result<()>;
+}
