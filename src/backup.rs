@@ -49,24 +49,30 @@ pub fn backup(vault: &dyn Vault, wrapping_key_path: &Path, backup_root: &Path, t
         // Left by a run that was killed: it never became a backup, so it is only debris.
         fs::remove_dir_all(&partial).map_err(|e| Error::io("remove the unfinished backup", &partial, e))?;
     }
+    let mut guard = PartialGuard { path: partial.clone(), armed: true };
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         let dir = partial.join(folder);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    match export_all(vault, &listed, wrapping_key_path, &partial, &final_path, events) {
-        Ok(mut keys) => {
-            fs::rename(&partial, &final_path).map_err(|e| {
-                let _ = fs::remove_dir_all(&partial);
-                Error::io("complete the backup by renaming it to", &final_path, e)
-            })?;
-            for key in &mut keys {
-                key.file = final_path.join(key.file.strip_prefix(&partial).unwrap_or(&key.file));
-            }
-            Ok(Backup { path: final_path, keys })
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&partial);
-            Err(e)
+    let mut keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, events)?;
+    fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
+    guard.armed = false;
+    for key in &mut keys {
+        key.file = final_path.join(key.file.strip_prefix(&partial).unwrap_or(&key.file));
+    }
+    Ok(Backup { path: final_path, keys })
+}
+
+/// Removes the partial folder on every way out that is not success: an error, a cancel or a panic.
+struct PartialGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for PartialGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_dir_all(&self.path);
         }
     }
 }

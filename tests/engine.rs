@@ -1,0 +1,313 @@
+//! Backup and restore through the engine against real LocalVaults, real files and real RSA/AES.
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use tvmkeys::error::{Error, Result};
+use tvmkeys::events::{Events, KeyEvent, NoEvents, Outcome, Reply};
+use tvmkeys::vault::{KeyInfo, KeySpec, KeyType, LocalVault, Vault};
+use tvmkeys::{backup, restore, wrapping_key, ErrorKind};
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+/// Records every event, and answers from a script.
+#[derive(Default)]
+struct Recorder {
+    messages: Vec<String>,
+    warnings: Vec<String>,
+    done: Vec<(String, Outcome, Option<ErrorKind>, String)>,
+    cancel_at_progress: Option<u32>,
+    skip_pending: bool,
+}
+
+impl Events for Recorder {
+    fn message(&mut self, text: &str) {
+        self.messages.push(text.into());
+    }
+    fn warning(&mut self, text: &str) {
+        self.warnings.push(text.into());
+    }
+    fn progress(&mut self, _: &str, current: u32, _: u32) -> Reply {
+        if self.cancel_at_progress == Some(current) { Reply::Cancel } else { Reply::Proceed }
+    }
+    fn key_pending(&mut self, _: &KeyEvent<'_>, _: &str) -> Reply {
+        if self.skip_pending { Reply::Skip } else { Reply::Proceed }
+    }
+    fn key_done(&mut self, key: &KeyEvent<'_>, outcome: Outcome, error: Option<&Error>, message: &str) {
+        self.done.push((key.name.into(), outcome, error.map(|e| e.kind()), message.into()));
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    source: LocalVault,
+    target: LocalVault,
+}
+
+impl Setup {
+    fn new(keys: &[(&str, KeyType, u32)]) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let source = LocalVault::open(&dir.path().join("a"), true).unwrap();
+        for (name, t, size) in keys {
+            source.create(name, KeySpec::new(*t, *size).unwrap()).unwrap();
+        }
+        let target = LocalVault::open(&dir.path().join("b"), true).unwrap();
+        wrapping_key::import_wrapping_key(
+            &target,
+            "wrap",
+            &vectors().join("wrapping_public_pkcs1.pem"),
+            &vectors().join("wrapping_private_pkcs8.pem"),
+            "2048",
+            &mut NoEvents,
+        )
+        .unwrap();
+        Setup { dir, source, target }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("backups")
+    }
+    fn backup(&self, events: &mut dyn Events) -> Result<backup::Backup> {
+        backup::backup(&self.source, &vectors().join("wrapping_public_pkcs1.pem"), &self.root(), "20261125093000", events)
+    }
+}
+
+fn fingerprints(vault: &dyn Vault) -> Vec<KeyInfo> {
+    vault.list().unwrap()
+}
+
+const KEYS: [(&str, KeyType, u32); 4] = [
+    ("0b5e3f9a-1c2d-4e5f-8a9b-0c1d2e3f4a5b", KeyType::Aes, 256),
+    ("vm_key_1", KeyType::Aes, 256),
+    ("zz", KeyType::Aes, 256),
+    ("AzureStackTvmAKRootKey", KeyType::Rsa, 2048),
+];
+
+#[test]
+fn backup_then_restore_gives_equal_keys_and_the_original_messages() {
+    let s = Setup::new(&KEYS);
+    let mut events = Recorder::default();
+    let done = s.backup(&mut events).unwrap();
+    let folder = s.root().join("20261125093000");
+    assert_eq!(done.path, folder);
+    assert_eq!(done.keys.len(), 4);
+    assert!(folder.join("AES/vm_key_1_256.json").is_file());
+    assert!(folder.join("RSA/AzureStackTvmAKRootKey_2048.json").is_file());
+    assert!(!s.root().join(".20261125093000.partial").exists());
+    assert_eq!(events.messages[0], format!("Backing up TVM Vault keys to {}", folder.display()));
+    assert!(events.messages.contains(&"Backing up key vm_key_1 to AES folder".to_string()));
+    assert!(events.messages.contains(&"Backing up key AzureStackTvmAKRootKey to RSA folder".to_string()));
+
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, &folder, "wrap", &mut events).unwrap();
+    assert_eq!(summary, restore::Summary { imported: 4, exists: 0, skipped: 0, failed: 0 });
+    assert_eq!(events.messages[0], format!("Importing TVM  keys from {}", folder.display()));
+    let aes_file = folder.join("AES").join("vm_key_1_256.json");
+    assert!(events.messages.contains(&format!("Importing key vm_key_1 with size 256 from AES folder path = {}", aes_file.display())));
+    // AES folder first, then RSA, as the original.
+    assert!(events.done.last().unwrap().0 == "AzureStackTvmAKRootKey");
+    let target: Vec<_> = fingerprints(&s.target).into_iter().filter(|k| k.name != "wrap").collect();
+    assert_eq!(target, fingerprints(&s.source));
+}
+
+#[test]
+fn restore_is_safe_to_run_again_and_reports_existing_keys() {
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    // The target already holds one key of the same name but different material.
+    s.target.create("zz", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
+    let before = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    assert_eq!(summary, restore::Summary { imported: 3, exists: 1, skipped: 0, failed: 0 });
+    assert_eq!(events.warnings.len(), 1);
+    assert!(events.warnings[0].contains("zz"));
+    let after = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
+    assert_eq!(before, after, "an existing key is never replaced");
+    let summary = restore::restore(&s.target, &done.path, "wrap", &mut Recorder::default()).unwrap();
+    assert_eq!(summary, restore::Summary { imported: 0, exists: 4, skipped: 0, failed: 0 });
+}
+
+#[test]
+fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    let victim = done.path.join("AES/zz_256.json");
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    // And one file whose wrapped key is corrupted but still valid JSON: the vault refuses it.
+    let other = done.path.join("AES/vm_key_1_256.json");
+    let text = std::fs::read_to_string(&other).unwrap();
+    let flipped = text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1);
+    std::fs::write(&other, flipped).unwrap();
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    assert_eq!(summary.failed, 2);
+    assert_eq!(summary.imported, 2);
+    let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
+    assert!(!names.contains(&"zz".to_string()) && !names.contains(&"vm_key_1".to_string()));
+    let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
+    assert_eq!(failed[0].2, Some(ErrorKind::Crypto), "{}", failed[0].3);
+    assert_eq!(failed[1].2, Some(ErrorKind::Format), "{}", failed[1].3);
+}
+
+#[test]
+fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    let done = s.backup(&mut NoEvents).unwrap();
+    let good = done.path.join("AES/k1_256.json");
+    std::fs::copy(&good, done.path.join("AES/nosize.json")).unwrap();
+    std::fs::copy(&good, done.path.join("AES/k2_512.json")).unwrap();
+    std::fs::copy(&good, done.path.join("AES/wrap_256.json")).unwrap();
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    assert_eq!(summary, restore::Summary { imported: 1, exists: 0, skipped: 0, failed: 3 });
+    assert!(events.done.iter().any(|d| d.0 == "wrap" && d.3.contains("same name as the wrapping key")));
+}
+
+#[test]
+fn backup_root_given_instead_of_a_backup_is_refused_with_a_hint() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    s.backup(&mut NoEvents).unwrap();
+    let err = restore::restore(&s.target, &s.root(), "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Format);
+    assert!(err.to_string().contains("backup root"), "{err}");
+    let err = restore::restore(&s.target, &s.dir.path().join("nope"), "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn skip_answer_imports_nothing() {
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    let mut events = Recorder { skip_pending: true, ..Default::default() };
+    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    assert_eq!(summary.skipped, 4);
+    assert_eq!(s.target.list().unwrap().len(), 1);
+}
+
+#[test]
+fn cancelled_backup_leaves_nothing_that_looks_like_a_backup() {
+    let s = Setup::new(&KEYS);
+    let mut events = Recorder { cancel_at_progress: Some(3), ..Default::default() };
+    let err = s.backup(&mut events).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0, "the backup root is left empty");
+}
+
+#[test]
+fn same_second_backup_is_refused_and_the_first_is_untouched() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    s.backup(&mut NoEvents).unwrap();
+    let err = s.backup(&mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert!(s.root().join("20261125093000/AES/k1_256.json").is_file());
+}
+
+/// A vault whose export fails for one key, to check that a failing export leaves no backup.
+struct FailingExport<'a> {
+    inner: &'a LocalVault,
+    fail_on: &'a str,
+    exports: Cell<u32>,
+}
+
+impl Vault for FailingExport<'_> {
+    fn list(&self) -> Result<Vec<KeyInfo>> {
+        self.inner.list()
+    }
+    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
+        self.exports.set(self.exports.get() + 1);
+        if name == self.fail_on {
+            return Err(Error::Timeout(format!("Export-MocKey did not return within 300 seconds for key {name}.")));
+        }
+        self.inner.export(name, spec, w, out)
+    }
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
+        self.inner.import(name, spec, file, w)
+    }
+    fn delete(&self, name: &str) -> Result<()> {
+        self.inner.delete(name)
+    }
+    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+        self.inner.create(name, spec)
+    }
+}
+
+#[test]
+fn a_failing_export_aborts_and_removes_the_partial_backup() {
+    let s = Setup::new(&KEYS);
+    let vault = FailingExport { inner: &s.source, fail_on: "vm_key_1", exports: Cell::new(0) };
+    let err = backup::backup(&vault, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    assert!(err.to_string().contains("vm_key_1"), "the error names the key: {err}");
+    assert!(err.to_string().contains("no backup was written"), "{err}");
+    assert!(vault.exports.get() >= 2);
+    assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0);
+}
+
+#[test]
+fn backup_refuses_a_bad_wrapping_key_before_creating_anything() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    for (file, kind) in [("wrapping_private_pkcs8.pem", ErrorKind::Format), ("absent.pem", ErrorKind::NotFound)] {
+        let err = backup::backup(&s.source, &vectors().join(file), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+        assert_eq!(err.kind(), kind, "{file}: {err}");
+        assert!(!s.root().exists(), "{file}: the backup root was created");
+    }
+    let err = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), "2026-11-25", &mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn wrapping_key_import_checks_size_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = LocalVault::open(&dir.path().join("v"), true).unwrap();
+    let (public, private) = (vectors().join("wrapping_public_pkcs1.pem"), vectors().join("wrapping_private_pkcs8.pem"));
+    for size in ["1024", "abc", "4096", ""] {
+        let err = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, size, &mut NoEvents).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{size:?}: {err}");
+    }
+    assert!(vault.list().unwrap().is_empty());
+    let mut events = Recorder::default();
+    wrapping_key::import_wrapping_key(&vault, "w", &public, &private, " 2048 ", &mut events).unwrap();
+    let temp = events.messages[0].strip_prefix("Generating import JSON for key w at temporary location ").unwrap();
+    let temp = temp.strip_suffix("...").unwrap();
+    assert_eq!(events.messages[1], "Importing key w into the vault...");
+    assert_eq!(events.messages[2], "Key w successfully imported into the vault.");
+    assert_eq!(events.messages[3], format!("Temporary file {temp} has been cleaned up."));
+    assert!(!Path::new(temp).exists());
+    // A second import of the name fails as existing, and still removes its temporary file.
+    let mut events = Recorder::default();
+    let err = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, "2048", &mut events).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    let temp = events.messages[0].strip_prefix("Generating import JSON for key w at temporary location ").unwrap().strip_suffix("...").unwrap();
+    assert!(!Path::new(temp).exists());
+    assert!(events.messages.last().unwrap().starts_with("Temporary file"));
+}
+
+#[test]
+fn local_vault_refuses_folders_that_are_not_vaults() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(LocalVault::open(&dir.path().join("absent"), false).err().unwrap().kind(), ErrorKind::NotFound);
+    std::fs::write(dir.path().join("file.txt"), "x").unwrap();
+    assert_eq!(LocalVault::open(dir.path(), true).err().unwrap().kind(), ErrorKind::Format);
+    let v = LocalVault::open(&dir.path().join("v"), true).unwrap();
+    assert_eq!(v.create("../x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(KeySpec::parse("aes", 256).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(KeySpec::parse("RSA", 1024).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        v.create("k", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
+        let mode = std::fs::metadata(dir.path().join("v/keys/k.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "key files are owner-only, got {mode:o}");
+    }
+}
+
+#[test]
+fn rsa_4096_root_key_round_trips() {
+    let s = Setup::new(&[("AzureStackTvmAKRootKey", KeyType::Rsa, 4096)]);
+    let done = s.backup(&mut NoEvents).unwrap();
+    assert!(done.path.join("RSA/AzureStackTvmAKRootKey_4096.json").is_file());
+    restore::restore(&s.target, &done.path, "wrap", &mut NoEvents).unwrap();
+    let key = s.target.list().unwrap().into_iter().find(|k| k.name == "AzureStackTvmAKRootKey").unwrap();
+    assert_eq!(Some(key), s.source.list().unwrap().into_iter().next());
+}
