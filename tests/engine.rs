@@ -290,6 +290,8 @@ fn local_vault_refuses_folders_that_are_not_vaults() {
     std::fs::write(dir.path().join("file.txt"), "x").unwrap();
     assert_eq!(LocalVault::open(dir.path(), true).err().unwrap().kind(), ErrorKind::Format);
     let v = LocalVault::open(&dir.path().join("v"), true).unwrap();
+    assert!(v.list().unwrap().is_empty());
+    assert!(!dir.path().join("v").exists(), "a new vault is not written before its first key");
     assert_eq!(v.create("../x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(KeySpec::parse("aes", 256).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(KeySpec::parse("RSA", 1024).unwrap_err().kind(), ErrorKind::InvalidArgument);

@@ -70,8 +70,10 @@ struct Stored {
 }
 
 impl LocalVault {
-    /// Opens the vault in `root`. With `create`, a missing or empty folder becomes a new vault; without
-    /// it, a folder that is not a vault is refused (a mistyped path must not back up an empty vault).
+    /// Opens the vault in `root`. With `create`, a missing or empty folder is accepted as a new, empty
+    /// vault, which comes into existence on its first write: a command refused for a bad argument, or run
+    /// with `-WhatIf`, leaves nothing behind. Without it, a folder that is not a vault is refused (a
+    /// mistyped path must not back up an empty vault).
     pub fn open(root: &Path, create: bool) -> Result<LocalVault> {
         let vault = LocalVault { root: root.to_path_buf() };
         let marker = root.join(MARKER);
@@ -90,21 +92,37 @@ impl LocalVault {
                         fix: "Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
                     });
                 }
-                let empty = match fs::read_dir(root) {
-                    Ok(mut entries) => entries.next().is_none(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-                    Err(e) => return Err(Error::io("read the folder", root, e)),
-                };
-                if !empty {
+                if !vault.is_new()? {
                     return Err(vault.not_a_vault());
                 }
-                fs::create_dir_all(root.join(KEYS)).map_err(|e| Error::io("create the vault folder", root, e))?;
-                let bytes = serde_json::to_vec(&Marker { format: MARKER_FORMAT.into(), version: 1 }).unwrap_or_default();
-                write_new(&marker, &bytes).map_err(|e| Error::io("create", &marker, e))?;
             }
             Err(e) => return Err(Error::io("read", &marker, e)),
         }
         Ok(vault)
+    }
+
+    /// True when the folder is missing or empty: a vault not written yet.
+    fn is_new(&self) -> Result<bool> {
+        match fs::read_dir(&self.root) {
+            Ok(mut entries) => Ok(entries.next().is_none()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(Error::io("read the folder", &self.root, e)),
+        }
+    }
+
+    /// Makes a new vault's folder and marker, before its first key is written.
+    fn ensure_created(&self) -> Result<()> {
+        let marker = self.root.join(MARKER);
+        if marker.exists() {
+            return Ok(());
+        }
+        fs::create_dir_all(self.root.join(KEYS)).map_err(|e| Error::io("create the vault folder", &self.root, e))?;
+        let bytes = serde_json::to_vec(&Marker { format: MARKER_FORMAT.into(), version: 1 }).unwrap_or_default();
+        match write_new(&marker, &bytes) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(Error::io("create", &marker, e)),
+        }
     }
 
     fn not_a_vault(&self) -> Error {
@@ -139,6 +157,7 @@ impl LocalVault {
     /// Stores a new key; fails with `KeyExists` if the name is taken, and never replaces a key.
     fn store(&self, name: &str, spec: KeySpec, material: &[u8]) -> Result<()> {
         let path = self.key_path(name)?;
+        self.ensure_created()?;
         let encoded = Zeroizing::new(b64url_encode(material));
         let mut bytes = Zeroizing::new(Vec::with_capacity(encoded.len() + 128));
         let out = StoredOut { name, key_type: spec.key_type.as_str(), size: spec.size, material: &encoded };
@@ -191,7 +210,13 @@ impl Vault for LocalVault {
     fn list(&self) -> Result<Vec<KeyInfo>> {
         let dir = self.root.join(KEYS);
         let mut keys = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io("list", &dir, e))? {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // A new vault that has not been written yet holds no keys.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.root.join(MARKER).exists() => return Ok(keys),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        for entry in entries {
             let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
             let file = entry.file_name().to_string_lossy().into_owned();
             let Some(name) = file.strip_suffix(".json") else { continue };

@@ -1,0 +1,35 @@
+#
+# Module manifest of TvmBackupUtils: backup and restore of the Trusted launch VM keys of Azure Local.
+# A drop-in replacement of Microsoft's TvmBackupUtils.psm1 sample (same commands, parameters and host
+# messages); the cmdlets are in TvmBackupUtils.dll (C#), the logic in the tvmkeys engine beside it under
+# runtimes/<rid>/native/. Staged by ps-module/build.sh into target/TvmBackupUtils/.
+#
+@{
+    RootModule           = 'TvmBackupUtils.psm1'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '044b29b8-d918-457d-a70a-0505ff73c73e'
+    Author               = 'TvmBackupUtils contributors'
+    CompanyName          = 'TvmBackupUtils contributors'
+    Copyright            = '(c) TvmBackupUtils contributors. MIT License.'
+    Description          = 'Backup and restore of the Trusted launch VM keys (TVM key vault) of Azure Local: verified, re-runnable, no plaintext key left behind.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @('TvmBackupUtils.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Backup-TVMKeys'
+        'Import-TVMKeys'
+        'Import-TvmWrappingKeyFromPem'
+        'New-TvmImportJson'
+        'New-TvmVaultKey'
+        'Get-TvmVaultKey'
+    )
+    AliasesToExport      = @('Generate-ImportJsonFromPEM')
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('AzureLocal', 'AzureStackHCI', 'TrustedLaunch', 'TVM', 'Backup', 'KeyVault')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System;
+using System.Management.Automation;
+using TvmBackupUtils.Native;
+
+namespace TvmBackupUtils.Commands
+{
+    /// <summary>Get-TvmVaultKey: the keys of a vault, all or those whose name matches Name (wildcards).</summary>
+    [Cmdlet(VerbsCommon.Get, "TvmVaultKey")]
+    [OutputType(typeof(TvmKey))]
+    public sealed class GetTvmVaultKeyCommand : TvmVaultCmdlet
+    {
+        /// <summary>Key name; wildcards allowed. Default: every key.</summary>
+        [Parameter(Position = 0)]
+        [SupportsWildcards]
+        public string? Name { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            VaultHandle vault = OpenVault(create: false);
+            WildcardPattern? pattern = string.IsNullOrEmpty(Name)
+                ? null
+                : new WildcardPattern(Name, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
+            bool found = false;
+            ListKeys(vault, key =>
+            {
+                if (pattern == null || pattern.IsMatch(key.Name))
+                {
+                    found = true;
+                    WriteObject(key);
+                }
+            });
+            if (!found && !string.IsNullOrEmpty(Name) && !WildcardPattern.ContainsWildcardCharacters(Name))
+            {
+                var failure = new ItemNotFoundException($"The vault has no key named '{Name}'.");
+                WriteError(new ErrorRecord(failure, "TvmNotFound", ErrorCategory.ObjectNotFound, Name));
+            }
+        }
+    }
+}

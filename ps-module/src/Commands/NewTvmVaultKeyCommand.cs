@@ -1,0 +1,44 @@
+using System;
+using System.Management.Automation;
+using TvmBackupUtils.Native;
+
+namespace TvmBackupUtils.Commands
+{
+    /// <summary>New-TvmVaultKey: creates a key in a vault (to seed rehearsal vaults).</summary>
+    [Cmdlet(VerbsCommon.New, "TvmVaultKey", SupportsShouldProcess = true)]
+    [OutputType(typeof(TvmKey))]
+    public sealed class NewTvmVaultKeyCommand : TvmVaultCmdlet
+    {
+        /// <summary>Key name.</summary>
+        [Parameter(Mandatory = true)]
+        public string Name { get; set; } = string.Empty;
+
+        /// <summary>AES or RSA.</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateSet("AES", "RSA", IgnoreCase = true)]
+        public string Type { get; set; } = string.Empty;
+
+        /// <summary>Size in bits (the engine accepts 256 for AES; 2048, 3072, 4096 for RSA).</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateRange(1, int.MaxValue)]
+        public int Size { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            // ValidateSet ignores case; the engine gets the canonical spelling.
+            string type = Type.ToUpperInvariant();
+            if (!ShouldProcess(Name, $"Create a {type} key of {Size} bits in the vault"))
+            {
+                return;
+            }
+            VaultHandle vault = OpenVault(create: true);
+            TvmNative native = Native;
+            string name = Name;
+            uint size = (uint)Size;
+            TvmStatus status = vault.Use(v => (TvmStatus)native.VaultCreateKey(v, name, type, size));
+            ThrowIfFailed(status, Name);
+            WriteObject(FindKey(vault, name) ?? new TvmKey { Name = name, Type = type, Size = Size });
+        }
+    }
+}
