@@ -10,7 +10,7 @@
  The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
  against a library whose version differs from the one it was built for.
  */
-#define TVM_ABI_VERSION 1
+#define TVM_ABI_VERSION 2
 
 /*
  The result of every call. Numbers are never reused: a retired code stays reserved.
@@ -65,6 +65,10 @@ enum TvmStatus
    Not supported here (encrypted private keys, an unavailable vault).
    */
   TVM_STATUS_UNSUPPORTED = 11,
+  /*
+   The cluster's MOC is missing or older than the command needs (the original's version gates).
+   */
+  TVM_STATUS_INCOMPATIBLE_VERSION = 12,
   /*
    A bug: the engine panicked. The message says where.
    */
@@ -215,11 +219,19 @@ typedef uint32_t (*TvmHostCreateFn)(void *context,
                                     const uint16_t *key_type,
                                     uint32_t size);
 
+typedef uint32_t (*TvmHostPublicKeyFn)(void *context,
+                                       struct TvmHostCall *call,
+                                       const uint16_t *name,
+                                       const uint16_t *out_file);
+
 typedef void (*TvmHostReleaseFn)(void *context);
 
 /*
- The operations of a host vault. Every callback is required except `release`. `wrapping_key_name`
- is "" when there is none (a NO_KEY_WRAP import).
+ The operations of a host vault. Every callback is required except `public_key` and `release`.
+ `wrapping_key_name` is "" when there is none (a NO_KEY_WRAP import). A callback that fails returns
+ a status: a typed one (`AlreadyExists`, `NotFound`, `Timeout`, `Cancelled`) where the host knows it,
+ else `Vault` with the vault's own text set by [`tvm_host_call_set_error`], which the engine reads
+ with MOC's wording (`InvalidVersion`: the key exists; `Not Found`: it is missing).
  */
 typedef struct TvmHostVault {
   void *context;
@@ -228,6 +240,11 @@ typedef struct TvmHostVault {
   TvmHostImportFn import_key;
   TvmHostNameFn delete_key;
   TvmHostCreateFn create_key;
+  /*
+   Writes the RSA public key PEM of key `name` to `out_file` (MOC: Get-MocKeyPublicKey). May be NULL:
+   a restore then skips its check of the wrapping key.
+   */
+  TvmHostPublicKeyFn public_key;
   /*
    Called once by `tvm_vault_free`; may be NULL.
    */
@@ -319,7 +336,9 @@ void tvm_vault_free(struct TvmVault *vault);
 
 /*
  Backs up every AES and RSA key of `vault` into `<backup_root>/<timestamp>/` (Backup-TVMKeys).
- Emits Message, Progress, KeyDone and, at the end, one Backup event.
+ Emits Message, Progress, KeyDone and, at the end, one Backup event. `backup_root` is the resolved
+ folder; `shown_backup_root` (may be NULL: the same) is that folder as the user typed it, which the
+ host messages show.
 
  # Safety
  Strings are NUL-terminated UTF-16; `vault` is a live handle; `callback` (may be NULL) and `context`
@@ -328,6 +347,7 @@ void tvm_vault_free(struct TvmVault *vault);
 TvmStatus tvm_backup(const struct TvmVault *vault,
                      const uint16_t *wrapping_key_path,
                      const uint16_t *backup_root,
+                     const uint16_t *shown_backup_root,
                      const uint16_t *timestamp,
                      TvmEventCallback callback,
                      void *context);
@@ -335,13 +355,16 @@ TvmStatus tvm_backup(const struct TvmVault *vault,
 /*
  Imports every key file of the backup folder `backup_path` into `vault`, unwrapped with the vault's
  key `wrapping_key_name` (Import-TVMKeys). A failing key is reported by a KeyDone event and the
- others go on; the call itself fails only when the backup cannot be read at all, or on Cancel.
+ others go on; the call itself fails only when the backup cannot be read at all, when the wrapping
+ key is missing or is not the backup's, or on Cancel. `shown_backup_path` (may be NULL) is the folder
+ as the user typed it, for the host messages.
 
  # Safety
  As [`tvm_backup`].
  */
 TvmStatus tvm_restore(const struct TvmVault *vault,
                       const uint16_t *backup_path,
+                      const uint16_t *shown_backup_path,
                       const uint16_t *wrapping_key_name,
                       TvmEventCallback callback,
                       void *context);
@@ -391,6 +414,20 @@ TvmStatus tvm_vault_create_key(const struct TvmVault *vault,
 TvmStatus tvm_vault_list(const struct TvmVault *vault,
                          TvmEventCallback callback,
                          void *context);
+
+/*
+ The original script's MOC version gates, in its words: `module_version` is `(Get-MocConfig).moduleVersion`
+ (needed by every command that uses the MOC vault); with `check_stack` non-zero, `stack_version` is
+ `(Get-MocConfig).version` (needed to import a wrapping key). NULL means Get-MocConfig did not return
+ the value, which fails as "Unable to determine Moc installation versions." (not as a NULL argument).
+ Fails with `TVM_STATUS_INCOMPATIBLE_VERSION`. Not applied to a local vault.
+
+ # Safety
+ Each string is NULL or NUL-terminated UTF-16.
+ */
+TvmStatus tvm_moc_check_versions(const uint16_t *module_version,
+                                 const uint16_t *stack_version,
+                                 uint32_t check_stack);
 
 /*
  Attaches the host's failure text to the current call (kept in full in the error the user sees).

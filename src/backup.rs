@@ -28,7 +28,16 @@ pub struct BackedUpKey {
     pub file: PathBuf,
 }
 
-pub fn backup(vault: &dyn Vault, wrapping_key_path: &Path, backup_root: &Path, timestamp: &str, events: &mut dyn Events) -> Result<Backup> {
+/// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
+/// host messages show, as the original's `Join-Path $BackupRootPath $timestamp` did.
+pub fn backup(
+    vault: &dyn Vault,
+    wrapping_key_path: &Path,
+    backup_root: &Path,
+    shown_root: &Path,
+    timestamp: &str,
+    events: &mut dyn Events,
+) -> Result<Backup> {
     layout::check_timestamp(timestamp)?;
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
@@ -54,7 +63,7 @@ pub fn backup(vault: &dyn Vault, wrapping_key_path: &Path, backup_root: &Path, t
         let dir = partial.join(folder);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    let mut keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, events)?;
+    let mut keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
     fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
     guard.armed = false;
     for key in &mut keys {
@@ -83,9 +92,10 @@ fn export_all(
     wrapping_key_path: &Path,
     partial: &Path,
     final_path: &Path,
+    shown_path: &Path,
     events: &mut dyn Events,
 ) -> Result<Vec<BackedUpKey>> {
-    events.message(&format!("Backing up TVM Vault keys to {}", final_path.display()));
+    events.message(&format!("Backing up TVM Vault keys to {}", shown_path.display()));
     let total = listed.len() as u32;
     let mut keys = Vec::with_capacity(listed.len());
     for (i, key) in listed.iter().enumerate() {

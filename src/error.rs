@@ -16,6 +16,7 @@ pub enum ErrorKind {
     Cancelled,
     Timeout,
     Unsupported,
+    IncompatibleVersion,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,14 @@ pub enum Error {
     #[error("The vault has no key named '{name}'.")]
     KeyNotFound { name: String },
 
+    /// The restore needs the wrapping key, and the vault does not hold it.
+    #[error("The wrapping key '{name}' is not in the vault. Import it with Import-TvmWrappingKeyFromPem, then run Import-TVMKeys again.")]
+    WrappingKeyMissing { name: String },
+
+    /// The cluster's MOC is missing or too old for the command (the original's version gates).
+    #[error("{0}")]
+    IncompatibleVersion(String),
+
     /// A vault call did not return in time; it names the key.
     #[error("{0}")]
     Timeout(String),
@@ -86,7 +95,8 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Cancelled(_) => ErrorKind::Cancelled,
             Error::KeyExists { .. } => ErrorKind::AlreadyExists,
-            Error::KeyNotFound { .. } => ErrorKind::NotFound,
+            Error::KeyNotFound { .. } | Error::WrappingKeyMissing { .. } => ErrorKind::NotFound,
+            Error::IncompatibleVersion(_) => ErrorKind::IncompatibleVersion,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Vault(_) => ErrorKind::Vault,
         }

@@ -92,6 +92,19 @@ pub fn read_private_key(path: &Path, role: &'static str) -> Result<PrivateKey> {
     Ok(PrivateKey { key, pkcs8_der })
 }
 
+/// Reads a DER public key as MOC files carry it: PKCS#1 `RSAPublicKey`, or SubjectPublicKeyInfo.
+pub fn public_key_from_der(der: &[u8]) -> Option<RsaPublicKey> {
+    RsaPublicKey::from_pkcs1_der(der).ok().or_else(|| RsaPublicKey::from_public_key_der(der).ok())
+}
+
+/// A short digest that names an RSA public key in messages and listings: SHA-256 of its PKCS#1 DER,
+/// first 16 bytes in hex.
+pub fn fingerprint(key: &RsaPublicKey) -> String {
+    use sha2::{Digest, Sha256};
+    let der = key.to_pkcs1_der().map(|d| d.into_vec()).unwrap_or_default();
+    hex::encode(&Sha256::digest(der)[..16])
+}
+
 fn bad_key(path: &Path, role: &str, why: &str) -> Error {
     Error::Format(format!("The {role} file '{}' could not be read as a key: {why}.", path.display()))
 }

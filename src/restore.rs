@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::events::{Events, KeyEvent, Outcome, Reply};
+use rsa::RsaPublicKey;
+
 use crate::keyfile::KeyFile;
 use crate::layout;
+use crate::pem;
 use crate::vault::{KeySpec, KeyType, Vault};
 
 /// Counts of what a restore did, per outcome.
@@ -23,12 +26,15 @@ pub struct Summary {
     pub failed: u32,
 }
 
-pub fn restore(vault: &dyn Vault, backup_path: &Path, wrapping_key_name: &str, events: &mut dyn Events) -> Result<Summary> {
+/// `backup_path` is the resolved folder; `shown_path` is the same folder as the user typed it, which the
+/// host messages show, as the original's did.
+pub fn restore(vault: &dyn Vault, backup_path: &Path, shown_path: &Path, wrapping_key_name: &str, events: &mut dyn Events) -> Result<Summary> {
     layout::check_key_name(wrapping_key_name)
         .map_err(|e| Error::InvalidArgument(format!("-WrappingKeyName: {e}")))?;
     let files = key_files(backup_path)?;
     let existing: HashSet<String> = vault.list()?.into_iter().map(|k| k.name).collect();
-    events.message(&format!("Importing TVM  keys from {}", backup_path.display()));
+    let wrapping = check_wrapping_key(vault, &files, &existing, wrapping_key_name, events)?;
+    events.message(&format!("Importing TVM  keys from {}", shown_path.display()));
     let total = files.len() as u32;
     let mut summary = Summary::default();
     for (i, (key_type, path)) in files.iter().enumerate() {
@@ -38,7 +44,8 @@ pub fn restore(vault: &dyn Vault, backup_path: &Path, wrapping_key_name: &str, e
                 i
             )));
         }
-        let outcome = restore_one(vault, *key_type, path, wrapping_key_name, &existing, events)?;
+        let shown = shown_path.join(path.strip_prefix(backup_path).unwrap_or(path));
+        let outcome = restore_one(vault, *key_type, path, &shown, wrapping_key_name, wrapping.as_ref(), &existing, events)?;
         match outcome {
             Outcome::Imported => summary.imported += 1,
             Outcome::Exists => summary.exists += 1,
@@ -100,23 +107,27 @@ fn restore_one(
     vault: &dyn Vault,
     key_type: KeyType,
     path: &Path,
+    shown_path: &Path,
     wrapping_key_name: &str,
+    wrapping: Option<&RsaPublicKey>,
     existing: &HashSet<String>,
     events: &mut dyn Events,
 ) -> Result<Outcome> {
     let file_name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-    let shown = path.to_string_lossy().into_owned();
+    // Objects carry the full path; the host message shows it as the user typed it.
+    let full = path.to_string_lossy().into_owned();
+    let shown = shown_path.to_string_lossy().into_owned();
     let (name, size) = match layout::parse_key_file_name(&file_name) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let event = KeyEvent { name: &file_name, key_type: key_type.as_str(), size: 0, file: &shown };
+            let event = KeyEvent { name: &file_name, key_type: key_type.as_str(), size: 0, file: &full };
             events.key_done(&event, Outcome::Failed, Some(&e), &e.to_string());
             return Ok(Outcome::Failed);
         }
     };
     let folder = layout::folder_for(key_type);
     events.message(&format!("Importing key {name} with size {size} from {folder} folder path = {shown}"));
-    let event = KeyEvent { name: &name, key_type: key_type.as_str(), size, file: &shown };
+    let event = KeyEvent { name: &name, key_type: key_type.as_str(), size, file: &full };
     let fail = |events: &mut dyn Events, e: Error| {
         events.key_done(&event, Outcome::Failed, Some(&e), &e.to_string());
         Ok(Outcome::Failed)
@@ -137,11 +148,21 @@ fn restore_one(
     if existing.contains(&name) {
         return exists(events, &event, &name);
     }
-    if let Err(e) = fs::read(path)
-        .map_err(|e| Error::io("read", path, e))
-        .and_then(|bytes| KeyFile::parse(&bytes, &format!("'{shown}'")).map(|_| ()))
-    {
-        return fail(events, e);
+    let key_file = match read_key_file(path) {
+        Ok(file) => file,
+        Err(e) => return fail(events, e),
+    };
+    if let (Some(vault_key), Some(file_key)) = (wrapping, pem::public_key_from_der(&key_file.wrapping_public_key)) {
+        if *vault_key != file_key {
+            return fail(
+                events,
+                Error::Crypto(format!(
+                    "'{shown}' was wrapped for the key {}, not for the vault's wrapping key '{wrapping_key_name}' ({}).",
+                    pem::fingerprint(&file_key),
+                    pem::fingerprint(vault_key)
+                )),
+            );
+        }
     }
     match events.key_pending(&event, "Import key into the vault") {
         Reply::Proceed => {}
@@ -160,6 +181,62 @@ fn restore_one(
         Err(e @ Error::Cancelled(_)) => Err(e),
         Err(e) => fail(events, e),
     }
+}
+
+fn read_key_file(path: &Path) -> Result<KeyFile> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    KeyFile::parse(&bytes, &format!("'{}'", path.display()))
+}
+
+/// Before the first write: the wrapping key must be in the vault whenever a key is to be imported, and
+/// if the key files say which public key wrapped them, at least one must name the vault's key; else
+/// nothing in the backup can be restored, and the user hears why once, not once per key.
+/// Returns the vault's wrapping public key for the per-file check, when the vault can tell it.
+fn check_wrapping_key(
+    vault: &dyn Vault,
+    files: &[(KeyType, PathBuf)],
+    existing: &HashSet<String>,
+    wrapping_key_name: &str,
+    events: &mut dyn Events,
+) -> Result<Option<RsaPublicKey>> {
+    let pending: Vec<&PathBuf> = files
+        .iter()
+        .map(|(_, path)| path)
+        .filter(|path| {
+            let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+            matches!(layout::parse_key_file_name(&file_name), Ok((name, _)) if !existing.contains(&name) && name != wrapping_key_name)
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    if !existing.contains(wrapping_key_name) {
+        return Err(Error::WrappingKeyMissing { name: wrapping_key_name.into() });
+    }
+    let vault_key = match vault.public_key(wrapping_key_name) {
+        Ok(der) => pem::public_key_from_der(&der),
+        Err(e) => {
+            events.warning(&format!(
+                "The public key of the wrapping key '{wrapping_key_name}' could not be read to check it against the backup ({e}). \
+                 The vault checks each key as it imports it."
+            ));
+            None
+        }
+    };
+    let Some(vault_key) = vault_key else { return Ok(None) };
+    let file_keys: Vec<RsaPublicKey> =
+        pending.iter().filter_map(|p| read_key_file(p).ok()).filter_map(|f| pem::public_key_from_der(&f.wrapping_public_key)).collect();
+    if let Some(first) = file_keys.first() {
+        if !file_keys.contains(&vault_key) {
+            return Err(Error::Crypto(format!(
+                "The backup was wrapped with the key {}, but the vault's wrapping key '{wrapping_key_name}' is the key {}. \
+                 Import the key pair whose public key was given to Backup-TVMKeys (under a new -KeyName) and give that name.",
+                pem::fingerprint(first),
+                pem::fingerprint(&vault_key)
+            )));
+        }
+    }
+    Ok(Some(vault_key))
 }
 
 fn exists(events: &mut dyn Events, event: &KeyEvent<'_>, name: &str) -> Result<Outcome> {

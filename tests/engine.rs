@@ -68,7 +68,7 @@ impl Setup {
         self.dir.path().join("backups")
     }
     fn backup(&self, events: &mut dyn Events) -> Result<backup::Backup> {
-        backup::backup(&self.source, &vectors().join("wrapping_public_pkcs1.pem"), &self.root(), "20261125093000", events)
+        backup::backup(&self.source, &vectors().join("wrapping_public_pkcs1.pem"), &self.root(), &self.root(), "20261125093000", events)
     }
 }
 
@@ -99,7 +99,7 @@ fn backup_then_restore_gives_equal_keys_and_the_original_messages() {
     assert!(events.messages.contains(&"Backing up key AzureStackTvmAKRootKey to RSA folder".to_string()));
 
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &folder, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, &folder, &folder, "wrap", &mut events).unwrap();
     assert_eq!(summary, restore::Summary { imported: 4, exists: 0, skipped: 0, failed: 0 });
     assert_eq!(events.messages[0], format!("Importing TVM  keys from {}", folder.display()));
     let aes_file = folder.join("AES").join("vm_key_1_256.json");
@@ -118,13 +118,13 @@ fn restore_is_safe_to_run_again_and_reports_existing_keys() {
     s.target.create("zz", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
     let before = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
     assert_eq!(summary, restore::Summary { imported: 3, exists: 1, skipped: 0, failed: 0 });
     assert_eq!(events.warnings.len(), 1);
     assert!(events.warnings[0].contains("zz"));
     let after = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
     assert_eq!(before, after, "an existing key is never replaced");
-    let summary = restore::restore(&s.target, &done.path, "wrap", &mut Recorder::default()).unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut Recorder::default()).unwrap();
     assert_eq!(summary, restore::Summary { imported: 0, exists: 4, skipped: 0, failed: 0 });
 }
 
@@ -141,7 +141,7 @@ fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
     let flipped = text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1);
     std::fs::write(&other, flipped).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
     assert_eq!(summary.failed, 2);
     assert_eq!(summary.imported, 2);
     let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
@@ -160,7 +160,7 @@ fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
     std::fs::copy(&good, done.path.join("AES/k2_512.json")).unwrap();
     std::fs::copy(&good, done.path.join("AES/wrap_256.json")).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
     assert_eq!(summary, restore::Summary { imported: 1, exists: 0, skipped: 0, failed: 3 });
     assert!(events.done.iter().any(|d| d.0 == "wrap" && d.3.contains("same name as the wrapping key")));
 }
@@ -169,10 +169,10 @@ fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
 fn backup_root_given_instead_of_a_backup_is_refused_with_a_hint() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     s.backup(&mut NoEvents).unwrap();
-    let err = restore::restore(&s.target, &s.root(), "wrap", &mut NoEvents).unwrap_err();
+    let err = restore::restore(&s.target, &s.root(), &s.root(), "wrap", &mut NoEvents).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Format);
     assert!(err.to_string().contains("backup root"), "{err}");
-    let err = restore::restore(&s.target, &s.dir.path().join("nope"), "wrap", &mut NoEvents).unwrap_err();
+    let err = restore::restore(&s.target, &s.dir.path().join("nope"), &s.dir.path().join("nope"), "wrap", &mut NoEvents).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
@@ -181,7 +181,7 @@ fn skip_answer_imports_nothing() {
     let s = Setup::new(&KEYS);
     let done = s.backup(&mut NoEvents).unwrap();
     let mut events = Recorder { skip_pending: true, ..Default::default() };
-    let summary = restore::restore(&s.target, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
     assert_eq!(summary.skipped, 4);
     assert_eq!(s.target.list().unwrap().len(), 1);
 }
@@ -225,6 +225,9 @@ impl Vault for FailingExport<'_> {
     fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
         self.inner.import(name, spec, file, w)
     }
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        self.inner.public_key(name)
+    }
     fn delete(&self, name: &str) -> Result<()> {
         self.inner.delete(name)
     }
@@ -237,7 +240,7 @@ impl Vault for FailingExport<'_> {
 fn a_failing_export_aborts_and_removes_the_partial_backup() {
     let s = Setup::new(&KEYS);
     let vault = FailingExport { inner: &s.source, fail_on: "vm_key_1", exports: Cell::new(0) };
-    let err = backup::backup(&vault, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    let err = backup::backup(&vault, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
     assert!(err.to_string().contains("vm_key_1"), "the error names the key: {err}");
     assert!(err.to_string().contains("no backup was written"), "{err}");
     assert!(vault.exports.get() >= 2);
@@ -248,11 +251,11 @@ fn a_failing_export_aborts_and_removes_the_partial_backup() {
 fn backup_refuses_a_bad_wrapping_key_before_creating_anything() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     for (file, kind) in [("wrapping_private_pkcs8.pem", ErrorKind::Format), ("absent.pem", ErrorKind::NotFound)] {
-        let err = backup::backup(&s.source, &vectors().join(file), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+        let err = backup::backup(&s.source, &vectors().join(file), &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
         assert_eq!(err.kind(), kind, "{file}: {err}");
         assert!(!s.root().exists(), "{file}: the backup root was created");
     }
-    let err = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), "2026-11-25", &mut NoEvents).unwrap_err();
+    let err = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), &s.root(), "2026-11-25", &mut NoEvents).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
 
@@ -309,7 +312,55 @@ fn rsa_4096_root_key_round_trips() {
     let s = Setup::new(&[("AzureStackTvmAKRootKey", KeyType::Rsa, 4096)]);
     let done = s.backup(&mut NoEvents).unwrap();
     assert!(done.path.join("RSA/AzureStackTvmAKRootKey_4096.json").is_file());
-    restore::restore(&s.target, &done.path, "wrap", &mut NoEvents).unwrap();
+    restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
     let key = s.target.list().unwrap().into_iter().find(|k| k.name == "AzureStackTvmAKRootKey").unwrap();
     assert_eq!(Some(key), s.source.list().unwrap().into_iter().next());
+}
+
+#[test]
+fn restore_stops_before_any_write_when_the_wrapping_key_is_missing_or_wrong() {
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    let empty = LocalVault::open(&s.dir.path().join("c"), true).unwrap();
+    let err = restore::restore(&empty, &done.path, &done.path, "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("Import-TvmWrappingKeyFromPem"), "{err}");
+    // The vault holds a wrapping key of that name, but not the one the backup was made with.
+    wrapping_key::import_wrapping_key(
+        &empty,
+        "wrap",
+        &vectors().join("other_public_pkcs1.pem"),
+        &vectors().join("other_private_pkcs8.pem"),
+        "2048",
+        &mut NoEvents,
+    )
+    .unwrap();
+    let err = restore::restore(&empty, &done.path, &done.path, "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Crypto);
+    assert!(err.to_string().contains("Backup-TVMKeys"), "{err}");
+    assert_eq!(empty.list().unwrap().len(), 1, "nothing but the wrapping key is in the vault");
+    // When every key is already there, the wrapping key is not needed: a re-run after it was removed
+    // still reports each key as existing.
+    restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
+    s.target.delete("wrap").unwrap();
+    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
+    assert_eq!(summary.exists, 4);
+}
+
+#[test]
+fn messages_show_paths_as_typed_and_objects_carry_full_paths() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    let shown = Path::new("backups");
+    let mut events = Recorder::default();
+    let done = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), shown, "20261125093000", &mut events).unwrap();
+    assert_eq!(events.messages[0], format!("Backing up TVM Vault keys to {}", shown.join("20261125093000").display()));
+    assert_eq!(done.path, s.root().join("20261125093000"));
+    let mut events = Recorder::default();
+    let typed = shown.join("20261125093000");
+    restore::restore(&s.target, &done.path, &typed, "wrap", &mut events).unwrap();
+    assert_eq!(events.messages[0], format!("Importing TVM  keys from {}", typed.display()));
+    assert_eq!(
+        events.messages[1],
+        format!("Importing key k1 with size 256 from AES folder path = {}", typed.join("AES").join("k1_256.json").display())
+    );
 }

@@ -89,13 +89,13 @@ fn null_arguments_are_refused_by_every_export() {
         assert!(last_error().unwrap().contains("path"));
         assert_eq!(tvm_vault_open_local(p.as_ptr(), 1, null_mut()), TvmStatus::NullArgument);
         assert_eq!(tvm_vault_from_host(null(), &mut out), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(null(), p.as_ptr(), p.as_ptr(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, null(), p.as_ptr(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, p.as_ptr(), p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(null(), p.as_ptr(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(vault, null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(vault, p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_backup(null(), p.as_ptr(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_backup(vault, null(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_backup(vault, p.as_ptr(), null(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_backup(vault, p.as_ptr(), p.as_ptr(), p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_restore(null(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_restore(vault, null(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_restore(vault, p.as_ptr(), null(), null(), None, null_mut()), TvmStatus::NullArgument);
         assert_eq!(tvm_import_wrapping_key(vault, null(), p.as_ptr(), p.as_ptr(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
         assert_eq!(tvm_import_wrapping_key(vault, p.as_ptr(), p.as_ptr(), p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
         assert_eq!(tvm_generate_import_json(null(), p.as_ptr(), p.as_ptr()), TvmStatus::NullArgument);
@@ -131,9 +131,9 @@ fn bad_arguments_get_typed_statuses_and_messages() {
         assert_eq!(tvm_vault_create_key(vault, w("k").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::AlreadyExists);
         assert!(last_error().unwrap().contains("'k'"));
         let pubkey = wp(&vectors().join("wrapping_public_pkcs1.pem"));
-        assert_eq!(tvm_backup(vault, pubkey.as_ptr(), wp(dir.path()).as_ptr(), w("now").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_backup(vault, w("").as_ptr(), wp(dir.path()).as_ptr(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_restore(vault, wp(&dir.path().join("none")).as_ptr(), w("w").as_ptr(), None, null_mut()), TvmStatus::NotFound);
+        assert_eq!(tvm_backup(vault, pubkey.as_ptr(), wp(dir.path()).as_ptr(), null(), w("now").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
+        assert_eq!(tvm_backup(vault, w("").as_ptr(), wp(dir.path()).as_ptr(), null(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
+        assert_eq!(tvm_restore(vault, wp(&dir.path().join("none")).as_ptr(), null(), w("w").as_ptr(), None, null_mut()), TvmStatus::NotFound);
         let private = wp(&vectors().join("encrypted_private_pkcs8.pem"));
         assert_eq!(tvm_generate_import_json(pubkey.as_ptr(), private.as_ptr(), wp(&dir.path().join("o.json")).as_ptr()), TvmStatus::Unsupported);
         assert!(!dir.path().join("o.json").exists());
@@ -153,6 +153,7 @@ fn a_panic_in_a_callback_becomes_a_status_and_leaves_no_backup() {
             vault,
             wp(&vectors().join("wrapping_public_pkcs1.pem")).as_ptr(),
             wp(&root).as_ptr(),
+            null(),
             w("20260101000000").as_ptr(),
             Some(record),
             &seen as *const _ as *mut c_void,
@@ -179,7 +180,7 @@ fn the_whole_flow_runs_through_the_abi_with_events() {
             assert_eq!(tvm_vault_create_key(a, w(name).as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
         }
         let root = dir.path().join("backups");
-        assert_eq!(tvm_backup(a, public.as_ptr(), wp(&root).as_ptr(), w("20260101000000").as_ptr(), Some(record), ctx), TvmStatus::Ok);
+        assert_eq!(tvm_backup(a, public.as_ptr(), wp(&root).as_ptr(), null(), w("20260101000000").as_ptr(), Some(record), ctx), TvmStatus::Ok);
         let backup = root.join("20260101000000");
         {
             let s = seen.borrow();
@@ -194,16 +195,16 @@ fn the_whole_flow_runs_through_the_abi_with_events() {
         assert_eq!(seen.borrow().texts[2], "Key wrap successfully imported into the vault.");
         // -WhatIf: the callback answers Skip to every KeyPending.
         *seen.borrow_mut() = Seen { reply: TvmReply::Skip as u32, ..Default::default() };
-        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
+        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
         assert!(seen.borrow().done.iter().all(|d| d.1 == TvmOutcome::Skipped));
         *seen.borrow_mut() = Seen::default();
-        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
+        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
         assert_eq!(seen.borrow().done, vec![("vm_1".into(), TvmOutcome::Imported, TvmStatus::Ok), ("vm_2".into(), TvmOutcome::Imported, TvmStatus::Ok)]);
         // Cancel at the first KeyPending stops the restore with Cancelled.
         *seen.borrow_mut() = Seen { reply: TvmReply::Cancel as u32, ..Default::default() };
         let (_, c) = open(&dir.path().join("c"), 1);
         tvm_import_wrapping_key(c, w("wrap").as_ptr(), public.as_ptr(), private.as_ptr(), size.as_ptr(), None, null_mut());
-        assert_eq!(tvm_restore(c, wp(&backup).as_ptr(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Cancelled);
+        assert_eq!(tvm_restore(c, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Cancelled);
         // Listing both vaults: same fingerprints for the restored keys.
         let list = |v| {
             let seen = RefCell::new(Seen::default());
@@ -276,6 +277,18 @@ unsafe extern "C-unwind" fn h_create(ctx: *mut c_void, call: *mut TvmHostCall, n
     let host = unsafe { &*(ctx as *const Host) };
     status_of(KeySpec::parse(&s(t), size).and_then(|spec| host.vault.create(&s(n), spec)), call)
 }
+unsafe extern "C-unwind" fn h_public_key(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, out: *const u16) -> u32 {
+    use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+    let host = unsafe { &*(ctx as *const Host) };
+    host.calls.borrow_mut().push(format!("public_key {}", s(n)));
+    status_of(
+        host.vault.public_key(&s(n)).map(|der| {
+            let pem = rsa::RsaPublicKey::from_pkcs1_der(&der).unwrap().to_pkcs1_pem(rsa::pkcs8::LineEnding::CRLF).unwrap();
+            std::fs::write(s(out), pem).unwrap();
+        }),
+        call,
+    )
+}
 unsafe extern "C-unwind" fn h_release(ctx: *mut c_void) {
     let host = unsafe { &*(ctx as *const Host) };
     host.released.set(host.released.get() + 1);
@@ -289,6 +302,7 @@ fn host_vault(host: &Host) -> *mut TvmVault {
         import_key: Some(h_import),
         delete_key: Some(h_delete),
         create_key: Some(h_create),
+        public_key: Some(h_public_key),
         release: Some(h_release),
     };
     let mut out = null_mut();
@@ -310,22 +324,23 @@ fn a_host_vault_backs_up_and_restores_and_its_errors_are_typed() {
         assert_eq!(tvm_vault_create_key(hs, w("vm_a").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::AlreadyExists);
         assert_eq!(tvm_vault_create_key(hs, w("vm_b").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
         let root = dir.path().join("backups");
-        assert_eq!(tvm_backup(hs, public.as_ptr(), wp(&root).as_ptr(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::Ok);
+        assert_eq!(tvm_backup(hs, public.as_ptr(), wp(&root).as_ptr(), null(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::Ok);
         assert_eq!(*source.calls.borrow(), vec!["list", "export vm_a", "export vm_b"]);
         assert_eq!(tvm_import_wrapping_key(ht, w("wrap").as_ptr(), public.as_ptr(), private.as_ptr(), w("2048").as_ptr(), None, null_mut()), TvmStatus::Ok);
         target.vault.create("vm_b", KeySpec::parse("AES", 256).unwrap()).unwrap();
         let backup = root.join("20260101000000");
         // The engine sees vm_b in the listing and reports it as existing without calling import.
-        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
+        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
         assert_eq!(seen.borrow().done, vec![("vm_a".into(), TvmOutcome::Imported, TvmStatus::Ok), ("vm_b".into(), TvmOutcome::Exists, TvmStatus::Ok)]);
         assert!(target.calls.borrow().contains(&"import vm_a wrapping=wrap".to_string()));
+        assert!(target.calls.borrow().contains(&"public_key wrap".to_string()), "the restore checks the wrapping key first");
         assert!(target.calls.borrow().contains(&"import wrap wrapping=".to_string()), "a NO_KEY_WRAP import passes no wrapping key name");
         // A failure the host cannot classify keeps the host's text in full.
         target.vault.delete("vm_a").unwrap();
         let text = std::fs::read_to_string(backup.join("AES/vm_a_256.json")).unwrap();
         std::fs::write(backup.join("AES/vm_a_256.json"), text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1)).unwrap();
         *seen.borrow_mut() = Seen::default();
-        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
+        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
         let failed = seen.borrow().done[0].clone();
         assert_eq!((failed.1, failed.2), (TvmOutcome::Failed, TvmStatus::Vault));
         assert!(seen.borrow().texts.iter().any(|t| t.starts_with("host says:")));
@@ -333,8 +348,71 @@ fn a_host_vault_backs_up_and_restores_and_its_errors_are_typed() {
         tvm_vault_free(ht);
     }
     assert_eq!((source.released.get(), target.released.get()), (1, 1));
-    let incomplete = TvmHostVault { context: null_mut(), list: Some(h_list), export_key: None, import_key: None, delete_key: None, create_key: None, release: None };
+    let incomplete = TvmHostVault { context: null_mut(), list: Some(h_list), export_key: None, import_key: None, delete_key: None, create_key: None, public_key: None, release: None };
     let mut out = null_mut();
     assert_eq!(unsafe { tvm_vault_from_host(&incomplete, &mut out) }, TvmStatus::InvalidArgument);
     assert!(out.is_null());
+}
+
+#[test]
+fn moc_version_gates_through_the_abi() {
+    let check = |module: Option<&str>, stack: Option<&str>, check_stack: u32| {
+        let (m, st) = (module.map(w), stack.map(w));
+        let status = unsafe {
+            tvm_moc_check_versions(m.as_ref().map_or(null(), |x| x.as_ptr()), st.as_ref().map_or(null(), |x| x.as_ptr()), check_stack)
+        };
+        (status, last_error())
+    };
+    assert_eq!(check(Some("1.2.27"), None, 0), (TvmStatus::Ok, None));
+    assert_eq!(check(Some("1.2.27"), Some("1.14.1.10414"), 1), (TvmStatus::Ok, None));
+    let (status, text) = check(Some("1.2.9"), None, 0);
+    assert_eq!(status, TvmStatus::IncompatibleVersion);
+    assert_eq!(text.unwrap(), "Incompatible moc powershell version: 1.2.9 found. Version 1.2.27 is needed. Please update your cluster.");
+    assert_eq!(check(None, None, 0).1.unwrap(), "Unable to determine Moc installation versions.");
+    assert_eq!(check(Some("1.2.27"), None, 1).1.unwrap(), "Unable to determine Moc installation versions.");
+    assert_eq!(
+        check(Some("1.2.27"), Some("1.14.0.0"), 1).1.unwrap(),
+        "Incompatible moc stack version: 1.14.0.0 found. 1.14.1.10414 is needed. Please update your cluster."
+    );
+}
+
+/// A host that answers MOC's way: status Vault and MOC's own text, which the engine must read.
+unsafe extern "C-unwind" fn moc_text_import(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, _: *const u16, _: u32, _: *const u16, _: *const u16) -> u32 {
+    let _ = ctx;
+    let name = s(n);
+    let text = if name == "exists" {
+        format!("C:\\Program Files\\AksHci\\mocctl.exe security keyvault key import --name \"{name}\" System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{name}]: InvalidVersion]")
+    } else {
+        "mocctl.exe ... System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Get failed: Not Found]".to_string()
+    };
+    unsafe { tvm_host_call_set_error(call, w(&text).as_ptr()) };
+    TvmStatus::Vault as u32
+}
+
+#[test]
+fn moc_failure_texts_become_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host { vault: LocalVault::open(&dir.path().join("a"), true).unwrap(), released: Default::default(), calls: Default::default() };
+    let callbacks = TvmHostVault {
+        context: &host as *const Host as *mut c_void,
+        list: Some(h_list),
+        export_key: Some(h_export),
+        import_key: Some(moc_text_import),
+        delete_key: Some(h_delete),
+        create_key: Some(h_create),
+        public_key: None,
+        release: None,
+    };
+    let mut vault = null_mut();
+    assert_eq!(unsafe { tvm_vault_from_host(&callbacks, &mut vault) }, TvmStatus::Ok);
+    let (public, private) = (wp(&vectors().join("wrapping_public_pkcs1.pem")), wp(&vectors().join("wrapping_private_pkcs8.pem")));
+    unsafe {
+        let import = |name: &str| tvm_import_wrapping_key(vault, w(name).as_ptr(), public.as_ptr(), private.as_ptr(), w("2048").as_ptr(), None, null_mut());
+        assert_eq!(import("exists"), TvmStatus::AlreadyExists);
+        assert_eq!(last_error().unwrap(), "A key named 'exists' already exists in the vault.");
+        assert_eq!(import("other"), TvmStatus::Vault);
+        let text = last_error().unwrap();
+        assert!(text.contains("[Error: Keys Get failed: Not Found]") && text.contains("wrapping key"), "{text}");
+        tvm_vault_free(vault);
+    }
 }

@@ -15,10 +15,16 @@ bash ps-module/build.sh --skip-cargo
 dotnet test tests/TvmBackupUtils.Tests --nologo --logger "console;verbosity=normal" 2>&1 | tee "$logs/dotnet.log"
 
 # Both runners exited 0 (set -e and pipefail), so only the counts remain to be summed.
-cargo_passed=$(grep -Eo '[0-9]+ passed' "$logs/cargo.log" | awk '{s+=$1} END {print s+0}')
-cargo_failed=$(grep -Eo '[0-9]+ failed' "$logs/cargo.log" | awk '{s+=$1} END {print s+0}')
-dotnet_passed=$(grep -Eo 'Passed: +[0-9]+' "$logs/dotnet.log" | awk '{s+=$2} END {print s+0}')
-dotnet_failed=$(grep -Eo 'Failed: +[0-9]+' "$logs/dotnet.log" | awk '{s+=$2} END {print s+0}')
+# Sums the numbers of every match of $2 on the lines that match $1 (awk alone: a pattern may match nothing).
+sum() {
+    awk -v line="$1" -v item="$2" '$0 ~ line {
+        while (match($0, item)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); s += t; $0 = substr($0, RSTART + RLENGTH) }
+    } END { print s + 0 }' "$3"
+}
+cargo_passed=$(sum '^test result:' '[0-9]+ passed' "$logs/cargo.log")
+cargo_failed=$(sum '^test result:' '[0-9]+ failed' "$logs/cargo.log")
+dotnet_passed=$(sum '^ *Passed: *[0-9]+' 'Passed: *[0-9]+' "$logs/dotnet.log")
+dotnet_failed=$(sum '^ *Failed: *[0-9]+' 'Failed: *[0-9]+' "$logs/dotnet.log")
 if [[ "$dotnet_passed" -eq 0 ]]; then
     echo "tests/run-all.sh: dotnet test ran no test" >&2
     exit 1

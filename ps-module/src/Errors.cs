@@ -35,6 +35,7 @@ namespace TvmBackupUtils
             TvmStatus.Cancelled => ErrorCategory.OperationStopped,
             TvmStatus.Timeout => ErrorCategory.OperationTimeout,
             TvmStatus.Unsupported => ErrorCategory.NotImplemented,
+            TvmStatus.IncompatibleVersion => ErrorCategory.NotInstalled,
             _ => ErrorCategory.InvalidOperation, // Panic and codes newer than this assembly
         };
 

@@ -17,6 +17,7 @@ namespace TvmBackupUtils
         Cancelled = 9,
         Timeout = 10,
         Unsupported = 11,
+        IncompatibleVersion = 12,
         Panic = 99,
     }
 

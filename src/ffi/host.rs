@@ -9,6 +9,8 @@ use widestring::U16CString;
 
 use super::{arg, wide, TvmStatus};
 use crate::error::{Error, Result};
+use crate::pem;
+use crate::vault::moc::{self, Meaning};
 use crate::vault::{KeyInfo, KeySpec, Vault};
 
 /// Host callbacks returning a `TvmStatus` as `uint32_t`.
@@ -39,10 +41,15 @@ pub type TvmHostNameFn = Option<unsafe extern "C-unwind" fn(context: *mut c_void
 pub type TvmHostCreateFn = Option<
     unsafe extern "C-unwind" fn(context: *mut c_void, call: *mut TvmHostCall, name: *const u16, key_type: *const u16, size: u32) -> u32,
 >;
+pub type TvmHostPublicKeyFn =
+    Option<unsafe extern "C-unwind" fn(context: *mut c_void, call: *mut TvmHostCall, name: *const u16, out_file: *const u16) -> u32>;
 pub type TvmHostReleaseFn = Option<unsafe extern "C-unwind" fn(context: *mut c_void)>;
 
-/// The operations of a host vault. Every callback is required except `release`. `wrapping_key_name`
-/// is "" when there is none (a NO_KEY_WRAP import).
+/// The operations of a host vault. Every callback is required except `public_key` and `release`.
+/// `wrapping_key_name` is "" when there is none (a NO_KEY_WRAP import). A callback that fails returns
+/// a status: a typed one (`AlreadyExists`, `NotFound`, `Timeout`, `Cancelled`) where the host knows it,
+/// else `Vault` with the vault's own text set by [`tvm_host_call_set_error`], which the engine reads
+/// with MOC's wording (`InvalidVersion`: the key exists; `Not Found`: it is missing).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct TvmHostVault {
@@ -52,6 +59,9 @@ pub struct TvmHostVault {
     pub import_key: TvmHostImportFn,
     pub delete_key: TvmHostNameFn,
     pub create_key: TvmHostCreateFn,
+    /// Writes the RSA public key PEM of key `name` to `out_file` (MOC: Get-MocKeyPublicKey). May be NULL:
+    /// a restore then skips its check of the wrapping key.
+    pub public_key: TvmHostPublicKeyFn,
     /// Called once by `tvm_vault_free`; may be NULL.
     pub release: TvmHostReleaseFn,
 }
@@ -100,18 +110,49 @@ impl HostVault {
     }
 
     /// Runs one callback and turns its status and message into the engine's typed error.
-    fn call(&self, name: &str, operation: &str, f: impl FnOnce(*mut TvmHostCall) -> u32) -> Result<Vec<KeyInfo>> {
+    fn call(&self, name: &str, operation: Operation, f: impl FnOnce(*mut TvmHostCall) -> u32) -> Result<Vec<KeyInfo>> {
         let mut call = TvmHostCall { message: None, keys: Vec::new() };
         let status = TvmStatus::from_u32(f(&mut call));
-        let message = call.message.take();
-        let text = || message.clone().unwrap_or_else(|| format!("The vault failed to {operation} key '{name}' (status {status:?})."));
-        match status {
-            TvmStatus::Ok => Ok(call.keys),
-            TvmStatus::AlreadyExists => Err(Error::KeyExists { name: name.into() }),
-            TvmStatus::NotFound => Err(Error::KeyNotFound { name: name.into() }),
-            TvmStatus::Timeout => Err(Error::Timeout(text())),
-            TvmStatus::Cancelled => Err(Error::Cancelled(text())),
-            _ => Err(Error::Vault(text())),
+        let text = call.message.take().unwrap_or_else(|| format!("The vault failed to {} key '{name}' (status {status:?}).", operation.verb()));
+        let meaning = match status {
+            TvmStatus::Ok => return Ok(call.keys),
+            TvmStatus::AlreadyExists => Meaning::Exists,
+            TvmStatus::NotFound => Meaning::NotFound,
+            TvmStatus::Timeout => return Err(Error::Timeout(text)),
+            TvmStatus::Cancelled => return Err(Error::Cancelled(text)),
+            _ => moc::classify(&text),
+        };
+        Err(match (meaning, operation) {
+            (Meaning::Exists, _) => Error::KeyExists { name: name.into() },
+            // An import names two keys; MOC's `Not Found` there is the wrapping key.
+            (Meaning::NotFound, Operation::Import) => {
+                Error::Vault(format!("{text} (The wrapping key named for the import is not in the vault.)"))
+            }
+            (Meaning::NotFound, _) => Error::KeyNotFound { name: name.into() },
+            (Meaning::Other, _) => Error::Vault(text),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Operation {
+    List,
+    Export,
+    Import,
+    PublicKey,
+    Delete,
+    Create,
+}
+
+impl Operation {
+    fn verb(self) -> &'static str {
+        match self {
+            Operation::List => "list",
+            Operation::Export => "export",
+            Operation::Import => "import",
+            Operation::PublicKey => "read the public key of",
+            Operation::Delete => "delete",
+            Operation::Create => "create",
         }
     }
 }
@@ -134,14 +175,14 @@ impl Vault for HostVault {
     fn list(&self) -> Result<Vec<KeyInfo>> {
         let Some(list) = self.host.list else { return Err(Error::Vault("no list callback".into())) };
         // SAFETY: the host's callback and context are valid while the vault lives; `call` outlives the call.
-        self.call("", "list", |call| unsafe { list(self.host.context, call) })
+        self.call("", Operation::List, |call| unsafe { list(self.host.context, call) })
     }
 
     fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
         let Some(export) = self.host.export_key else { return Err(Error::Vault("no export callback".into())) };
         let (n, t, w, o) = (wide(name), wide(spec.key_type.as_str()), path(wrapping_key_path), path(out_file));
         // SAFETY: as in `list`; the strings live until the callback returns.
-        self.call(name, "export", |call| unsafe { export(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size, w.as_ptr(), o.as_ptr()) })
+        self.call(name, Operation::Export, |call| unsafe { export(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size, w.as_ptr(), o.as_ptr()) })
             .map(|_| ())
     }
 
@@ -149,21 +190,33 @@ impl Vault for HostVault {
         let Some(import) = self.host.import_key else { return Err(Error::Vault("no import callback".into())) };
         let (n, t, f, w) = (wide(name), wide(spec.key_type.as_str()), path(file), wide(wrapping_key_name.unwrap_or("")));
         // SAFETY: as in `export`.
-        self.call(name, "import", |call| unsafe { import(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size, f.as_ptr(), w.as_ptr()) })
+        self.call(name, Operation::Import, |call| unsafe { import(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size, f.as_ptr(), w.as_ptr()) })
             .map(|_| ())
+    }
+
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        let Some(public_key) = self.host.public_key else {
+            return Err(Error::Unsupported("This vault cannot tell a key's public half.".into()));
+        };
+        let dir = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", &std::env::temp_dir(), e))?;
+        let file = dir.path().join("public.pem");
+        let (n, f) = (wide(name), path(&file));
+        // SAFETY: as in `export`.
+        self.call(name, Operation::PublicKey, |call| unsafe { public_key(self.host.context, call, n.as_ptr(), f.as_ptr()) })?;
+        Ok(pem::read_public_key(&file, "wrapping key")?.pkcs1_der)
     }
 
     fn delete(&self, name: &str) -> Result<()> {
         let Some(delete) = self.host.delete_key else { return Err(Error::Vault("no delete callback".into())) };
         let n = wide(name);
         // SAFETY: as in `export`.
-        self.call(name, "delete", |call| unsafe { delete(self.host.context, call, n.as_ptr()) }).map(|_| ())
+        self.call(name, Operation::Delete, |call| unsafe { delete(self.host.context, call, n.as_ptr()) }).map(|_| ())
     }
 
     fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
         let Some(create) = self.host.create_key else { return Err(Error::Vault("no create callback".into())) };
         let (n, t) = (wide(name), wide(spec.key_type.as_str()));
         // SAFETY: as in `export`.
-        self.call(name, "create", |call| unsafe { create(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size) }).map(|_| ())
+        self.call(name, Operation::Create, |call| unsafe { create(self.host.context, call, n.as_ptr(), t.as_ptr(), spec.size) }).map(|_| ())
     }
 }

@@ -25,7 +25,7 @@ pub use host::{tvm_host_call_add_key, tvm_host_call_set_error, TvmHostCall, TvmH
 
 /// The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
 /// against a library whose version differs from the one it was built for.
-pub const TVM_ABI_VERSION: u32 = 1;
+pub const TVM_ABI_VERSION: u32 = 2;
 
 /// The result of every call. Numbers are never reused: a retired code stays reserved.
 #[repr(u32)]
@@ -54,6 +54,8 @@ pub enum TvmStatus {
     Timeout = 10,
     /// Not supported here (encrypted private keys, an unavailable vault).
     Unsupported = 11,
+    /// The cluster's MOC is missing or older than the command needs (the original's version gates).
+    IncompatibleVersion = 12,
     /// A bug: the engine panicked. The message says where.
     Panic = 99,
 }
@@ -71,6 +73,7 @@ impl TvmStatus {
             ErrorKind::Cancelled => TvmStatus::Cancelled,
             ErrorKind::Timeout => TvmStatus::Timeout,
             ErrorKind::Unsupported => TvmStatus::Unsupported,
+            ErrorKind::IncompatibleVersion => TvmStatus::IncompatibleVersion,
         }
     }
 
@@ -89,6 +92,7 @@ impl TvmStatus {
             TvmStatus::Cancelled,
             TvmStatus::Timeout,
             TvmStatus::Unsupported,
+            TvmStatus::IncompatibleVersion,
             TvmStatus::Panic,
         ]
         .into_iter()
@@ -233,6 +237,19 @@ unsafe fn path_arg(ptr: *const u16, what: &'static str) -> std::result::Result<P
         return Err(Failure::Engine(Error::InvalidArgument(format!("The path '{what}' is empty."))));
     }
     Ok(PathBuf::from(s))
+}
+
+/// A path as the user typed it, for messages only; NULL or empty means "as resolved".
+///
+/// # Safety
+/// As [`arg`].
+unsafe fn shown_arg(ptr: *const u16) -> std::result::Result<Option<PathBuf>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from the caller's guarantee.
+    let s = unsafe { arg(ptr, "shown path")? };
+    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
 }
 
 /// # Safety
@@ -401,7 +418,9 @@ pub unsafe extern "C" fn tvm_vault_free(vault: *mut TvmVault) {
 }
 
 /// Backs up every AES and RSA key of `vault` into `<backup_root>/<timestamp>/` (Backup-TVMKeys).
-/// Emits Message, Progress, KeyDone and, at the end, one Backup event.
+/// Emits Message, Progress, KeyDone and, at the end, one Backup event. `backup_root` is the resolved
+/// folder; `shown_backup_root` (may be NULL: the same) is that folder as the user typed it, which the
+/// host messages show.
 ///
 /// # Safety
 /// Strings are NUL-terminated UTF-16; `vault` is a live handle; `callback` (may be NULL) and `context`
@@ -411,22 +430,25 @@ pub unsafe extern "C" fn tvm_backup(
     vault: *const TvmVault,
     wrapping_key_path: *const u16,
     backup_root: *const u16,
+    shown_backup_root: *const u16,
     timestamp: *const u16,
     callback: TvmEventCallback,
     context: *mut c_void,
 ) -> TvmStatus {
     boundary(|| {
         // SAFETY: caller's guarantees, forwarded.
-        let (vault, wrapping, root, timestamp) = unsafe {
+        let (vault, wrapping, root, shown, timestamp) = unsafe {
             (
                 vault_arg(vault)?,
                 path_arg(wrapping_key_path, "wrapping_key_path")?,
                 path_arg(backup_root, "backup_root")?,
+                shown_arg(shown_backup_root)?,
                 arg(timestamp, "timestamp")?,
             )
         };
         let mut events = CallbackEvents { callback, context };
-        let done = crate::backup::backup(vault, &wrapping, &root, &timestamp, &mut events)?;
+        let shown = shown.unwrap_or_else(|| root.clone());
+        let done = crate::backup::backup(vault, &wrapping, &root, &shown, &timestamp, &mut events)?;
         events.send(TvmEventKind::Backup, &done.path.to_string_lossy(), None, TvmOutcome::None, TvmStatus::Ok, 0, done.keys.len() as u32);
         Ok(())
     })
@@ -434,7 +456,9 @@ pub unsafe extern "C" fn tvm_backup(
 
 /// Imports every key file of the backup folder `backup_path` into `vault`, unwrapped with the vault's
 /// key `wrapping_key_name` (Import-TVMKeys). A failing key is reported by a KeyDone event and the
-/// others go on; the call itself fails only when the backup cannot be read at all, or on Cancel.
+/// others go on; the call itself fails only when the backup cannot be read at all, when the wrapping
+/// key is missing or is not the backup's, or on Cancel. `shown_backup_path` (may be NULL) is the folder
+/// as the user typed it, for the host messages.
 ///
 /// # Safety
 /// As [`tvm_backup`].
@@ -442,16 +466,24 @@ pub unsafe extern "C" fn tvm_backup(
 pub unsafe extern "C" fn tvm_restore(
     vault: *const TvmVault,
     backup_path: *const u16,
+    shown_backup_path: *const u16,
     wrapping_key_name: *const u16,
     callback: TvmEventCallback,
     context: *mut c_void,
 ) -> TvmStatus {
     boundary(|| {
         // SAFETY: caller's guarantees, forwarded.
-        let (vault, path, wrapping) =
-            unsafe { (vault_arg(vault)?, path_arg(backup_path, "backup_path")?, arg(wrapping_key_name, "wrapping_key_name")?) };
+        let (vault, path, shown, wrapping) = unsafe {
+            (
+                vault_arg(vault)?,
+                path_arg(backup_path, "backup_path")?,
+                shown_arg(shown_backup_path)?,
+                arg(wrapping_key_name, "wrapping_key_name")?,
+            )
+        };
         let mut events = CallbackEvents { callback, context };
-        crate::restore::restore(vault, &path, &wrapping, &mut events)?;
+        let shown = shown.unwrap_or_else(|| path.clone());
+        crate::restore::restore(vault, &path, &shown, &wrapping, &mut events)?;
         Ok(())
     })
 }
@@ -544,6 +576,27 @@ pub unsafe extern "C" fn tvm_vault_list(vault: *const TvmVault, callback: TvmEve
                 return Err(Error::Cancelled(String::new()).into());
             }
         }
+        Ok(())
+    })
+}
+
+/// The original script's MOC version gates, in its words: `module_version` is `(Get-MocConfig).moduleVersion`
+/// (needed by every command that uses the MOC vault); with `check_stack` non-zero, `stack_version` is
+/// `(Get-MocConfig).version` (needed to import a wrapping key). NULL means Get-MocConfig did not return
+/// the value, which fails as "Unable to determine Moc installation versions." (not as a NULL argument).
+/// Fails with `TVM_STATUS_INCOMPATIBLE_VERSION`. Not applied to a local vault.
+///
+/// # Safety
+/// Each string is NULL or NUL-terminated UTF-16.
+#[no_mangle]
+pub unsafe extern "C" fn tvm_moc_check_versions(module_version: *const u16, stack_version: *const u16, check_stack: u32) -> TvmStatus {
+    boundary(|| {
+        // SAFETY: caller's guarantees; NULL is read as "not returned".
+        let read = |p: *const u16| if p.is_null() { Ok(None) } else { unsafe { arg(p, "version") }.map(Some) };
+        let module = read(module_version)?;
+        let stack = read(stack_version)?;
+        let stack = (check_stack != 0).then_some(stack.as_deref());
+        crate::vault::moc::check_versions(module.as_deref(), stack)?;
         Ok(())
     })
 }

@@ -85,15 +85,15 @@ impl LocalVault {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !vault.is_new()? {
+                    return Err(vault.not_a_vault());
+                }
                 if !create {
                     return Err(Error::Missing {
                         what: "The local vault",
                         path: root.to_path_buf(),
-                        fix: "Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
+                        fix: "Its folder is missing or empty. Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
                     });
-                }
-                if !vault.is_new()? {
-                    return Err(vault.not_a_vault());
                 }
             }
             Err(e) => return Err(Error::io("read", &marker, e)),
@@ -178,7 +178,7 @@ impl LocalVault {
             // An RSA key is identified by its public half, as MOC shows it.
             KeyType::Rsa => {
                 let key = RsaPrivateKey::from_pkcs8_der(&stored.material).ok()?;
-                Sha256::digest(RsaPublicKey::from(&key).to_pkcs1_der().ok()?.as_bytes())
+                return Some(pem::fingerprint(&RsaPublicKey::from(&key)));
             }
             // A one-way digest, domain-separated, tells two AES keys apart without revealing them.
             KeyType::Aes => Sha256::new().chain_update(b"tvmkeys AES key fingerprint\0").chain_update(&*stored.material).finalize(),
@@ -294,6 +294,15 @@ impl Vault for LocalVault {
         };
         check_material(name, spec, &material, &key_file.public_key)?;
         self.store(name, spec, &material)
+    }
+
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        let stored = self.read(name)?;
+        if stored.spec.key_type != KeyType::Rsa {
+            return Err(Error::InvalidArgument(format!("Key '{name}' is an AES key; it has no public key.")));
+        }
+        let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok(RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?.into_vec())
     }
 
     fn delete(&self, name: &str) -> Result<()> {

@@ -6,6 +6,7 @@
 //! Operations take file paths, not bytes, because that is MOC's interface: `Export-MocKey -outFile` and
 //! `Import-MocKey -importKeyFile`. A file MOC exported is handed back to it unchanged on restore.
 pub mod local;
+pub mod moc;
 
 use std::path::Path;
 
@@ -100,6 +101,9 @@ pub trait Vault {
     /// Imports a key file. `wrapping_key_name` names a key of this vault that unwraps it; `None` for a
     /// `NO_KEY_WRAP` file. A name that exists fails with [`Error::KeyExists`].
     fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()>;
+    /// The PKCS#1 DER of an RSA key's public half (MOC: `Get-MocKeyPublicKey`). A restore uses it to check,
+    /// before its first write, that the vault's wrapping key is the one the backup was made for.
+    fn public_key(&self, name: &str) -> Result<Vec<u8>>;
     fn delete(&self, name: &str) -> Result<()>;
     fn create(&self, name: &str, spec: KeySpec) -> Result<()>;
 }

@@ -42,7 +42,7 @@ namespace TvmBackupUtils.Commands
 
             TvmNative native = Native;
             TvmStatus status = RunWithEvents(callback => vault.Use(v =>
-                native.Backup(v, wrappingKey, backupRoot, timestamp, callback, IntPtr.Zero)));
+                native.Backup(v, wrappingKey, backupRoot, BackupRootPath, timestamp, callback, IntPtr.Zero)));
             ThrowIfFailed(status, backupRoot);
 
             WriteObject(new TvmBackup

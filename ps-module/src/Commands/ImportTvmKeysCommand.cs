@@ -30,7 +30,7 @@ namespace TvmBackupUtils.Commands
             TvmNative native = Native;
             string wrappingKeyName = WrappingKeyName;
             TvmStatus status = RunWithEvents(callback => vault.Use(v =>
-                native.Restore(v, backupPath, wrappingKeyName, callback, IntPtr.Zero)));
+                native.Restore(v, backupPath, BackupPath, wrappingKeyName, callback, IntPtr.Zero)));
             ThrowIfFailed(status, BackupPath);
         }
 

@@ -96,7 +96,7 @@ namespace TvmBackupUtils.Native
     internal sealed class TvmNative
     {
         /// <summary>The ABI version this assembly was built for (<c>tvm_abi_version()</c>).</summary>
-        internal const uint AbiVersion = 1;
+        internal const uint AbiVersion = 2;
 
         private static readonly Lazy<TvmNative> Loaded = new Lazy<TvmNative>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -130,6 +130,7 @@ namespace TvmBackupUtils.Native
             IntPtr vault,
             [MarshalAs(UnmanagedType.LPWStr)] string wrappingKeyPath,
             [MarshalAs(UnmanagedType.LPWStr)] string backupRoot,
+            [MarshalAs(UnmanagedType.LPWStr)] string shownBackupRoot,
             [MarshalAs(UnmanagedType.LPWStr)] string timestamp,
             TvmEventCallback callback,
             IntPtr context);
@@ -138,6 +139,7 @@ namespace TvmBackupUtils.Native
         internal delegate uint RestoreFn(
             IntPtr vault,
             [MarshalAs(UnmanagedType.LPWStr)] string backupPath,
+            [MarshalAs(UnmanagedType.LPWStr)] string shownBackupPath,
             [MarshalAs(UnmanagedType.LPWStr)] string wrappingKeyName,
             TvmEventCallback callback,
             IntPtr context);
