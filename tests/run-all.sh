@@ -11,7 +11,7 @@ logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 
 cargo test --offline 2>&1 | tee "$logs/cargo.log"
-bash ps-module/build.sh --skip-cargo
+bash ps-module/build.sh
 dotnet test tests/TvmBackupUtils.Tests --nologo --logger "console;verbosity=normal" 2>&1 | tee "$logs/dotnet.log"
 
 # Both runners exited 0 (set -e and pipefail), so only the counts remain to be summed.
