@@ -12,7 +12,7 @@ use crate::events::{Events, KeyEvent, Outcome, Reply};
 use crate::keyfile::KeyFile;
 use crate::layout;
 use crate::pem;
-use crate::vault::{KeyInfo, KeySpec, Vault};
+use crate::vault::{KeyInfo, KeySpec, KeyType, Vault};
 
 /// A finished backup.
 #[derive(Debug)]
@@ -102,7 +102,7 @@ fn export_all(
         if events.progress("Backing up TVM keys", i as u32 + 1, total) == Reply::Cancel {
             return Err(Error::Cancelled("No backup was written.".into()));
         }
-        let Ok(spec) = key.spec() else {
+        let Some(key_type) = KeyType::parse(&key.key_type) else {
             // The original skipped other types silently; say so, since the backup will not hold them.
             events.warning(&format!(
                 "Key {} is of type {} size {}, which is not backed up (only AES and RSA keys are).",
@@ -110,6 +110,9 @@ fn export_all(
             ));
             continue;
         };
+        // An AES or RSA key with a size the vault cannot export would be missing from the backup: that
+        // fails the backup rather than leaving a backup that looks complete without it.
+        let spec = KeySpec::new(key_type, key.size).map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
         let folder = layout::folder_for(spec.key_type);
         let file = partial.join(folder).join(layout::key_file_name(&key.name, spec.size)?);
         events.message(&format!("Backing up key {} to {folder} folder", key.name));
@@ -118,7 +121,7 @@ fn export_all(
         let exported = vault.export(&key.name, spec, wrapping_key_path, &file).and_then(|()| verify_written(&file));
         if let Err(e) = exported {
             events.key_done(&event, Outcome::Failed, Some(&e), &e.to_string());
-            return Err(Error::Vault(format!("Key {} could not be backed up, so no backup was written: {e}", key.name)));
+            return Err(Error::Backup { name: key.name.clone(), source: Box::new(e) });
         }
         events.key_done(&event, Outcome::Exported, None, "");
         keys.push(BackedUpKey { name: key.name.clone(), spec, file });

@@ -78,6 +78,15 @@ pub enum Error {
     #[error("{0}")]
     Vault(String),
 
+    /// One key could not be backed up, so the whole backup was abandoned. Keeps the cause's kind, so a
+    /// timeout still reads as a timeout.
+    #[error("Key {name} could not be backed up, so no backup was written: {source}")]
+    Backup {
+        name: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The caller asked to stop (Ctrl+C in PowerShell).
     #[error("The operation was cancelled. {0}")]
     Cancelled(String),
@@ -94,6 +103,7 @@ impl Error {
             Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Cancelled(_) => ErrorKind::Cancelled,
+            Error::Backup { source, .. } => source.kind(),
             Error::KeyExists { .. } => ErrorKind::AlreadyExists,
             Error::KeyNotFound { .. } | Error::WrappingKeyMissing { .. } => ErrorKind::NotFound,
             Error::IncompatibleVersion(_) => ErrorKind::IncompatibleVersion,

@@ -242,6 +242,7 @@ fn a_failing_export_aborts_and_removes_the_partial_backup() {
     let vault = FailingExport { inner: &s.source, fail_on: "vm_key_1", exports: Cell::new(0) };
     let err = backup::backup(&vault, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
     assert!(err.to_string().contains("vm_key_1"), "the error names the key: {err}");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "the cause's kind is kept: {err}");
     assert!(err.to_string().contains("no backup was written"), "{err}");
     assert!(vault.exports.get() >= 2);
     assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0);
@@ -363,4 +364,43 @@ fn messages_show_paths_as_typed_and_objects_carry_full_paths() {
         events.messages[1],
         format!("Importing key k1 with size 256 from AES folder path = {}", typed.join("AES").join("k1_256.json").display())
     );
+}
+
+/// A vault that lists one key it cannot describe properly, and one of a type TVM backups do not hold.
+struct OddListing<'a>(&'a LocalVault, &'static str, u32);
+
+impl Vault for OddListing<'_> {
+    fn list(&self) -> Result<Vec<KeyInfo>> {
+        let mut keys = self.0.list()?;
+        keys.push(KeyInfo { name: "odd".into(), key_type: self.1.into(), size: self.2, fingerprint: None });
+        Ok(keys)
+    }
+    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
+        self.0.export(name, spec, w, out)
+    }
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
+        self.0.import(name, spec, file, w)
+    }
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        self.0.public_key(name)
+    }
+    fn delete(&self, name: &str) -> Result<()> {
+        self.0.delete(name)
+    }
+    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+        self.0.create(name, spec)
+    }
+}
+
+#[test]
+fn an_aes_or_rsa_key_with_an_unusable_size_fails_the_backup_but_other_types_are_skipped() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    let wrapping = vectors().join("wrapping_public_pkcs1.pem");
+    let err = backup::backup(&OddListing(&s.source, "AES", 0), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    assert!(err.to_string().contains("odd"), "{err}");
+    assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0, "no backup is left");
+    let mut events = Recorder::default();
+    let done = backup::backup(&OddListing(&s.source, "EC", 256), &wrapping, &s.root(), &s.root(), "20261125093000", &mut events).unwrap();
+    assert_eq!(done.keys.len(), 1);
+    assert!(events.warnings[0].contains("odd") && events.warnings[0].contains("EC"), "{:?}", events.warnings);
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Runtime.ExceptionServices;
+using TvmBackupUtils.Moc;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils
@@ -106,8 +107,9 @@ namespace TvmBackupUtils
                 return;
             }
             string? text = Native.TakeLastError();
-            if (status == TvmStatus.Cancelled && Stopping)
+            if (Stopping)
             {
+                // Ctrl+C: whatever the engine made of the stopped call, the command ends stopped.
                 throw new PipelineStoppedException();
             }
             ThrowTerminatingError(Errors.FromStatus(status, text, target));
@@ -238,8 +240,9 @@ namespace TvmBackupUtils
     }
 
     /// <summary>
-    /// A cmdlet that works on a vault: -VaultPath, else the environment variable TVM_VAULT_PATH, else the
-    /// MOC vault of the cluster (not built yet: a terminating error). The vault stays open for the command.
+    /// A cmdlet that works on a vault: -VaultPath, else the environment variable TVM_VAULT_PATH (a local
+    /// vault), else the cluster's MOC key vault through the Moc cmdlets (-Group, -KeyVaultName, -TimeoutSec),
+    /// after the original's MOC version gates. The vault stays open for the command.
     /// </summary>
     public abstract class TvmVaultCmdlet : TvmCmdlet, IDisposable
     {
@@ -247,12 +250,34 @@ namespace TvmBackupUtils
         internal const string VaultPathVariable = "TVM_VAULT_PATH";
 
         private VaultHandle? _vault;
+        private volatile MocShell? _moc;
 
         private protected TvmVaultCmdlet() { }
 
         /// <summary>Folder of a LocalVault; default: $env:TVM_VAULT_PATH.</summary>
         [Parameter]
         public string? VaultPath { get; set; }
+
+        /// <summary>MOC resource group of the key vault (the Moc cmdlets' -group). Ignored for a local vault.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Group { get; set; } = MocVault.DefaultGroup;
+
+        /// <summary>MOC key vault (the Moc cmdlets' -keyvaultName). Ignored for a local vault.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string KeyVaultName { get; set; } = MocVault.DefaultKeyVaultName;
+
+        /// <summary>Seconds one Moc cmdlet call may take before it is stopped. Ignored for a local vault.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int TimeoutSec { get; set; } = 300;
+
+        /// <summary>
+        /// Whether the MOC stack version gate applies too ((Get-MocConfig).version; the original checks it only
+        /// to import the wrapping key).
+        /// </summary>
+        private protected virtual bool ChecksMocStackVersion => false;
 
         /// <summary>Opens the vault once per command (<paramref name="create"/>: make an empty LocalVault if none).</summary>
         private protected VaultHandle OpenVault(bool create)
@@ -270,10 +295,8 @@ namespace TvmBackupUtils
             }
             if (string.IsNullOrEmpty(given))
             {
-                var failure = new PSNotImplementedException(
-                    "No vault selected: the MOC key vault adapter is not available yet. " +
-                    $"Pass -VaultPath <folder of a LocalVault> or set the environment variable {VaultPathVariable}.");
-                ThrowTerminatingError(new ErrorRecord(failure, "MocVaultUnavailable", ErrorCategory.NotImplemented, null));
+                _vault = OpenMocVault();
+                return _vault;
             }
             string path = ResolvePath(given!, source);
             TvmNative native = Native;
@@ -284,6 +307,31 @@ namespace TvmBackupUtils
             }
             _vault = VaultHandle.FromPointer(vault);
             return _vault;
+        }
+
+        /// <summary>The MOC vault: the version gates first (Get-MocConfig, once), then the adapter.</summary>
+        private VaultHandle OpenMocVault()
+        {
+            TvmNative native = Native;
+            var moc = new MocShell(this, TimeoutSec);
+            _moc = moc;
+            (string? moduleVersion, string? version, string? failure) = MocVault.ReadVersions(moc);
+            if (failure != null)
+            {
+                WriteVerbose("Get-MocConfig: " + failure);
+            }
+            var gate = (TvmStatus)native.MocCheckVersions(moduleVersion, version, ChecksMocStackVersion ? 1u : 0u);
+            ThrowIfFailed(gate, null);
+            TvmStatus status = MocVault.Open(native, moc, Group, KeyVaultName, out IntPtr vault);
+            ThrowIfFailed(status, KeyVaultName);
+            return VaultHandle.FromPointer(vault);
+        }
+
+        /// <summary>Ctrl+C: stops the running Moc call, if any (the engine then stops between keys).</summary>
+        protected override void StopProcessing()
+        {
+            _moc?.Stop();
+            base.StopProcessing();
         }
 
         /// <summary>The vault key of that exact name, or null.</summary>

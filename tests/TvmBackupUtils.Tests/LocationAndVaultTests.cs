@@ -77,7 +77,7 @@ New-TvmVaultKey -Name k -Type AES -Size 256 -VaultPath ./sub/vault").AssertClean
     }
 }
 
-/// <summary>Which vault a command talks to: -VaultPath, else TVM_VAULT_PATH, else the MOC vault (not built yet).</summary>
+/// <summary>Which vault a command talks to: -VaultPath, else TVM_VAULT_PATH, else the MOC vault (the Moc cmdlets).</summary>
 public sealed class VaultChoiceTests
 {
     public static TheoryData<string> AllVaultCommands => new()
@@ -89,12 +89,17 @@ public sealed class VaultChoiceTests
         "Import-TvmWrappingKeyFromPem w $pub $priv 2048",
     };
 
+    /// <summary>
+    /// No local vault and no Moc module: the MOC vault's version gate cannot run Get-MocConfig, which the original
+    /// reports as "Unable to determine Moc installation versions." (never a silent fallback to another vault).
+    /// </summary>
     [Theory]
     [MemberData(nameof(AllVaultCommands))]
-    public void NoVaultPathAndNoEnvironmentVariable_IsTerminatingMocVaultUnavailable(string script)
+    public void NoVaultPathNoEnvironmentVariableAndNoMocModule_IsTheOriginalsUnableToDetermineVersions(string script)
     {
         using var s = new TvmSession();
         Assert.Null(Environment.GetEnvironmentVariable("TVM_VAULT_PATH"));
+        Assert.Empty(s.Run("Get-Command Get-MocConfig -ErrorAction SilentlyContinue").Output);
         var (pub, priv) = SharedKeys.Wrapping.Write(s.P("keys"));
         var backup = s.P("backups", "20240101000000");
         Directory.CreateDirectory(Path.Combine(backup, "AES"));
@@ -103,11 +108,15 @@ public sealed class VaultChoiceTests
         s.Set("priv", priv);
         s.Set("root", s.P("root"));
         s.Set("backup", backup);
+        var tmp = s.UsePrivateTempFolder();
 
         var r = s.Run(script);
 
-        r.AssertTerminating("MocVaultUnavailable", ErrorCategory.NotImplemented);
+        var e = r.AssertTerminating("TvmIncompatibleVersion", ErrorCategory.NotInstalled);
+        Assert.Equal("Unable to determine Moc installation versions.", e.Exception.Message);
         Assert.False(Directory.Exists(s.P("root")), "Backup-TVMKeys created its root before failing");
+        Assert.Empty(Directory.GetFileSystemEntries(tmp, "*", SearchOption.AllDirectories));
+        Assert.Equal(new[] { "AES", "RSA" }, Directory.GetFileSystemEntries(backup).Select(Path.GetFileName).OrderBy(x => x, StringComparer.Ordinal));
     }
 
     [Fact]

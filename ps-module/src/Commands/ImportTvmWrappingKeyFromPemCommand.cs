@@ -28,6 +28,9 @@ namespace TvmBackupUtils.Commands
         [Parameter(Mandatory = true, Position = 3)]
         public string KeySize { get; set; } = string.Empty;
 
+        /// <summary>The original checks the MOC stack version ((Get-MocConfig).version) for this command only.</summary>
+        private protected override bool ChecksMocStackVersion => true;
+
         /// <inheritdoc />
         protected override void ProcessRecord()
         {

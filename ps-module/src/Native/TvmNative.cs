@@ -170,6 +170,25 @@ namespace TvmBackupUtils.Native
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate uint VaultListFn(IntPtr vault, TvmEventCallback callback, IntPtr context);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate uint VaultFromHostFn(ref TvmHostVaultNative host, out IntPtr vault);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
+        internal delegate uint MocCheckVersionsFn(
+            [MarshalAs(UnmanagedType.LPWStr)] string? moduleVersion,
+            [MarshalAs(UnmanagedType.LPWStr)] string? stackVersion,
+            uint checkStack);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
+        internal delegate void HostCallSetErrorFn(IntPtr call, [MarshalAs(UnmanagedType.LPWStr)] string message);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
+        internal delegate void HostCallAddKeyFn(
+            IntPtr call,
+            [MarshalAs(UnmanagedType.LPWStr)] string name,
+            [MarshalAs(UnmanagedType.LPWStr)] string keyType,
+            uint size);
+
         private readonly LastErrorFn _lastError;
         private readonly StringFreeFn _stringFree;
 
@@ -181,6 +200,10 @@ namespace TvmBackupUtils.Native
         internal GenerateImportJsonFn GenerateImportJson { get; }
         internal VaultCreateKeyFn VaultCreateKey { get; }
         internal VaultListFn VaultList { get; }
+        internal VaultFromHostFn VaultFromHost { get; }
+        internal MocCheckVersionsFn MocCheckVersions { get; }
+        internal HostCallSetErrorFn HostCallSetError { get; }
+        internal HostCallAddKeyFn HostCallAddKey { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -216,6 +239,10 @@ namespace TvmBackupUtils.Native
             GenerateImportJson = Bind<GenerateImportJsonFn>("tvm_generate_import_json");
             VaultCreateKey = Bind<VaultCreateKeyFn>("tvm_vault_create_key");
             VaultList = Bind<VaultListFn>("tvm_vault_list");
+            VaultFromHost = Bind<VaultFromHostFn>("tvm_vault_from_host");
+            MocCheckVersions = Bind<MocCheckVersionsFn>("tvm_moc_check_versions");
+            HostCallSetError = Bind<HostCallSetErrorFn>("tvm_host_call_set_error");
+            HostCallAddKey = Bind<HostCallAddKeyFn>("tvm_host_call_add_key");
         }
 
         /// <summary>This thread's last failure text from the engine (freed here), or null.</summary>

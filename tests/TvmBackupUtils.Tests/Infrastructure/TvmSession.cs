@@ -157,7 +157,7 @@ public static class Contract
         ["TvmTimeout"] = ErrorCategory.OperationTimeout,
         ["TvmUnsupported"] = ErrorCategory.NotImplemented,
         ["TvmPanic"] = ErrorCategory.InvalidOperation,
-        ["MocVaultUnavailable"] = ErrorCategory.NotImplemented,
+        ["TvmIncompatibleVersion"] = ErrorCategory.NotInstalled,
     };
 
     public static ErrorCategory CategoryOf(string id) =>
