@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use widestring::{U16CStr, U16CString};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use crate::events::{Events, KeyEvent, Outcome, Reply};
 use crate::vault::{KeySpec, LocalVault, Vault};
 pub use host::{tvm_host_call_add_key, tvm_host_call_set_error, TvmHostCall, TvmHostVault};
@@ -599,10 +599,4 @@ pub unsafe extern "C" fn tvm_moc_check_versions(module_version: *const u16, stac
         crate::vault::moc::check_versions(module.as_deref(), stack)?;
         Ok(())
     })
-}
-
-/// For the ABI tests: the boundary must turn a panic inside an export into `TVM_STATUS_PANIC`.
-#[doc(hidden)]
-pub fn boundary_for_tests(f: impl FnOnce() -> Result<()>) -> u32 {
-    boundary(|| f().map_err(Failure::Engine)) as u32
 }
