@@ -34,6 +34,7 @@ pub fn restore(vault: &dyn Vault, backup_path: &Path, shown_path: &Path, wrappin
     let files = key_files(backup_path)?;
     let existing: HashSet<String> = vault.list()?.into_iter().map(|k| k.name).collect();
     let wrapping = check_wrapping_key(vault, &files, &existing, wrapping_key_name, events)?;
+    let target = Target { vault, wrapping_key_name, wrapping: wrapping.as_ref(), existing: &existing };
     events.message(&format!("Importing TVM  keys from {}", shown_path.display()));
     let total = files.len() as u32;
     let mut summary = Summary::default();
@@ -45,7 +46,7 @@ pub fn restore(vault: &dyn Vault, backup_path: &Path, shown_path: &Path, wrappin
             )));
         }
         let shown = shown_path.join(path.strip_prefix(backup_path).unwrap_or(path));
-        let outcome = restore_one(vault, *key_type, path, &shown, wrapping_key_name, wrapping.as_ref(), &existing, events)?;
+        let outcome = restore_one(&target, *key_type, path, &shown, events)?;
         match outcome {
             Outcome::Imported => summary.imported += 1,
             Outcome::Exists => summary.exists += 1,
@@ -103,16 +104,18 @@ fn key_files(backup_path: &Path) -> Result<Vec<(KeyType, PathBuf)>> {
     Ok(files)
 }
 
-fn restore_one(
-    vault: &dyn Vault,
-    key_type: KeyType,
-    path: &Path,
-    shown_path: &Path,
-    wrapping_key_name: &str,
-    wrapping: Option<&RsaPublicKey>,
-    existing: &HashSet<String>,
-    events: &mut dyn Events,
-) -> Result<Outcome> {
+/// What every key of one restore is imported into.
+struct Target<'a> {
+    vault: &'a dyn Vault,
+    wrapping_key_name: &'a str,
+    /// The vault's wrapping public key, when the vault could tell it.
+    wrapping: Option<&'a RsaPublicKey>,
+    /// The names the vault held before the restore.
+    existing: &'a HashSet<String>,
+}
+
+fn restore_one(target: &Target<'_>, key_type: KeyType, path: &Path, shown_path: &Path, events: &mut dyn Events) -> Result<Outcome> {
+    let Target { vault, wrapping_key_name, wrapping, existing } = *target;
     let file_name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
     // Objects carry the full path; the host message shows it as the user typed it.
     let full = path.to_string_lossy().into_owned();

@@ -273,6 +273,8 @@ struct CallbackEvents {
 }
 
 impl CallbackEvents {
+    // One argument per field of `TvmEvent`, which is what this fills in.
+    #[allow(clippy::too_many_arguments)]
     fn send(&mut self, kind: TvmEventKind, text: &str, key: Option<&KeyEvent<'_>>, outcome: TvmOutcome, status: TvmStatus, current: u32, total: u32) -> Reply {
         let Some(callback) = self.callback else { return Reply::Proceed };
         let text = wide(text);
