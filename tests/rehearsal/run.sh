@@ -5,7 +5,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bash "$repo/ps-module/build.sh"
-work="$repo/target/rehearsal/$(date +%Y%m%d%H%M%S)"
+work="$repo/target/rehearsal/$(date +%Y%m%d%H%M%S)-$$"
 mkdir -p "$work"
 script="$repo/tests/rehearsal/Rehearsal.ps1"
 if command -v pwsh >/dev/null 2>&1; then
