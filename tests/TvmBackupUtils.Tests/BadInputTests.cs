@@ -148,9 +148,7 @@ public sealed class BadInputTests
         var vault = s.P("vault");
         var seeded = Seed(s, vault);
         var tmp = s.UsePrivateTempFolder();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping);
         s.Set("vault", vault);
         s.Set("size", keySize);
 

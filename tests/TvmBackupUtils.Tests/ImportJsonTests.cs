@@ -75,9 +75,7 @@ public sealed class ImportJsonTests
     {
         var key = SharedKeys.Wrapping;
         using var s = new TvmSession();
-        var (pub, priv) = key.Write(s.P("pem"), flavor);
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(key, flavor);
         var outFile = s.P("import.json");
         s.Set("out", outFile);
         var r = s.Run("Generate-ImportJsonFromPEM $pub $priv $out").AssertClean();
@@ -91,9 +89,7 @@ public sealed class ImportJsonTests
     {
         var key = SharedKeys.Rsa3072;
         using var s = new TvmSession();
-        var (pub, priv) = key.Write(s.P("pem"), flavor);
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(key, flavor);
         var outFile = s.P("import.json");
         s.Set("out", outFile);
         var r = s.Run("New-TvmImportJson -PublicKeyPath $pub -PrivateKeyPath $priv -OutFilePath $out").AssertClean();
@@ -104,9 +100,7 @@ public sealed class ImportJsonTests
     public void NewTvmImportJson_WritesNothingToThePipelineOrHost()
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping);
         s.Set("out", s.P("import.json"));
         var r = s.Run("New-TvmImportJson $pub $priv $out").AssertClean();
         Assert.Empty(r.Output);
@@ -118,9 +112,7 @@ public sealed class ImportJsonTests
     public void NewTvmImportJson_WhatIf_WritesNoFile()
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping);
         s.Set("out", s.P("import.json"));
         s.Run("New-TvmImportJson $pub $priv $out -WhatIf").AssertClean();
         Assert.False(File.Exists(s.P("import.json")));

@@ -277,9 +277,7 @@ public sealed class WrappingKeyTests
     public void WrappingKeyImport_AcceptsEveryPemEncodingAndStoresTheSameKey(PemFlavor flavor)
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"), flavor);
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping, flavor);
         s.Set("vault", s.P("vault"));
         var r = s.Run("Import-TvmWrappingKeyFromPem -KeyName w -PublicKeyPath $pub -PrivateKeyPath $priv -KeySize '2048' -VaultPath $vault").AssertClean();
         var k = Objects.Key(Assert.Single(r.Output));
@@ -294,9 +292,7 @@ public sealed class WrappingKeyTests
     public void WrappingKeyImport_Rsa3072WithKeySize3072_IsStoredAs3072()
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Rsa3072.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Rsa3072);
         s.Set("vault", s.P("vault"));
         var r = s.Run("Import-TvmWrappingKeyFromPem w3 $pub $priv 3072 -VaultPath $vault").AssertClean();
         Assert.Equal(3072, Objects.Key(Assert.Single(r.Output)).Size);
@@ -307,9 +303,7 @@ public sealed class WrappingKeyTests
     public void WrappingKeyImport_LeavesNothingInTheTempFolder()
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping);
         s.Set("vault", s.P("vault"));
         var tmp = s.UsePrivateTempFolder();
         var r = s.Run("Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault").AssertClean();
@@ -325,9 +319,7 @@ public sealed class WrappingKeyTests
     public void WrappingKeyImport_WhatIf_WritesNoKey()
     {
         using var s = new TvmSession();
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("pem"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping);
         s.Set("vault", s.P("vault"));
         var tmp = s.UsePrivateTempFolder();
         s.Run("Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault -WhatIf").AssertClean();

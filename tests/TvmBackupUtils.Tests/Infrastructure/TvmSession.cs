@@ -219,6 +219,15 @@ public sealed class TvmSession : IDisposable
     /// <summary>Sets a PowerShell variable in the session (paths are passed this way, not quoted into scripts).</summary>
     public void Set(string name, object? value) => _ps.Runspace.SessionStateProxy.SetVariable(name, value);
 
+    /// <summary>Writes the key pair under pem/ and sets $pub and $priv to its files; returns the paths.</summary>
+    public (string Public, string Private) SetKeyPair(TestKeyPair key, PemFlavor flavor = PemFlavor.Utf8Lf)
+    {
+        var (pub, priv) = key.Write(P("pem"), flavor);
+        Set("pub", pub);
+        Set("priv", priv);
+        return (pub, priv);
+    }
+
     public object? Get(string name) => _ps.Runspace.SessionStateProxy.GetVariable(name);
 
     /// <summary>Points TMPDIR (managed and native environment) at a fresh folder under the work folder.</summary>
