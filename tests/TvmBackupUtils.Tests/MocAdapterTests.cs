@@ -160,9 +160,7 @@ public sealed class MocCallTests
         using var s = new TvmSession();
         StandIn.Import(s);
         StandIn.Configure(s, s.P("cluster"));
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("keys"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping, folder: "keys");
 
         var r = s.Run("Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $pub -PrivateKeyPath $priv -KeySize 2048").AssertClean();
 
@@ -180,22 +178,30 @@ public sealed class MocCallTests
         Assert.Equal(new[] { ("TvmWrap", "RSA", 2048) }, StandIn.Keys(s));
     }
 
-    [Fact]
-    public void Restore_CallsOneImportMocKeyPerKeyAsTheOriginal_AfterExactlyTwoReadOnlyQueries()
+    /// <summary>
+    /// Seeds stand-in cluster A with <see cref="Keys"/>, backs it up (no vault path: the MOC adapter), switches
+    /// to cluster B, imports the wrapping key there as TvmWrap and clears the call record; $backup is the backup.
+    /// </summary>
+    private static BackupInfo BackUpClusterAThenPrepareB(TvmSession s)
     {
-        using var s = new TvmSession();
         StandIn.Import(s);
         StandIn.Configure(s, s.P("clusterA"));
         StandIn.Seed(s, Keys);
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("keys"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping, folder: "keys");
         s.Set("root", s.P("backups"));
         var backup = Objects.SingleBackup(s.Run("Backup-TVMKeys $pub $root").AssertClean());
         StandIn.Configure(s, s.P("clusterB"));
         s.Run("Import-TvmWrappingKeyFromPem TvmWrap $pub $priv 2048").AssertClean();
         StandIn.ClearCalls(s);
         s.Set("backup", backup.Path);
+        return backup;
+    }
+
+    [Fact]
+    public void Restore_CallsOneImportMocKeyPerKeyAsTheOriginal_AfterExactlyTwoReadOnlyQueries()
+    {
+        using var s = new TvmSession();
+        var backup = BackUpClusterAThenPrepareB(s);
 
         var r = s.Run("Import-TVMKeys -BackupPath $backup -WrappingKeyName TvmWrap").AssertClean();
 
@@ -225,17 +231,7 @@ public sealed class MocCallTests
     public void Restore_WhatIf_MakesOnlyTheReadOnlyCalls()
     {
         using var s = new TvmSession();
-        StandIn.Import(s);
-        StandIn.Configure(s, s.P("clusterA"));
-        StandIn.Seed(s, Keys);
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("keys"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
-        s.Set("root", s.P("backups"));
-        s.Set("backup", Objects.SingleBackup(s.Run("Backup-TVMKeys $pub $root").AssertClean()).Path);
-        StandIn.Configure(s, s.P("clusterB"));
-        s.Run("Import-TvmWrappingKeyFromPem TvmWrap $pub $priv 2048").AssertClean();
-        StandIn.ClearCalls(s);
+        BackUpClusterAThenPrepareB(s);
 
         var r = s.Run("Import-TVMKeys $backup TvmWrap -WhatIf").AssertClean();
 
@@ -425,9 +421,7 @@ public sealed class MocFailureTests
         StandIn.Configure(s, s.P("cluster"), settings);
         StandIn.Seed(s, Names.Select(n => (n, "AES", 256)).ToArray());
         StandIn.ClearCalls(s);
-        var (pub, priv) = SharedKeys.Wrapping.Write(s.P("keys"));
-        s.Set("pub", pub);
-        s.Set("priv", priv);
+        s.SetKeyPair(SharedKeys.Wrapping, folder: "keys");
         s.Set("root", s.P("backups"));
     }
 

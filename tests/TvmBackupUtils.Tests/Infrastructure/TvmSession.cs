@@ -219,10 +219,10 @@ public sealed class TvmSession : IDisposable
     /// <summary>Sets a PowerShell variable in the session (paths are passed this way, not quoted into scripts).</summary>
     public void Set(string name, object? value) => _ps.Runspace.SessionStateProxy.SetVariable(name, value);
 
-    /// <summary>Writes the key pair under pem/ and sets $pub and $priv to its files; returns the paths.</summary>
-    public (string Public, string Private) SetKeyPair(TestKeyPair key, PemFlavor flavor = PemFlavor.Utf8Lf)
+    /// <summary>Writes the key pair into <paramref name="folder"/> and sets $pub and $priv to its files; returns the paths.</summary>
+    public (string Public, string Private) SetKeyPair(TestKeyPair key, PemFlavor flavor = PemFlavor.Utf8Lf, string folder = "pem")
     {
-        var (pub, priv) = key.Write(P("pem"), flavor);
+        var (pub, priv) = key.Write(P(folder), flavor);
         Set("pub", pub);
         Set("priv", priv);
         return (pub, priv);
