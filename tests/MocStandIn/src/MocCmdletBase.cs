@@ -153,3 +153,18 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
         }
     }
 }
+
+/// <summary>
+/// A Moc cmdlet that works on one key vault: every one of them but Get-MocConfig takes -group and
+/// -keyvaultName, mandatory, as the real module does (REFERENCE.md 3.4). Emptiness is the vault's to refuse.
+/// </summary>
+public abstract class MocVaultCmdletBase : MocCmdletBase
+{
+    [Parameter(Mandatory = true)]
+    [AllowEmptyString]
+    public string group { get; set; } = null!;
+
+    [Parameter(Mandatory = true)]
+    [AllowEmptyString]
+    public string keyvaultName { get; set; } = null!;
+}

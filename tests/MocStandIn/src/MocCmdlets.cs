@@ -34,19 +34,11 @@ public sealed class GetMocConfigCommand : MocCmdletBase
 /// <summary>Get-MocKey: the keys of a vault (or one, with -name) as MOC lists them.</summary>
 [Cmdlet(VerbsCommon.Get, "MocKey")]
 [OutputType(typeof(PSObject))]
-public sealed class GetMocKeyCommand : MocCmdletBase
+public sealed class GetMocKeyCommand : MocVaultCmdletBase
 {
     [Parameter]
     [AllowEmptyString]
     public string? name { get; set; }
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     internal override string? KeyName => name;
 
@@ -101,7 +93,7 @@ public sealed class GetMocKeyCommand : MocCmdletBase
 
 /// <summary>Export-MocKey: writes a key wrapped with CKM_RSA_AES_KEY_WRAP under the given RSA public key.</summary>
 [Cmdlet(VerbsData.Export, "MocKey")]
-public sealed class ExportMocKeyCommand : MocCmdletBase
+public sealed class ExportMocKeyCommand : MocVaultCmdletBase
 {
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
@@ -116,14 +108,6 @@ public sealed class ExportMocKeyCommand : MocCmdletBase
 
     [Parameter(Mandatory = true)]
     public string outFile { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     [Parameter(Mandatory = true)]
     public int size { get; set; }
@@ -209,7 +193,7 @@ public sealed class ExportMocKeyCommand : MocCmdletBase
 
 /// <summary>Import-MocKey: imports a key file (wrapped, or NO_KEY_WRAP) into the vault.</summary>
 [Cmdlet(VerbsData.Import, "MocKey")]
-public sealed class ImportMocKeyCommand : MocCmdletBase
+public sealed class ImportMocKeyCommand : MocVaultCmdletBase
 {
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
@@ -221,14 +205,6 @@ public sealed class ImportMocKeyCommand : MocCmdletBase
 
     [Parameter(Mandatory = true)]
     public string importKeyFile { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     [Parameter(Mandatory = true)]
     public int size { get; set; }
@@ -383,19 +359,11 @@ public sealed class ImportMocKeyCommand : MocCmdletBase
 
 /// <summary>Remove-MocKey: deletes a key.</summary>
 [Cmdlet(VerbsCommon.Remove, "MocKey")]
-public sealed class RemoveMocKeyCommand : MocCmdletBase
+public sealed class RemoveMocKeyCommand : MocVaultCmdletBase
 {
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
     public string name { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     internal override string? KeyName => name;
 
@@ -421,19 +389,11 @@ public sealed class RemoveMocKeyCommand : MocCmdletBase
 
 /// <summary>New-MocKey: creates a random key (AES-256, or RSA-2048/3072/4096).</summary>
 [Cmdlet(VerbsCommon.New, "MocKey")]
-public sealed class NewMocKeyCommand : MocCmdletBase
+public sealed class NewMocKeyCommand : MocVaultCmdletBase
 {
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
     public string name { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
@@ -482,19 +442,11 @@ public sealed class NewMocKeyCommand : MocCmdletBase
 
 /// <summary>Get-MocKeyPublicKey: writes the public key of an RSA key as PEM (RSA PUBLIC KEY, PKCS#1).</summary>
 [Cmdlet(VerbsCommon.Get, "MocKeyPublicKey")]
-public sealed class GetMocKeyPublicKeyCommand : MocCmdletBase
+public sealed class GetMocKeyPublicKeyCommand : MocVaultCmdletBase
 {
     [Parameter(Mandatory = true)]
     [AllowEmptyString]
     public string name { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string group { get; set; } = null!;
-
-    [Parameter(Mandatory = true)]
-    [AllowEmptyString]
-    public string keyvaultName { get; set; } = null!;
 
     [Parameter(Mandatory = true)]
     public string outputFile { get; set; } = null!;
