@@ -187,23 +187,25 @@ impl LocalVault {
     }
 }
 
-/// Writes a file that must not exist yet, owner-only, through a temporary file and a hard link, so a
-/// reader never sees half a file and an existing file is never replaced.
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The bytes in an owner-only temporary file beside `path` (tempfile creates it 0600 on Unix), synced, so
+/// that the final name is only ever given to a complete file.
+fn staged(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    fs::hard_link(tmp.path(), path)
+    Ok(tmp)
+}
+
+/// Writes a file that must not exist yet, all at once, through a hard link: an existing file is never
+/// replaced. The temporary file is removed when dropped.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::hard_link(staged(path, bytes)?.path(), path)
 }
 
 /// Writes a file, replacing any file of that name, owner-only and all at once.
 pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+    staged(path, bytes)?.persist(path).map(|_| ()).map_err(|e| e.error)
 }
 
 impl Vault for LocalVault {
