@@ -8,69 +8,42 @@
 
 /*
  The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
- against a library whose version differs from the one it was built for.
+ against a library whose version differs from the one it was built for. (Requests and results are
+ versioned by their `schemaVersion`, not by this.)
  */
-#define TVM_ABI_VERSION 2
+#define TVM_ABI_VERSION 3
 
 /*
- The result of every call. Numbers are never reused: a retired code stays reserved.
+ The transport status of every export. Numbers are never reused: a retired code stays reserved.
+ What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
  */
 enum TvmStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  /*
+   The buffer holds the command's result.
+   */
   TVM_STATUS_OK = 0,
   /*
-   A required pointer argument was NULL.
+   A required pointer argument was NULL; the buffer (if `out` was not NULL) says which.
    */
   TVM_STATUS_NULL_ARGUMENT = 1,
   /*
-   An argument is wrong: bad UTF-16, bad name, size or timestamp.
-   */
-  TVM_STATUS_INVALID_ARGUMENT = 2,
-  /*
-   A file could not be read or written.
-   */
-  TVM_STATUS_IO = 3,
-  /*
-   A file exists but is not what it must be (PEM, key file, backup layout).
-   */
-  TVM_STATUS_FORMAT = 4,
-  /*
-   Inconsistent key material, or a cryptographic operation failed.
-   */
-  TVM_STATUS_CRYPTO = 5,
-  /*
-   The vault failed for another reason.
-   */
-  TVM_STATUS_VAULT = 6,
-  /*
-   A key or backup of that name exists already.
-   */
-  TVM_STATUS_ALREADY_EXISTS = 7,
-  /*
-   A file, folder or key does not exist.
-   */
-  TVM_STATUS_NOT_FOUND = 8,
-  /*
-   The caller asked to stop.
+   The command stopped because the caller asked it to (a `cancel` reply, or Ctrl+C in the host).
    */
   TVM_STATUS_CANCELLED = 9,
   /*
-   A vault call did not return in time.
+   The request is not valid JSON for this command (malformed, an unknown or a missing field).
    */
-  TVM_STATUS_TIMEOUT = 10,
+  TVM_STATUS_INVALID_REQUEST = 13,
   /*
-   Not supported here (encrypted private keys, an unavailable vault).
+   The command failed; the buffer holds the structured error.
    */
-  TVM_STATUS_UNSUPPORTED = 11,
+  TVM_STATUS_FAILED = 14,
   /*
-   The cluster's MOC is missing or older than the command needs (the original's version gates).
-   */
-  TVM_STATUS_INCOMPATIBLE_VERSION = 12,
-  /*
-   A bug: the engine panicked. The message says where.
+   A bug: the engine or a callback panicked. The buffer holds an `InternalError`.
    */
   TVM_STATUS_PANIC = 99,
 };
@@ -83,199 +56,78 @@ typedef uint32_t TvmStatus;
 #endif // __cplusplus
 
 /*
- What an event is about.
- */
-enum TvmEventKind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /*
-   `text` is a line the original script wrote with `Write-Host`.
-   */
-  TVM_EVENT_KIND_MESSAGE = 1,
-  /*
-   `text` is a warning.
-   */
-  TVM_EVENT_KIND_WARNING = 2,
-  /*
-   `current` of `total` is about to be handled; `text` is the activity. Reply Cancel to stop.
-   */
-  TVM_EVENT_KIND_PROGRESS = 3,
-  /*
-   A key is about to be written to a vault; `text` is the action. Reply Proceed, Skip or Cancel.
-   */
-  TVM_EVENT_KIND_KEY_PENDING = 4,
-  /*
-   A key was handled: `outcome`, and for `Failed` a `status` and the message in `text`.
-   */
-  TVM_EVENT_KIND_KEY_DONE = 5,
-  /*
-   A backup is complete; `text` is its folder.
-   */
-  TVM_EVENT_KIND_BACKUP = 6,
-  /*
-   A key listed by `tvm_vault_list`; `text` is its fingerprint, empty when the vault has none.
-   */
-  TVM_EVENT_KIND_KEY_LISTED = 7,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum TvmEventKind TvmEventKind;
-#else
-typedef uint32_t TvmEventKind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/*
- What happened to one key.
- */
-enum TvmOutcome
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  TVM_OUTCOME_NONE = 0,
-  TVM_OUTCOME_EXPORTED = 1,
-  TVM_OUTCOME_IMPORTED = 2,
-  TVM_OUTCOME_EXISTS = 3,
-  TVM_OUTCOME_SKIPPED = 4,
-  TVM_OUTCOME_FAILED = 5,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum TvmOutcome TvmOutcome;
-#else
-typedef uint32_t TvmOutcome;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/*
- The callback's answer (returned as a `uint32_t`).
- */
-enum TvmReply
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  TVM_REPLY_PROCEED = 0,
-  /*
-   Leave this key alone; only meaningful for `KeyPending`.
-   */
-  TVM_REPLY_SKIP = 1,
-  /*
-   Stop between keys.
-   */
-  TVM_REPLY_CANCEL = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum TvmReply TvmReply;
-#else
-typedef uint32_t TvmReply;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/*
- One call into the host: collects the keys a list callback reports and the message of a failure.
- Owned by the library and valid only during the callback.
- */
-typedef struct TvmHostCall TvmHostCall;
-
-/*
  A vault handle. Opaque; free with [`tvm_vault_free`].
  */
 typedef struct TvmVault TvmVault;
 
 /*
- Host callbacks returning a `TvmStatus` as `uint32_t`.
+ Bytes the library hands out (a result or an error, UTF-8 JSON). Owned by the caller once returned;
+ freed with [`tvm_buffer_free`]. `data` is NULL only for an empty buffer.
  */
-typedef uint32_t (*TvmHostListFn)(void *context,
-                                  struct TvmHostCall *call);
-
-typedef uint32_t (*TvmHostExportFn)(void *context,
-                                    struct TvmHostCall *call,
-                                    const uint16_t *name,
-                                    const uint16_t *key_type,
-                                    uint32_t size,
-                                    const uint16_t *wrapping_key_path,
-                                    const uint16_t *out_file);
-
-typedef uint32_t (*TvmHostImportFn)(void *context,
-                                    struct TvmHostCall *call,
-                                    const uint16_t *name,
-                                    const uint16_t *key_type,
-                                    uint32_t size,
-                                    const uint16_t *file,
-                                    const uint16_t *wrapping_key_name);
-
-typedef uint32_t (*TvmHostNameFn)(void *context,
-                                  struct TvmHostCall *call,
-                                  const uint16_t *name);
-
-typedef uint32_t (*TvmHostCreateFn)(void *context,
-                                    struct TvmHostCall *call,
-                                    const uint16_t *name,
-                                    const uint16_t *key_type,
-                                    uint32_t size);
-
-typedef uint32_t (*TvmHostPublicKeyFn)(void *context,
-                                       struct TvmHostCall *call,
-                                       const uint16_t *name,
-                                       const uint16_t *out_file);
-
-typedef void (*TvmHostReleaseFn)(void *context);
+typedef struct TvmBuffer {
+  uint8_t *data;
+  size_t len;
+} TvmBuffer;
 
 /*
- The operations of a host vault. Every callback is required except `public_key` and `release`.
- `wrapping_key_name` is "" when there is none (a NO_KEY_WRAP import). A callback that fails returns
- a status: a typed one (`AlreadyExists`, `NotFound`, `Timeout`, `Cancelled`) where the host knows it,
- else `Vault` with the vault's own text set by [`tvm_host_call_set_error`], which the engine reads
- with MOC's wording (`InvalidVersion`: the key exists; `Not Found`: it is missing).
+ A host's reply to one operation: UTF-8 JSON owned by the host, valid until the host's next dispatch or
+ its release. `data` NULL means the host could not reply at all.
+ */
+typedef struct TvmHostReply {
+  const uint8_t *data;
+  size_t len;
+} TvmHostReply;
+
+/*
+ Runs one operation (`op`, UTF-8 JSON borrowed for the call) and stores the reply in `*reply`.
+ */
+typedef void (*TvmHostDispatch)(void *context,
+                                const uint8_t *op,
+                                size_t op_len,
+                                struct TvmHostReply *reply);
+
+/*
+ Called exactly once, when the library no longer needs the host.
+ */
+typedef void (*TvmHostRelease)(void *context);
+
+/*
+ The host side of the MOC vault (the C# shim running the Moc cmdlets).
  */
 typedef struct TvmHostVault {
   void *context;
-  TvmHostListFn list;
-  TvmHostExportFn export_key;
-  TvmHostImportFn import_key;
-  TvmHostNameFn delete_key;
-  TvmHostCreateFn create_key;
-  /*
-   Writes the RSA public key PEM of key `name` to `out_file` (MOC: Get-MocKeyPublicKey). May be NULL:
-   a restore then skips its check of the wrapping key.
-   */
-  TvmHostPublicKeyFn public_key;
-  /*
-   Called once by `tvm_vault_free`; may be NULL.
-   */
-  TvmHostReleaseFn release;
+  TvmHostDispatch dispatch;
+  TvmHostRelease release;
 } TvmHostVault;
 
 /*
- One event. Borrowed: valid only while the callback runs. String pointers are never NULL.
+ A sink's answer to an event (one of the `TVM_REPLY_*` values). Read defensively: any other value is
+ taken as `TVM_REPLY_CANCEL`.
  */
-typedef struct TvmEvent {
-  TvmEventKind kind;
-  TvmOutcome outcome;
-  TvmStatus status;
-  uint32_t key_size;
-  /*
-   1-based position for `Progress`.
-   */
-  uint32_t current;
-  uint32_t total;
-  const uint16_t *text;
-  const uint16_t *key_name;
-  const uint16_t *key_type;
-  const uint16_t *file;
-} TvmEvent;
+typedef uint32_t TvmReply;
 
 /*
- Receives events on the calling thread. Returns a [`TvmReply`] as a `uint32_t`. It must not unwind
- (a C# exception must be caught inside it).
+ Receives one event, `event_len` bytes of UTF-8 JSON borrowed for the duration of the call, on the
+ calling thread. It must not unwind across the ABI (a C# exception must be caught inside it).
  */
-typedef uint32_t (*TvmEventCallback)(void *context,
-                                     const struct TvmEvent *event);
+typedef TvmReply (*TvmEventSink)(void *context,
+                                 const uint8_t *event,
+                                 size_t event_len);
+
+/*
+ Go on.
+ */
+#define TVM_REPLY_PROCEED 0
+
+/*
+ Leave this key alone; meaningful only for `keyPending`.
+ */
+#define TVM_REPLY_SKIP 1
+
+/*
+ Stop between keys.
+ */
+#define TVM_REPLY_CANCEL 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -292,162 +144,136 @@ uint32_t tvm_abi_version(void);
 const char *tvm_version(void);
 
 /*
- This thread's message for the last failing call, or NULL if the last call succeeded.
- The caller owns the string and frees it with [`tvm_string_free`].
- */
-uint16_t *tvm_last_error(void);
-
-/*
- Frees a string returned by this library. NULL is ignored.
+ Frees a buffer this library handed out. An empty buffer (`data` NULL) is ignored.
 
  # Safety
- `s` is NULL or a string returned by [`tvm_last_error`], not yet freed.
+ `buffer` is one that an export stored in its `out`, unchanged, and not yet freed.
  */
-void tvm_string_free(uint16_t *s);
+void tvm_buffer_free(struct TvmBuffer buffer);
 
 /*
- Opens the local vault in the folder `path`. With `create` non-zero, a missing or empty folder becomes
- a new vault. On success `*out` owns a handle to free with [`tvm_vault_free`].
+ Opens a local vault. Request: `{"vaultPath","create"}`; result `{"vault":"local","path"}`. On `Ok`,
+ `*vault` owns a handle to free with [`tvm_vault_free`].
 
  # Safety
- `path` is a NUL-terminated UTF-16 string; `out` points to writable storage for one pointer.
+ `request` points to `request_len` readable bytes; `vault` and `out` point to writable storage.
  */
-TvmStatus tvm_vault_open_local(const uint16_t *path,
-                               uint32_t create,
-                               struct TvmVault **out);
+TvmStatus tvm_vault_open_local(const uint8_t *request,
+                               size_t request_len,
+                               struct TvmVault **vault,
+                               struct TvmBuffer *out);
 
 /*
- Builds a vault whose operations are the caller's callbacks (the Moc adapter of the C# shim).
- `host` is copied; its `context` must stay valid until [`tvm_vault_free`], which calls `release`.
+ Opens the cluster's MOC vault over `host`: reads `Get-MocConfig` through it and applies the original's
+ version gates. Request: `{"checkStackVersion"}`; result `{"vault":"moc"}`. `host` is copied, and its
+ `release` is called exactly once: by [`tvm_vault_free`], or before this returns if it fails.
 
  # Safety
- `host` points to a valid [`TvmHostVault`]; `out` points to writable storage for one pointer.
+ `host` is NULL or points to a valid [`TvmHostVault`]; the rest as for [`tvm_backup`], and `vault`
+ points to writable storage.
  */
-TvmStatus tvm_vault_from_host(const struct TvmHostVault *host,
-                              struct TvmVault **out);
+TvmStatus tvm_vault_open_moc(const struct TvmHostVault *host,
+                             const uint8_t *request,
+                             size_t request_len,
+                             TvmEventSink sink,
+                             void *context,
+                             struct TvmVault **vault,
+                             struct TvmBuffer *out);
 
 /*
- Frees a vault handle. NULL is ignored.
+ Frees a vault handle (a MOC vault releases its host). NULL is ignored.
 
  # Safety
- `vault` is NULL or a handle from a `tvm_vault_*` constructor, not yet freed.
+ `vault` is NULL or a handle from a `tvm_vault_open_*` export, not yet freed.
  */
 void tvm_vault_free(struct TvmVault *vault);
 
 /*
- Backs up every AES and RSA key of `vault` into `<backup_root>/<timestamp>/` (Backup-TVMKeys).
- Emits Message, Progress, KeyDone and, at the end, one Backup event. `backup_root` is the resolved
- folder; `shown_backup_root` (may be NULL: the same) is that folder as the user typed it, which the
- host messages show.
+ Backs up every AES and RSA key of `vault` into a new timestamped backup (Backup-TVMKeys).
+ Request `api::backup::BackupRequest`; result `api::backup::BackupResult`. Events: message, warning,
+ progress.
 
  # Safety
- Strings are NUL-terminated UTF-16; `vault` is a live handle; `callback` (may be NULL) and `context`
- are valid for the call.
+ `vault` is a live handle; `request` points to `request_len` readable bytes; `sink` (may be NULL) and
+ `context` are valid for the call; `out` points to writable storage for one [`TvmBuffer`].
  */
 TvmStatus tvm_backup(const struct TvmVault *vault,
-                     const uint16_t *wrapping_key_path,
-                     const uint16_t *backup_root,
-                     const uint16_t *shown_backup_root,
-                     const uint16_t *timestamp,
-                     TvmEventCallback callback,
-                     void *context);
+                     const uint8_t *request,
+                     size_t request_len,
+                     TvmEventSink sink,
+                     void *context,
+                     struct TvmBuffer *out);
 
 /*
- Imports every key file of the backup folder `backup_path` into `vault`, unwrapped with the vault's
- key `wrapping_key_name` (Import-TVMKeys). A failing key is reported by a KeyDone event and the
- others go on; the call itself fails only when the backup cannot be read at all, when the wrapping
- key is missing or is not the backup's, or on Cancel. `shown_backup_path` (may be NULL) is the folder
- as the user typed it, for the host messages.
+ Imports the key files of one backup into `vault` (Import-TVMKeys). Request
+ `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. Events: message, warning,
+ progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
 
  # Safety
- As [`tvm_backup`].
+ As for [`tvm_backup`].
  */
 TvmStatus tvm_restore(const struct TvmVault *vault,
-                      const uint16_t *backup_path,
-                      const uint16_t *shown_backup_path,
-                      const uint16_t *wrapping_key_name,
-                      TvmEventCallback callback,
-                      void *context);
+                      const uint8_t *request,
+                      size_t request_len,
+                      TvmEventSink sink,
+                      void *context,
+                      struct TvmBuffer *out);
 
 /*
- Imports an RSA key pair from PEM files into `vault` as the wrapping key `key_name`
- (Import-TvmWrappingKeyFromPem). `key_size` is the size as the user typed it, e.g. "2048".
+ Imports an RSA key pair from PEM files into `vault` as a wrapping key (Import-TvmWrappingKeyFromPem).
+ Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. Events: message,
+ warning.
 
  # Safety
- As [`tvm_backup`].
+ As for [`tvm_backup`].
  */
 TvmStatus tvm_import_wrapping_key(const struct TvmVault *vault,
-                                  const uint16_t *key_name,
-                                  const uint16_t *public_key_path,
-                                  const uint16_t *private_key_path,
-                                  const uint16_t *key_size,
-                                  TvmEventCallback callback,
-                                  void *context);
+                                  const uint8_t *request,
+                                  size_t request_len,
+                                  TvmEventSink sink,
+                                  void *context,
+                                  struct TvmBuffer *out);
 
 /*
- Writes the NO_KEY_WRAP import file for a PEM key pair to `out_file_path` (Generate-ImportJsonFromPEM).
+ Writes the NO_KEY_WRAP import file of a PEM key pair (Generate-ImportJsonFromPEM). Request
+ `api::import_json::ImportJsonRequest`; result `api::import_json::ImportJsonResult`. Needs no vault:
+ `vault` is ignored and may be NULL. Sends no events.
 
  # Safety
- Strings are NUL-terminated UTF-16.
+ As for [`tvm_backup`], except that `vault` may be NULL.
  */
-TvmStatus tvm_generate_import_json(const uint16_t *public_key_path,
-                                   const uint16_t *private_key_path,
-                                   const uint16_t *out_file_path);
+TvmStatus tvm_generate_import_json(const struct TvmVault *_vault,
+                                   const uint8_t *request,
+                                   size_t request_len,
+                                   TvmEventSink _sink,
+                                   void *_context,
+                                   struct TvmBuffer *out);
 
 /*
- Creates a new random key in `vault`: `key_type` "AES" (size 256) or "RSA" (2048, 3072, 4096).
+ Lists the keys of `vault` (Get-TvmVaultKey). Request `{}`; result `{"keys":[...]}`.
 
  # Safety
- As [`tvm_backup`].
- */
-TvmStatus tvm_vault_create_key(const struct TvmVault *vault,
-                               const uint16_t *name,
-                               const uint16_t *key_type,
-                               uint32_t size);
-
-/*
- Lists the keys of `vault`: one KeyListed event per key.
-
- # Safety
- As [`tvm_backup`].
+ As for [`tvm_backup`].
  */
 TvmStatus tvm_vault_list(const struct TvmVault *vault,
-                         TvmEventCallback callback,
-                         void *context);
+                         const uint8_t *request,
+                         size_t request_len,
+                         TvmEventSink sink,
+                         void *context,
+                         struct TvmBuffer *out);
 
 /*
- The original script's MOC version gates, in its words: `module_version` is `(Get-MocConfig).moduleVersion`
- (needed by every command that uses the MOC vault); with `check_stack` non-zero, `stack_version` is
- `(Get-MocConfig).version` (needed to import a wrapping key). NULL means Get-MocConfig did not return
- the value, which fails as "Unable to determine Moc installation versions." (not as a NULL argument).
- Fails with `TVM_STATUS_INCOMPATIBLE_VERSION`. Not applied to a local vault.
+ Creates a new random key in `vault` (New-TvmVaultKey). Request `{"name","type","size"}`; result the key.
 
  # Safety
- Each string is NULL or NUL-terminated UTF-16.
+ As for [`tvm_backup`].
  */
-TvmStatus tvm_moc_check_versions(const uint16_t *module_version,
-                                 const uint16_t *stack_version,
-                                 uint32_t check_stack);
-
-/*
- Attaches the host's failure text to the current call (kept in full in the error the user sees).
-
- # Safety
- `call` is the pointer passed to the running callback; `message` is NULL or NUL-terminated UTF-16.
- */
-void tvm_host_call_set_error(struct TvmHostCall *call,
-                             const uint16_t *message);
-
-/*
- Reports one key from inside a `list` callback.
-
- # Safety
- `call` is the pointer passed to the running `list` callback; strings are NUL-terminated UTF-16.
- */
-void tvm_host_call_add_key(struct TvmHostCall *call,
-                           const uint16_t *name,
-                           const uint16_t *key_type,
-                           uint32_t size);
+TvmStatus tvm_vault_create_key(const struct TvmVault *vault,
+                               const uint8_t *request,
+                               size_t request_len,
+                               TvmEventSink sink,
+                               void *context,
+                               struct TvmBuffer *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,26 +7,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::events::{Events, KeyEvent, Outcome, Reply};
+
+use crate::api::backup::BackupResult;
+use crate::api::Key;
+use crate::error::{Error, ErrorCode, Result};
+use crate::events::{Events, Reply};
 use crate::keyfile::KeyFile;
 use crate::layout;
 use crate::pem;
-use crate::vault::{KeyInfo, KeySpec, KeyType, Vault};
-
-/// A finished backup.
-#[derive(Debug)]
-pub struct Backup {
-    pub path: PathBuf,
-    pub keys: Vec<BackedUpKey>,
-}
-
-#[derive(Debug)]
-pub struct BackedUpKey {
-    pub name: String,
-    pub spec: KeySpec,
-    pub file: PathBuf,
-}
+use crate::vault::{KeySpec, KeyType, Vault};
 
 /// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
 /// host messages show, as the original's `Join-Path $BackupRootPath $timestamp` did.
@@ -37,20 +26,24 @@ pub fn backup(
     shown_root: &Path,
     timestamp: &str,
     events: &mut dyn Events,
-) -> Result<Backup> {
+) -> Result<BackupResult> {
     layout::check_timestamp(timestamp)?;
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
     pem::read_public_key(wrapping_key_path, "wrapping key")?;
     if backup_root.exists() && !backup_root.is_dir() {
-        return Err(Error::InvalidArgument(format!("The backup root '{}' is a file, not a folder.", backup_root.display())));
+        return Err(Error::for_input(
+            ErrorCode::BackupRootIsFile,
+            "backupRootPath",
+            format!("The backup root '{}' is a file, not a folder.", backup_root.display()),
+        ));
     }
     let final_path = backup_root.join(timestamp);
     if final_path.exists() {
-        return Err(Error::AlreadyExists(format!(
-            "A backup '{}' already exists. Wait a second and run Backup-TVMKeys again.",
-            final_path.display()
-        )));
+        return Err(Error::new(
+            ErrorCode::BackupExists,
+            format!("A backup '{}' already exists. Wait a second and run Backup-TVMKeys again.", final_path.display()),
+        ));
     }
     let listed = vault.list()?;
     let partial = layout::partial_folder(backup_root, timestamp);
@@ -63,13 +56,10 @@ pub fn backup(
         let dir = partial.join(folder);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    let mut keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
     fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
     guard.armed = false;
-    for key in &mut keys {
-        key.file = final_path.join(key.file.strip_prefix(&partial).unwrap_or(&key.file));
-    }
-    Ok(Backup { path: final_path, keys })
+    Ok(BackupResult { path: final_path.display().to_string(), timestamp: timestamp.to_string(), keys })
 }
 
 /// Removes the partial folder on every way out that is not success: an error, a cancel or a panic.
@@ -88,13 +78,13 @@ impl Drop for PartialGuard {
 
 fn export_all(
     vault: &dyn Vault,
-    listed: &[KeyInfo],
+    listed: &[Key],
     wrapping_key_path: &Path,
     partial: &Path,
     final_path: &Path,
     shown_path: &Path,
     events: &mut dyn Events,
-) -> Result<Vec<BackedUpKey>> {
+) -> Result<Vec<Key>> {
     events.message(&format!("Backing up TVM Vault keys to {}", shown_path.display()));
     let total = listed.len() as u32;
     let mut keys = Vec::with_capacity(listed.len());
@@ -116,15 +106,13 @@ fn export_all(
         let folder = layout::folder_for(spec.key_type);
         let file = partial.join(folder).join(layout::key_file_name(&key.name, spec.size)?);
         events.message(&format!("Backing up key {} to {folder} folder", key.name));
-        let shown = final_path.join(folder).join(file.file_name().unwrap_or_default());
-        let event = KeyEvent { name: &key.name, key_type: spec.key_type.as_str(), size: spec.size, file: &shown.to_string_lossy() };
-        let exported = vault.export(&key.name, spec, wrapping_key_path, &file).and_then(|()| verify_written(&file));
-        if let Err(e) = exported {
-            events.key_done(&event, Outcome::Failed, Some(&e), &e.to_string());
-            return Err(Error::Backup { name: key.name.clone(), source: Box::new(e) });
-        }
-        events.key_done(&event, Outcome::Exported, None, "");
-        keys.push(BackedUpKey { name: key.name.clone(), spec, file });
+        // The file's name once the backup is complete, which is what the result reports.
+        let final_file = final_path.join(folder).join(file.file_name().unwrap_or_default());
+        vault
+            .export(&key.name, spec, wrapping_key_path, &file)
+            .and_then(|()| verify_written(&file))
+            .map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
+        keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
     }
     Ok(keys)
 }

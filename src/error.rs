@@ -1,33 +1,134 @@
-//! The engine's errors. Each variant says what happened and to which input, in words an administrator can
-//! act on; the C ABI turns a variant into a numbered status with [`Error::kind`].
+//! The engine's errors. Each one says what happened and to which input, in words an administrator can
+//! act on, and carries a stable [`ErrorCode`]: the `errorId` a script sees (PowerShell's ErrorId) and,
+//! through [`ErrorCode::category`], the PowerShell `ErrorCategory`, both from one table.
+//!
+//! Messages name the input that failed in the engine's words ("the wrapping key name"), never a
+//! PowerShell parameter; [`Error::input`] tells the front end which request field it was, so the front
+//! end can name its own parameter.
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 
-/// Broad classes of failure. The C ABI numbers them; PowerShell maps them onto `ErrorCategory`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidArgument,
-    Io,
-    Format,
-    Crypto,
-    Vault,
-    AlreadyExists,
-    NotFound,
+/// One code per problem. The string form is the contract (`errorId`); a code is never renamed or reused
+/// for another problem, and a retired one stays listed in `docs/abi.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    // The request itself.
+    /// A required pointer argument of a C ABI call was NULL.
+    NullArgument,
+    /// The request JSON is malformed, has an unknown field, or lacks a required one.
+    InvalidRequest,
+    /// A bug: the engine (or a callback) panicked.
+    InternalError,
+
+    // Arguments, checked before anything is read or written.
+    InvalidKeyName,
+    InvalidKeyType,
+    InvalidKeySize,
+    InvalidTimestamp,
+    InvalidPath,
+    /// The key size given is not the size of the key in the PEM file.
+    KeySizeMismatch,
+    /// The backup root names a file, not a folder.
+    BackupRootIsFile,
+    /// A key of the backup has the name of the wrapping key (importing it can hang MOC).
+    KeyNamedLikeWrappingKey,
+
+    // Things that are not there.
+    /// A PEM file the caller named does not exist.
+    FileMissing,
+    BackupFolderMissing,
+    /// The local vault's folder is missing or empty and the command does not create one.
+    VaultMissing,
+    KeyNotFound,
+    /// A restore needs the wrapping key, and the vault does not hold it.
+    WrappingKeyMissing,
+
+    // Things that are there already.
+    KeyExists,
+    BackupExists,
+
+    // Files that are not what they must be.
+    PemInvalid,
+    /// The private key PEM is encrypted with a password.
+    PemEncrypted,
+    KeyFileInvalid,
+    KeyFileNameInvalid,
+    /// The folder given as a backup has no AES or RSA folder.
+    NotABackup,
+    NotALocalVault,
+    /// A key file inside the local vault is damaged.
+    VaultKeyDamaged,
+
+    // Key material.
+    /// The public key PEM does not belong to the private key PEM.
+    KeyPairMismatch,
+    /// The backup was made for another wrapping key than the vault's.
+    WrappingKeyMismatch,
+    /// One key file was wrapped for another public key than the vault's wrapping key.
+    KeyFileWrappingKeyMismatch,
+    /// Unwrapped material is not the key its file names (size, type, public half).
+    KeyMaterialInvalid,
+    UnwrapFailed,
+    CryptoFailed,
+
+    // The file system.
+    FileReadFailed,
+    FileWriteFailed,
+
+    // The vault.
+    /// `(Get-MocConfig)` did not give versions that can be read.
+    MocVersionUnknown,
+    MocModuleVersionTooOld,
+    MocStackVersionTooOld,
+    VaultTimeout,
+    /// The vault failed; the message is its own text, in full.
+    VaultFailed,
+    /// The vault cannot do what was asked (e.g. tell a key's public half).
+    VaultUnsupported,
+
+    /// The caller asked to stop.
     Cancelled,
-    Timeout,
-    Unsupported,
-    IncompatibleVersion,
+}
+
+impl ErrorCode {
+    /// The PowerShell `ErrorCategory` name for this code; the one table of categories.
+    pub fn category(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            NullArgument | InvalidRequest | InvalidKeyName | InvalidKeyType | InvalidKeySize | InvalidTimestamp | InvalidPath
+            | KeySizeMismatch | BackupRootIsFile | KeyNamedLikeWrappingKey => "InvalidArgument",
+            InternalError | VaultFailed => "InvalidOperation",
+            FileMissing | BackupFolderMissing | VaultMissing | KeyNotFound | WrappingKeyMissing => "ObjectNotFound",
+            KeyExists | BackupExists => "ResourceExists",
+            PemInvalid | KeyFileInvalid | KeyFileNameInvalid | NotABackup | NotALocalVault | VaultKeyDamaged => "InvalidData",
+            PemEncrypted | VaultUnsupported => "NotImplemented",
+            KeyPairMismatch | WrappingKeyMismatch | KeyFileWrappingKeyMismatch | KeyMaterialInvalid | UnwrapFailed | CryptoFailed => {
+                "SecurityError"
+            }
+            FileReadFailed => "ReadError",
+            FileWriteFailed => "WriteError",
+            MocVersionUnknown | MocModuleVersionTooOld | MocStackVersionTooOld => "NotInstalled",
+            VaultTimeout => "OperationTimeout",
+            Cancelled => "OperationStopped",
+        }
+    }
+
+    /// The `errorId` string (the variant's name).
+    pub fn as_str(self) -> String {
+        format!("{self:?}")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A caller's argument is wrong before anything is read: an empty name, a bad size, a bad timestamp.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A problem with a code and a complete message. `input` is the request field it concerns, if any.
+    #[error("{message}")]
+    Problem { code: ErrorCode, message: String, input: Option<&'static str> },
 
     /// A file or folder the caller named does not exist.
     #[error("{what} '{}' does not exist. {fix}", path.display())]
-    Missing { what: &'static str, path: PathBuf, fix: &'static str },
+    Missing { code: ErrorCode, what: &'static str, path: PathBuf, fix: &'static str },
 
     /// Reading or writing a file failed for a reason the operating system gave.
     #[error("Could not {action} '{}': {source}", path.display())]
@@ -37,22 +138,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-
-    /// A file exists but its content is not what it must be (PEM, key file, backup layout).
-    #[error("{0}")]
-    Format(String),
-
-    /// Key material is inconsistent or a cryptographic operation failed.
-    #[error("{0}")]
-    Crypto(String),
-
-    /// Something asked for exists already (a backup folder, a key of that name).
-    #[error("{0}")]
-    AlreadyExists(String),
-
-    /// A supported-but-not-here case: encrypted private keys, a vault that is not available.
-    #[error("{0}")]
-    Unsupported(String),
 
     /// The vault already holds a key of that name (MOC: `InvalidVersion`).
     #[error("A key named '{name}' already exists in the vault.")]
@@ -66,19 +151,7 @@ pub enum Error {
     #[error("The wrapping key '{name}' is not in the vault. Import it with Import-TvmWrappingKeyFromPem, then run Import-TVMKeys again.")]
     WrappingKeyMissing { name: String },
 
-    /// The cluster's MOC is missing or too old for the command (the original's version gates).
-    #[error("{0}")]
-    IncompatibleVersion(String),
-
-    /// A vault call did not return in time; it names the key.
-    #[error("{0}")]
-    Timeout(String),
-
-    /// The vault failed for another reason; the text is the vault's own, in full.
-    #[error("{0}")]
-    Vault(String),
-
-    /// One key could not be backed up, so the whole backup was abandoned. Keeps the cause's kind, so a
+    /// One key could not be backed up, so the whole backup was abandoned. Keeps the cause's code, so a
     /// timeout still reads as a timeout.
     #[error("Key {name} could not be backed up, so no backup was written: {source}")]
     Backup {
@@ -93,22 +166,72 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn kind(&self) -> ErrorKind {
+    /// A problem with its code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error::Problem { code, message: message.into(), input: None }
+    }
+
+    /// A problem with one request field: `input` is that field's name in the request (`keySize`).
+    pub fn for_input(code: ErrorCode, input: &'static str, message: impl Into<String>) -> Error {
+        Error::Problem { code, message: message.into(), input: Some(input) }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Error::Missing { .. } => ErrorKind::NotFound,
-            Error::Io { .. } => ErrorKind::Io,
-            Error::Format(_) => ErrorKind::Format,
-            Error::Crypto(_) => ErrorKind::Crypto,
-            Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
-            Error::Unsupported(_) => ErrorKind::Unsupported,
-            Error::Cancelled(_) => ErrorKind::Cancelled,
-            Error::Backup { source, .. } => source.kind(),
-            Error::KeyExists { .. } => ErrorKind::AlreadyExists,
-            Error::KeyNotFound { .. } | Error::WrappingKeyMissing { .. } => ErrorKind::NotFound,
-            Error::IncompatibleVersion(_) => ErrorKind::IncompatibleVersion,
-            Error::Timeout(_) => ErrorKind::Timeout,
-            Error::Vault(_) => ErrorKind::Vault,
+            Error::Problem { code, .. } | Error::Missing { code, .. } => *code,
+            Error::Io { action, .. } => {
+                if action.starts_with("read") || action.starts_with("list") {
+                    ErrorCode::FileReadFailed
+                } else {
+                    ErrorCode::FileWriteFailed
+                }
+            }
+            Error::KeyExists { .. } => ErrorCode::KeyExists,
+            Error::KeyNotFound { .. } => ErrorCode::KeyNotFound,
+            Error::WrappingKeyMissing { .. } => ErrorCode::WrappingKeyMissing,
+            Error::Backup { source, .. } => source.code(),
+            Error::Cancelled(_) => ErrorCode::Cancelled,
+        }
+    }
+
+    /// The request field this error concerns, when it concerns one.
+    pub fn input(&self) -> Option<&'static str> {
+        match self {
+            Error::Problem { input, .. } => *input,
+            Error::Backup { source, .. } => source.input(),
+            _ => None,
+        }
+    }
+
+    /// The same error, now said to concern the request field `input`.
+    pub fn at_input(self, input: &'static str) -> Error {
+        match self {
+            Error::Problem { code, message, .. } => Error::Problem { code, message, input: Some(input) },
+            other => other,
+        }
+    }
+
+    /// What the error is about (a key name, a file), for the error record's target.
+    pub fn target(&self) -> Option<String> {
+        match self {
+            Error::Missing { path, .. } | Error::Io { path, .. } => Some(path.display().to_string()),
+            Error::KeyExists { name } | Error::KeyNotFound { name } | Error::WrappingKeyMissing { name } | Error::Backup { name, .. } => {
+                Some(name.clone())
+            }
+            Error::Problem { .. } | Error::Cancelled(_) => None,
+        }
+    }
+
+    /// The structured form that crosses the C ABI.
+    pub fn info(&self) -> ErrorInfo {
+        let code = self.code();
+        ErrorInfo {
+            error_id: code.as_str(),
+            category: code.category().to_string(),
+            message: self.to_string(),
+            target: self.target(),
+            input: self.input().map(str::to_string),
         }
     }
 
@@ -117,4 +240,57 @@ impl Error {
     }
 }
 
+/// An error as it crosses the C ABI: `{"errorId","category","message","target","input"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorInfo {
+    /// The stable code, e.g. `WrappingKeyMissing`: the ErrorId in PowerShell.
+    pub error_id: String,
+    /// The PowerShell `ErrorCategory` name, e.g. `ObjectNotFound`.
+    pub category: String,
+    /// The whole message, naming the input that failed.
+    pub message: String,
+    /// What the error is about: a key name or a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The request field that failed (`keySize`), so the front end can name its parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_category_powershell_knows() {
+        // The names of System.Management.Automation.ErrorCategory used in the table.
+        const KNOWN: [&str; 11] = [
+            "InvalidArgument",
+            "InvalidOperation",
+            "ObjectNotFound",
+            "ResourceExists",
+            "InvalidData",
+            "NotImplemented",
+            "SecurityError",
+            "ReadError",
+            "WriteError",
+            "NotInstalled",
+            "OperationTimeout",
+        ];
+        for code in crate::api::ALL_ERROR_CODES {
+            let c = code.category();
+            assert!(KNOWN.contains(&c) || c == "OperationStopped", "{code:?} -> {c}");
+        }
+    }
+
+    #[test]
+    fn io_errors_say_read_or_write() {
+        let e = Error::io("read", Path::new("x"), std::io::Error::other("boom"));
+        assert_eq!(e.code(), ErrorCode::FileReadFailed);
+        let e = Error::io("write", Path::new("x"), std::io::Error::other("boom"));
+        assert_eq!(e.code(), ErrorCode::FileWriteFailed);
+    }
+}

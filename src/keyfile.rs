@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// base64url that writes `=` padding and requires it when reading, as MOC does.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -117,7 +117,7 @@ impl KeyFile {
 
     /// Reads a key file written by MOC, by the original script or by us. `what` names the file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<KeyFile> {
-        let bad = |why: String| Error::Format(format!("{what} is not a valid key file: {why}."));
+        let bad = |why: String| Error::new(ErrorCode::KeyFileInvalid, format!("{what} is not a valid key file: {why}."));
         if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
             return Err(bad("it starts with a UTF-8 byte order mark, which MOC refuses".into()));
         }

@@ -8,7 +8,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::keyfile::Enc;
 
 /// The AES key wrap that follows the OAEP part: RFC 5649 (with padding) is what BYOK specifies; RFC 3394
@@ -31,7 +31,7 @@ fn oaep(enc: Enc) -> Result<Oaep> {
         Enc::RsaAesKeyWrap => Ok(Oaep::new::<sha1::Sha1>()),
         Enc::RsaAesKeyWrap256 => Ok(Oaep::new::<sha2::Sha256>()),
         Enc::RsaAesKeyWrap384 => Ok(Oaep::new::<sha2::Sha384>()),
-        Enc::NoKeyWrap => Err(Error::InvalidArgument("NO_KEY_WRAP is not a key wrap mechanism.".into())),
+        Enc::NoKeyWrap => Err(Error::new(ErrorCode::CryptoFailed, "NO_KEY_WRAP is not a key wrap mechanism.")),
     }
 }
 
@@ -41,10 +41,10 @@ pub fn wrap(wrapping_key: &RsaPublicKey, target: &[u8], enc: Enc, rng: &mut (imp
     rng.fill_bytes(kek.as_mut());
     let head = wrapping_key
         .encrypt(rng, oaep(enc)?, kek.as_ref())
-        .map_err(|e| Error::Crypto(format!("RSA-OAEP encryption with the wrapping key failed: {e}.")))?;
+        .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("RSA-OAEP encryption with the wrapping key failed: {e}.")))?;
     let tail = KekAes256::new(kek.as_ref().into())
         .wrap_with_padding_vec(target)
-        .map_err(|e| Error::Crypto(format!("AES key wrap failed: {e}.")))?;
+        .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("AES key wrap failed: {e}.")))?;
     let mut blob = head;
     blob.extend_from_slice(&tail);
     Ok(blob)
@@ -54,7 +54,7 @@ pub fn wrap(wrapping_key: &RsaPublicKey, target: &[u8], enc: Enc, rng: &mut (imp
 pub fn unwrap(wrapping_key: &RsaPrivateKey, blob: &[u8], enc: Enc) -> Result<(Zeroizing<Vec<u8>>, Matched)> {
     let modulus_len = wrapping_key.size();
     if blob.len() <= modulus_len {
-        return Err(Error::Crypto(format!(
+        return Err(Error::new(ErrorCode::UnwrapFailed, format!(
             "The wrapped key is {} bytes, too short for a {}-bit wrapping key: the key file is truncated or was \
              wrapped for another key.",
             blob.len(),
@@ -63,14 +63,14 @@ pub fn unwrap(wrapping_key: &RsaPrivateKey, blob: &[u8], enc: Enc) -> Result<(Ze
     }
     let (head, tail) = blob.split_at(modulus_len);
     let kek = Zeroizing::new(wrapping_key.decrypt(oaep(enc)?, head).map_err(|_| {
-        Error::Crypto(format!(
+        Error::new(ErrorCode::UnwrapFailed, format!(
             "The wrapped key could not be decrypted with the wrapping key ({}): the backup was taken with another \
              wrapping key, or the file is damaged.",
             enc.as_str()
         ))
     })?);
     if kek.len() != 32 {
-        return Err(Error::Crypto(format!("The wrapped AES key is {} bytes, not 32.", kek.len())));
+        return Err(Error::new(ErrorCode::UnwrapFailed, format!("The wrapped AES key is {} bytes, not 32.", kek.len())));
     }
     let aes = KekAes256::new(kek.as_slice().into());
     if let Ok(target) = aes.unwrap_with_padding_vec(tail) {
@@ -79,9 +79,7 @@ pub fn unwrap(wrapping_key: &RsaPrivateKey, blob: &[u8], enc: Enc) -> Result<(Ze
     if let Ok(target) = aes.unwrap_vec(tail) {
         return Ok((Zeroizing::new(target), Matched { enc, key_wrap: KeyWrap::Rfc3394 }));
     }
-    Err(Error::Crypto(
-        "The wrapped key failed its integrity check (AES key wrap): the key file is damaged.".into(),
-    ))
+    Err(Error::new(ErrorCode::UnwrapFailed, "The wrapped key failed its integrity check (AES key wrap): the key file is damaged."))
 }
 
 /// Unwraps a blob whose OAEP hash is not known: SHA-1, then SHA-256, then SHA-384.
@@ -93,5 +91,5 @@ pub fn unwrap_any(wrapping_key: &RsaPrivateKey, blob: &[u8]) -> Result<(Zeroizin
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::Crypto("The wrapped key could not be unwrapped.".into())))
+    Err(last.unwrap_or_else(|| Error::new(ErrorCode::UnwrapFailed, "The wrapped key could not be unwrapped.")))
 }

@@ -5,7 +5,7 @@
 //! checked here before it touches the file system: a name must never escape its folder.
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::vault::KeyType;
 
 pub const AES_FOLDER: &str = "AES";
@@ -30,21 +30,21 @@ pub fn key_file_name(name: &str, size: u32) -> Result<String> {
 /// `vm_key_1_256.json` as a key named `vm`.
 pub fn parse_key_file_name(file_name: &str) -> Result<(String, u32)> {
     let stem = strip_suffix_ignore_case(file_name, KEY_FILE_EXTENSION).ok_or_else(|| {
-        Error::Format(format!("'{file_name}' is not a key file: its name must end in {KEY_FILE_EXTENSION}."))
+        Error::new(ErrorCode::KeyFileNameInvalid, format!("'{file_name}' is not a key file: its name must end in {KEY_FILE_EXTENSION}."))
     })?;
     let (name, size) = stem.rsplit_once('_').ok_or_else(|| {
-        Error::Format(format!(
+        Error::new(ErrorCode::KeyFileNameInvalid, format!(
             "'{file_name}' is not a key file name: it must be <key name>_<size>.json, as Backup-TVMKeys writes it. \
              Restore the file's original name."
         ))
     })?;
     let size: u32 = size.parse().map_err(|_| {
-        Error::Format(format!(
+        Error::new(ErrorCode::KeyFileNameInvalid, format!(
             "'{file_name}' is not a key file name: '{size}' after the last '_' is not a key size. \
              Restore the file's original name."
         ))
     })?;
-    check_key_name(name).map_err(|e| Error::Format(format!("'{file_name}': {e}")))?;
+    check_key_name(name).map_err(|e| Error::new(ErrorCode::KeyFileNameInvalid, format!("'{file_name}': {e}")))?;
     Ok((name.to_string(), size))
 }
 
@@ -63,7 +63,7 @@ pub fn check_key_name(name: &str) -> Result<()> {
         "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
         "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
     ];
-    let bad = |why: &str| Err(Error::InvalidArgument(format!("The key name '{name}' is not allowed: {why}.")));
+    let bad = |why: &str| Err(Error::new(ErrorCode::InvalidKeyName, format!("The key name '{name}' is not allowed: {why}.")));
     if name.is_empty() {
         return bad("it is empty");
     }
@@ -91,7 +91,7 @@ pub fn check_timestamp(timestamp: &str) -> Result<()> {
     if timestamp.len() == 14 && timestamp.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
+        Err(Error::new(ErrorCode::InvalidTimestamp, format!(
             "The backup timestamp '{timestamp}' is not in the form yyyyMMddHHmmss (14 digits)."
         )))
     }

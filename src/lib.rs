@@ -2,11 +2,17 @@
 //! that backs up and restores the keys Trusted launch VMs on Azure Local need to boot.
 //!
 //! Where things live:
+//! - [`api`]: the contract of the C ABI, one file per command: its request and result (serde) and `run()`.
 //! - [`backup`], [`restore`], [`wrapping_key`]: the four commands of the original script.
-//! - [`layout`]: backup folders and key file names; [`keyfile`]: the MOC key file formats;
-//!   [`pem`]: reading PEM key files; [`keywrap`]: the `CKM_RSA_AES_KEY_WRAP` mechanism.
-//! - [`vault`]: the vault trait and [`vault::LocalVault`], a vault in a folder for rehearsals and tests.
-//! - [`ffi`]: the C ABI the PowerShell cmdlets call (the only place with `unsafe`).
+//! - [`reader`]: reads one backup's key files once; [`layout`]: backup folders and key file names;
+//!   [`keyfile`]: the MOC key file formats; [`pem`]: reading PEM key files; [`keywrap`]: the
+//!   `CKM_RSA_AES_KEY_WRAP` mechanism (all described in `docs/format.md`).
+//! - [`events`]: the named records a command sends its caller while it works.
+//! - [`error`]: errors with a stable code per problem.
+//! - [`vault`]: the vault trait, [`vault::LocalVault`] (a vault in a folder for rehearsals and tests) and
+//!   [`vault::moc::MocVault`] (the cluster's vault, through the host's Moc cmdlets).
+//! - [`ffi`]: the C ABI the PowerShell cmdlets call (the only place with `unsafe`), `docs/abi.md`.
+pub mod api;
 pub mod backup;
 pub mod error;
 pub mod events;
@@ -15,8 +21,9 @@ pub mod keyfile;
 pub mod keywrap;
 pub mod layout;
 pub mod pem;
+pub mod reader;
 pub mod restore;
 pub mod vault;
 pub mod wrapping_key;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorCode, Result};

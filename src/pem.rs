@@ -12,7 +12,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// An RSA public key with its PKCS#1 `RSAPublicKey` DER, the form MOC's files carry.
 pub struct PublicKey {
@@ -53,10 +53,10 @@ pub fn read_public_key(path: &Path, role: &'static str) -> Result<PublicKey> {
         "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der)
             .map_err(|_| bad_key(path, role, "it is not an RSA public key (only RSA keys can wrap TVM keys)"))?,
         l if l.contains("PRIVATE KEY") => {
-            return Err(Error::Format(format!(
-                "The {role} file '{}' holds a private key ({l}). Give the public key file (-----BEGIN RSA PUBLIC KEY-----).",
-                path.display()
-            )))
+            return Err(Error::new(
+                ErrorCode::PemInvalid,
+                format!("The {role} file '{}' holds a private key ({l}). Give the public key file (-----BEGIN RSA PUBLIC KEY-----).", path.display()),
+            ))
         }
         l => return Err(wrong_label(path, role, l, "-----BEGIN RSA PUBLIC KEY-----")),
     };
@@ -74,17 +74,17 @@ pub fn read_private_key(path: &Path, role: &'static str) -> Result<PrivateKey> {
             .map_err(|_| bad_key(path, role, "it is not an RSA private key (only RSA keys can wrap TVM keys)"))?,
         "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| bad_key(path, role, &e.to_string()))?,
         "ENCRYPTED PRIVATE KEY" => {
-            return Err(Error::Unsupported(format!(
+            return Err(Error::new(ErrorCode::PemEncrypted, format!(
                 "The {role} file '{}' is encrypted with a password. Export it unencrypted as PKCS#8 \
                  ($rsa.ExportPkcs8PrivateKeyPem()) on the secure computer, and delete that copy after the import.",
                 path.display()
             )))
         }
         l if l.contains("PUBLIC KEY") => {
-            return Err(Error::Format(format!(
-                "The {role} file '{}' holds a public key ({l}). Give the private key file (-----BEGIN PRIVATE KEY-----).",
-                path.display()
-            )))
+            return Err(Error::new(
+                ErrorCode::PemInvalid,
+                format!("The {role} file '{}' holds a public key ({l}). Give the private key file (-----BEGIN PRIVATE KEY-----).", path.display()),
+            ))
         }
         l => return Err(wrong_label(path, role, l, "-----BEGIN PRIVATE KEY-----")),
     };
@@ -106,14 +106,14 @@ pub fn fingerprint(key: &RsaPublicKey) -> String {
 }
 
 fn bad_key(path: &Path, role: &str, why: &str) -> Error {
-    Error::Format(format!("The {role} file '{}' could not be read as a key: {why}.", path.display()))
+    Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' could not be read as a key: {why}.", path.display()))
 }
 
 fn wrong_label(path: &Path, role: &str, label: &str, want: &str) -> Error {
-    Error::Format(format!(
-        "The {role} file '{}' holds a '{label}' block, not an RSA key. Give the file that starts with {want}.",
-        path.display()
-    ))
+    Error::new(
+        ErrorCode::PemInvalid,
+        format!("The {role} file '{}' holds a '{label}' block, not an RSA key. Give the file that starts with {want}.", path.display()),
+    )
 }
 
 /// Reads the file, decodes its text and returns the label and DER of its first PEM block.
@@ -121,14 +121,14 @@ fn read_block(path: &Path, role: &'static str) -> Result<(String, Vec<u8>)> {
     let bytes = match std::fs::read(path) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Missing { what: role_title(role), path: path.to_path_buf(), fix: "Check the path and try again." })
+            return Err(Error::Missing { code: ErrorCode::FileMissing, what: role_title(role), path: path.to_path_buf(), fix: "Check the path and try again." })
         }
         Err(e) => return Err(Error::io("read", path, e)),
     };
     let text = decode_text(&bytes).ok_or_else(|| {
-        Error::Format(format!("The {role} file '{}' is not text (UTF-8 or UTF-16).", path.display()))
+        Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' is not text (UTF-8 or UTF-16).", path.display()))
     })?;
-    parse_block(&text).map_err(|why| Error::Format(format!("The {role} file '{}' is not a PEM key file: {why}.", path.display())))
+    parse_block(&text).map_err(|why| Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' is not a PEM key file: {why}.", path.display())))
 }
 
 fn role_title(role: &'static str) -> &'static str {

@@ -9,40 +9,61 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::api::Key;
+use crate::error::{Error, ErrorCode, Result};
 use crate::events::Events;
 use crate::keyfile;
 use crate::layout;
 use crate::pem;
 use crate::vault::{KeySpec, KeyType, Vault};
 
-/// Reads and checks the pair; returns the import file bytes and the key size in bits.
-fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path) -> Result<(Zeroizing<Vec<u8>>, u32)> {
-    let public = pem::read_public_key(public_key_path, "public key")?;
-    let private = pem::read_private_key(private_key_path, "private key")?;
+/// The pair as read and checked: the import file bytes, the key size in bits, the public key's fingerprint.
+struct Pair {
+    json: Zeroizing<Vec<u8>>,
+    bits: u32,
+    fingerprint: String,
+}
+
+/// Reads and checks the pair.
+fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path) -> Result<Pair> {
+    let public = pem::read_public_key(public_key_path, "public key").map_err(|e| e.at_input("publicKeyPath"))?;
+    let private = pem::read_private_key(private_key_path, "private key").map_err(|e| e.at_input("privateKeyPath"))?;
     if !private.matches(&public) {
-        return Err(Error::Crypto(format!(
-            "The public key '{}' does not belong to the private key '{}'. Give the two files of one key pair.",
-            public_key_path.display(),
-            private_key_path.display()
-        )));
+        return Err(Error::new(
+            ErrorCode::KeyPairMismatch,
+            format!(
+                "The public key '{}' does not belong to the private key '{}'. Give the two files of one key pair.",
+                public_key_path.display(),
+                private_key_path.display()
+            ),
+        ));
     }
-    Ok((keyfile::import_json(&public.pkcs1_der, &private.pkcs8_der), private.bits() as u32))
+    Ok(Pair {
+        json: keyfile::import_json(&public.pkcs1_der, &private.pkcs8_der),
+        bits: private.bits() as u32,
+        fingerprint: pem::fingerprint(&public.key),
+    })
 }
 
 /// Writes the `NO_KEY_WRAP` import file (`Generate-ImportJsonFromPEM`). It holds the private key in clear,
 /// because that is what it is for; it is written owner-only.
-pub fn generate_import_json(public_key_path: &Path, private_key_path: &Path, out_file: &Path) -> Result<()> {
-    let (json, _) = import_json_from_pems(public_key_path, private_key_path)?;
-    crate::vault::local::write_replace(out_file, &json).map_err(|e| Error::io("write", out_file, e))
+/// Returns the key size in bits.
+pub fn generate_import_json(public_key_path: &Path, private_key_path: &Path, out_file: &Path) -> Result<u32> {
+    let pair = import_json_from_pems(public_key_path, private_key_path)?;
+    crate::vault::local::write_replace(out_file, &pair.json).map_err(|e| Error::io("write", out_file, e))?;
+    Ok(pair.bits)
 }
 
 /// `KeySize` as the original took it: a string such as `2048`.
 fn parse_key_size(key_size: &str) -> Result<u32> {
     let size: u32 = key_size.trim().parse().map_err(|_| {
-        Error::InvalidArgument(format!("-KeySize '{key_size}' is not a number. Give the wrapping key's size in bits: 2048, 3072 or 4096."))
+        Error::for_input(
+            ErrorCode::InvalidKeySize,
+            "keySize",
+            format!("The key size '{key_size}' is not a number. Give the wrapping key's size in bits: 2048, 3072 or 4096."),
+        )
     })?;
-    KeySpec::new(KeyType::Rsa, size).map_err(|e| Error::InvalidArgument(format!("-KeySize: {e}")))?;
+    KeySpec::new(KeyType::Rsa, size).map_err(|e| e.at_input("keySize"))?;
     Ok(size)
 }
 
@@ -53,15 +74,16 @@ pub fn import_wrapping_key(
     private_key_path: &Path,
     key_size: &str,
     events: &mut dyn Events,
-) -> Result<KeySpec> {
-    layout::check_key_name(key_name).map_err(|e| Error::InvalidArgument(format!("-KeyName: {e}")))?;
+) -> Result<Key> {
+    layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
     let size = parse_key_size(key_size)?;
-    let (json, bits) = import_json_from_pems(public_key_path, private_key_path)?;
+    let Pair { json, bits, fingerprint } = import_json_from_pems(public_key_path, private_key_path)?;
     if bits != size {
-        return Err(Error::InvalidArgument(format!(
-            "-KeySize is {size}, but the key in '{}' is {bits} bits. Give -KeySize {bits}.",
-            private_key_path.display()
-        )));
+        return Err(Error::for_input(
+            ErrorCode::KeySizeMismatch,
+            "keySize",
+            format!("The key size is {size}, but the key in '{}' is {bits} bits. Give {bits} as the key size.", private_key_path.display()),
+        ));
     }
     let spec = KeySpec::new(KeyType::Rsa, size)?;
     // Owner-only (0600 on Unix; the user's own temp folder on Windows) and deleted when dropped, so the
@@ -93,5 +115,5 @@ pub fn import_wrapping_key(
             temp_path.display()
         )),
     }
-    result.map(|()| spec)
+    result.map(|()| Key { fingerprint: Some(fingerprint), ..Key::new(key_name, spec) })
 }

@@ -2,10 +2,13 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use tvmkeys::error::{Error, Result};
-use tvmkeys::events::{Events, KeyEvent, NoEvents, Outcome, Reply};
-use tvmkeys::vault::{KeyInfo, KeySpec, KeyType, LocalVault, Vault};
-use tvmkeys::{backup, restore, wrapping_key, ErrorKind};
+use tvmkeys::api::backup::BackupResult;
+use tvmkeys::api::restore::{Outcome, RestoreResult};
+use tvmkeys::api::Key;
+use tvmkeys::error::{Error, ErrorCode, Result};
+use tvmkeys::events::{Event, Events, NoEvents, Reply};
+use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
+use tvmkeys::{backup, restore, wrapping_key};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -16,27 +19,32 @@ fn vectors() -> PathBuf {
 struct Recorder {
     messages: Vec<String>,
     warnings: Vec<String>,
-    done: Vec<(String, Outcome, Option<ErrorKind>, String)>,
+    done: Vec<(String, Outcome, Option<String>, String)>,
     cancel_at_progress: Option<u32>,
     skip_pending: bool,
 }
 
 impl Events for Recorder {
-    fn message(&mut self, text: &str) {
-        self.messages.push(text.into());
+    fn send(&mut self, event: Event) -> Reply {
+        match event {
+            Event::Message { text } => self.messages.push(text),
+            Event::Warning { text } => self.warnings.push(text),
+            Event::Verbose { .. } => {}
+            Event::Progress { current, .. } if self.cancel_at_progress == Some(current) => return Reply::Cancel,
+            Event::Progress { .. } => {}
+            Event::KeyPending { .. } if self.skip_pending => return Reply::Skip,
+            Event::KeyPending { .. } => {}
+            Event::KeyRestored { restore: r } => {
+                self.done.push((r.name, r.outcome, r.error.map(|e| e.error_id), r.message.unwrap_or_default()))
+            }
+        }
+        Reply::Proceed
     }
-    fn warning(&mut self, text: &str) {
-        self.warnings.push(text.into());
-    }
-    fn progress(&mut self, _: &str, current: u32, _: u32) -> Reply {
-        if self.cancel_at_progress == Some(current) { Reply::Cancel } else { Reply::Proceed }
-    }
-    fn key_pending(&mut self, _: &KeyEvent<'_>, _: &str) -> Reply {
-        if self.skip_pending { Reply::Skip } else { Reply::Proceed }
-    }
-    fn key_done(&mut self, key: &KeyEvent<'_>, outcome: Outcome, error: Option<&Error>, message: &str) {
-        self.done.push((key.name.into(), outcome, error.map(|e| e.kind()), message.into()));
-    }
+}
+
+/// A restore summary: imported, exists, skipped, failed.
+fn counts(r: &RestoreResult) -> (u32, u32, u32, u32) {
+    (r.imported, r.exists, r.skipped, r.failed)
 }
 
 struct Setup {
@@ -67,12 +75,12 @@ impl Setup {
     fn root(&self) -> PathBuf {
         self.dir.path().join("backups")
     }
-    fn backup(&self, events: &mut dyn Events) -> Result<backup::Backup> {
+    fn backup(&self, events: &mut dyn Events) -> Result<BackupResult> {
         backup::backup(&self.source, &vectors().join("wrapping_public_pkcs1.pem"), &self.root(), &self.root(), "20261125093000", events)
     }
 }
 
-fn fingerprints(vault: &dyn Vault) -> Vec<KeyInfo> {
+fn fingerprints(vault: &dyn Vault) -> Vec<Key> {
     vault.list().unwrap()
 }
 
@@ -89,7 +97,9 @@ fn backup_then_restore_gives_equal_keys_and_the_original_messages() {
     let mut events = Recorder::default();
     let done = s.backup(&mut events).unwrap();
     let folder = s.root().join("20261125093000");
-    assert_eq!(done.path, folder);
+    assert_eq!(Path::new(&done.path), folder);
+    assert_eq!(done.timestamp, "20261125093000");
+    assert_eq!(done.keys[0].file.as_deref().map(Path::new), Some(folder.join("AES/0b5e3f9a-1c2d-4e5f-8a9b-0c1d2e3f4a5b_256.json").as_path()));
     assert_eq!(done.keys.len(), 4);
     assert!(folder.join("AES/vm_key_1_256.json").is_file());
     assert!(folder.join("RSA/AzureStackTvmAKRootKey_2048.json").is_file());
@@ -100,7 +110,7 @@ fn backup_then_restore_gives_equal_keys_and_the_original_messages() {
 
     let mut events = Recorder::default();
     let summary = restore::restore(&s.target, &folder, &folder, "wrap", &mut events).unwrap();
-    assert_eq!(summary, restore::Summary { imported: 4, exists: 0, skipped: 0, failed: 0 });
+    assert_eq!(counts(&summary), (4, 0, 0, 0));
     assert_eq!(events.messages[0], format!("Importing TVM  keys from {}", folder.display()));
     let aes_file = folder.join("AES").join("vm_key_1_256.json");
     assert!(events.messages.contains(&format!("Importing key vm_key_1 with size 256 from AES folder path = {}", aes_file.display())));
@@ -118,50 +128,50 @@ fn restore_is_safe_to_run_again_and_reports_existing_keys() {
     s.target.create("zz", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
     let before = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
-    assert_eq!(summary, restore::Summary { imported: 3, exists: 1, skipped: 0, failed: 0 });
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    assert_eq!(counts(&summary), (3, 1, 0, 0));
     assert_eq!(events.warnings.len(), 1);
     assert!(events.warnings[0].contains("zz"));
     let after = s.target.list().unwrap().into_iter().find(|k| k.name == "zz").unwrap();
     assert_eq!(before, after, "an existing key is never replaced");
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut Recorder::default()).unwrap();
-    assert_eq!(summary, restore::Summary { imported: 0, exists: 4, skipped: 0, failed: 0 });
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut Recorder::default()).unwrap();
+    assert_eq!(counts(&summary), (0, 4, 0, 0));
 }
 
 #[test]
 fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
     let s = Setup::new(&KEYS);
     let done = s.backup(&mut NoEvents).unwrap();
-    let victim = done.path.join("AES/zz_256.json");
+    let victim = Path::new(&done.path).join("AES/zz_256.json");
     let bytes = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
     // And one file whose wrapped key is corrupted but still valid JSON: the vault refuses it.
-    let other = done.path.join("AES/vm_key_1_256.json");
+    let other = Path::new(&done.path).join("AES/vm_key_1_256.json");
     let text = std::fs::read_to_string(&other).unwrap();
     let flipped = text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1);
     std::fs::write(&other, flipped).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
     assert_eq!(summary.failed, 2);
     assert_eq!(summary.imported, 2);
     let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
     assert!(!names.contains(&"zz".to_string()) && !names.contains(&"vm_key_1".to_string()));
     let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
-    assert_eq!(failed[0].2, Some(ErrorKind::Crypto), "{}", failed[0].3);
-    assert_eq!(failed[1].2, Some(ErrorKind::Format), "{}", failed[1].3);
+    assert_eq!(failed[0].2.as_deref(), Some("UnwrapFailed"), "{}", failed[0].3);
+    assert_eq!(failed[1].2.as_deref(), Some("KeyFileInvalid"), "{}", failed[1].3);
 }
 
 #[test]
 fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     let done = s.backup(&mut NoEvents).unwrap();
-    let good = done.path.join("AES/k1_256.json");
-    std::fs::copy(&good, done.path.join("AES/nosize.json")).unwrap();
-    std::fs::copy(&good, done.path.join("AES/k2_512.json")).unwrap();
-    std::fs::copy(&good, done.path.join("AES/wrap_256.json")).unwrap();
+    let good = Path::new(&done.path).join("AES/k1_256.json");
+    std::fs::copy(&good, Path::new(&done.path).join("AES/nosize.json")).unwrap();
+    std::fs::copy(&good, Path::new(&done.path).join("AES/k2_512.json")).unwrap();
+    std::fs::copy(&good, Path::new(&done.path).join("AES/wrap_256.json")).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
-    assert_eq!(summary, restore::Summary { imported: 1, exists: 0, skipped: 0, failed: 3 });
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    assert_eq!(counts(&summary), (1, 0, 0, 3));
     assert!(events.done.iter().any(|d| d.0 == "wrap" && d.3.contains("same name as the wrapping key")));
 }
 
@@ -170,10 +180,10 @@ fn backup_root_given_instead_of_a_backup_is_refused_with_a_hint() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     s.backup(&mut NoEvents).unwrap();
     let err = restore::restore(&s.target, &s.root(), &s.root(), "wrap", &mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Format);
+    assert_eq!(err.code(), ErrorCode::NotABackup);
     assert!(err.to_string().contains("backup root"), "{err}");
     let err = restore::restore(&s.target, &s.dir.path().join("nope"), &s.dir.path().join("nope"), "wrap", &mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.code(), ErrorCode::BackupFolderMissing);
 }
 
 #[test]
@@ -181,7 +191,7 @@ fn skip_answer_imports_nothing() {
     let s = Setup::new(&KEYS);
     let done = s.backup(&mut NoEvents).unwrap();
     let mut events = Recorder { skip_pending: true, ..Default::default() };
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut events).unwrap();
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
     assert_eq!(summary.skipped, 4);
     assert_eq!(s.target.list().unwrap().len(), 1);
 }
@@ -191,7 +201,7 @@ fn cancelled_backup_leaves_nothing_that_looks_like_a_backup() {
     let s = Setup::new(&KEYS);
     let mut events = Recorder { cancel_at_progress: Some(3), ..Default::default() };
     let err = s.backup(&mut events).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!(err.code(), ErrorCode::Cancelled);
     assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0, "the backup root is left empty");
 }
 
@@ -200,7 +210,7 @@ fn same_second_backup_is_refused_and_the_first_is_untouched() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     s.backup(&mut NoEvents).unwrap();
     let err = s.backup(&mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.code(), ErrorCode::BackupExists);
     assert!(s.root().join("20261125093000/AES/k1_256.json").is_file());
 }
 
@@ -212,13 +222,13 @@ struct FailingExport<'a> {
 }
 
 impl Vault for FailingExport<'_> {
-    fn list(&self) -> Result<Vec<KeyInfo>> {
+    fn list(&self) -> Result<Vec<Key>> {
         self.inner.list()
     }
     fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
         self.exports.set(self.exports.get() + 1);
         if name == self.fail_on {
-            return Err(Error::Timeout(format!("Export-MocKey did not return within 300 seconds for key {name}.")));
+            return Err(Error::new(ErrorCode::VaultTimeout, format!("Export-MocKey did not return within 300 seconds for key {name}.")));
         }
         self.inner.export(name, spec, w, out)
     }
@@ -231,7 +241,7 @@ impl Vault for FailingExport<'_> {
     fn delete(&self, name: &str) -> Result<()> {
         self.inner.delete(name)
     }
-    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         self.inner.create(name, spec)
     }
 }
@@ -242,7 +252,7 @@ fn a_failing_export_aborts_and_removes_the_partial_backup() {
     let vault = FailingExport { inner: &s.source, fail_on: "vm_key_1", exports: Cell::new(0) };
     let err = backup::backup(&vault, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
     assert!(err.to_string().contains("vm_key_1"), "the error names the key: {err}");
-    assert_eq!(err.kind(), ErrorKind::Timeout, "the cause's kind is kept: {err}");
+    assert_eq!(err.code(), ErrorCode::VaultTimeout, "the cause's code is kept: {err}");
     assert!(err.to_string().contains("no backup was written"), "{err}");
     assert!(vault.exports.get() >= 2);
     assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0);
@@ -251,13 +261,13 @@ fn a_failing_export_aborts_and_removes_the_partial_backup() {
 #[test]
 fn backup_refuses_a_bad_wrapping_key_before_creating_anything() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
-    for (file, kind) in [("wrapping_private_pkcs8.pem", ErrorKind::Format), ("absent.pem", ErrorKind::NotFound)] {
+    for (file, code) in [("wrapping_private_pkcs8.pem", ErrorCode::PemInvalid), ("absent.pem", ErrorCode::FileMissing)] {
         let err = backup::backup(&s.source, &vectors().join(file), &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
-        assert_eq!(err.kind(), kind, "{file}: {err}");
+        assert_eq!(err.code(), code, "{file}: {err}");
         assert!(!s.root().exists(), "{file}: the backup root was created");
     }
     let err = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), &s.root(), "2026-11-25", &mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(err.code(), ErrorCode::InvalidTimestamp);
 }
 
 #[test]
@@ -265,9 +275,15 @@ fn wrapping_key_import_checks_size_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let vault = LocalVault::open(&dir.path().join("v"), true).unwrap();
     let (public, private) = (vectors().join("wrapping_public_pkcs1.pem"), vectors().join("wrapping_private_pkcs8.pem"));
-    for size in ["1024", "abc", "4096", ""] {
+    for (size, code) in [
+        ("1024", ErrorCode::InvalidKeySize),
+        ("abc", ErrorCode::InvalidKeySize),
+        ("4096", ErrorCode::KeySizeMismatch),
+        ("", ErrorCode::InvalidKeySize),
+    ] {
         let err = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, size, &mut NoEvents).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{size:?}: {err}");
+        assert_eq!(err.code(), code, "{size:?}: {err}");
+        assert_eq!(err.input(), Some("keySize"), "{size:?}: the error names the request field");
     }
     assert!(vault.list().unwrap().is_empty());
     let mut events = Recorder::default();
@@ -281,7 +297,7 @@ fn wrapping_key_import_checks_size_and_leaves_no_temporary_file() {
     // A second import of the name fails as existing, and still removes its temporary file.
     let mut events = Recorder::default();
     let err = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, "2048", &mut events).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.code(), ErrorCode::KeyExists);
     let temp = events.messages[0].strip_prefix("Generating import JSON for key w at temporary location ").unwrap().strip_suffix("...").unwrap();
     assert!(!Path::new(temp).exists());
     assert!(events.messages.last().unwrap().starts_with("Temporary file"));
@@ -290,15 +306,15 @@ fn wrapping_key_import_checks_size_and_leaves_no_temporary_file() {
 #[test]
 fn local_vault_refuses_folders_that_are_not_vaults() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(LocalVault::open(&dir.path().join("absent"), false).err().unwrap().kind(), ErrorKind::NotFound);
+    assert_eq!(LocalVault::open(&dir.path().join("absent"), false).err().unwrap().code(), ErrorCode::VaultMissing);
     std::fs::write(dir.path().join("file.txt"), "x").unwrap();
-    assert_eq!(LocalVault::open(dir.path(), true).err().unwrap().kind(), ErrorKind::Format);
+    assert_eq!(LocalVault::open(dir.path(), true).err().unwrap().code(), ErrorCode::NotALocalVault);
     let v = LocalVault::open(&dir.path().join("v"), true).unwrap();
     assert!(v.list().unwrap().is_empty());
     assert!(!dir.path().join("v").exists(), "a new vault is not written before its first key");
-    assert_eq!(v.create("../x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(KeySpec::parse("aes", 256).unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(KeySpec::parse("RSA", 1024).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(v.create("../x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().code(), ErrorCode::InvalidKeyName);
+    assert_eq!(KeySpec::parse("aes", 256).unwrap_err().code(), ErrorCode::InvalidKeyType);
+    assert_eq!(KeySpec::parse("RSA", 1024).unwrap_err().code(), ErrorCode::InvalidKeySize);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -312,8 +328,8 @@ fn local_vault_refuses_folders_that_are_not_vaults() {
 fn rsa_4096_root_key_round_trips() {
     let s = Setup::new(&[("AzureStackTvmAKRootKey", KeyType::Rsa, 4096)]);
     let done = s.backup(&mut NoEvents).unwrap();
-    assert!(done.path.join("RSA/AzureStackTvmAKRootKey_4096.json").is_file());
-    restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
+    assert!(Path::new(&done.path).join("RSA/AzureStackTvmAKRootKey_4096.json").is_file());
+    restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap();
     let key = s.target.list().unwrap().into_iter().find(|k| k.name == "AzureStackTvmAKRootKey").unwrap();
     assert_eq!(Some(key), s.source.list().unwrap().into_iter().next());
 }
@@ -323,8 +339,8 @@ fn restore_stops_before_any_write_when_the_wrapping_key_is_missing_or_wrong() {
     let s = Setup::new(&KEYS);
     let done = s.backup(&mut NoEvents).unwrap();
     let empty = LocalVault::open(&s.dir.path().join("c"), true).unwrap();
-    let err = restore::restore(&empty, &done.path, &done.path, "wrap", &mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = restore::restore(&empty, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrappingKeyMissing);
     assert!(err.to_string().contains("Import-TvmWrappingKeyFromPem"), "{err}");
     // The vault holds a wrapping key of that name, but not the one the backup was made with.
     wrapping_key::import_wrapping_key(
@@ -336,15 +352,15 @@ fn restore_stops_before_any_write_when_the_wrapping_key_is_missing_or_wrong() {
         &mut NoEvents,
     )
     .unwrap();
-    let err = restore::restore(&empty, &done.path, &done.path, "wrap", &mut NoEvents).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Crypto);
+    let err = restore::restore(&empty, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrappingKeyMismatch);
     assert!(err.to_string().contains("Backup-TVMKeys"), "{err}");
     assert_eq!(empty.list().unwrap().len(), 1, "nothing but the wrapping key is in the vault");
     // When every key is already there, the wrapping key is not needed: a re-run after it was removed
     // still reports each key as existing.
-    restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
+    restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap();
     s.target.delete("wrap").unwrap();
-    let summary = restore::restore(&s.target, &done.path, &done.path, "wrap", &mut NoEvents).unwrap();
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap();
     assert_eq!(summary.exists, 4);
 }
 
@@ -355,10 +371,10 @@ fn messages_show_paths_as_typed_and_objects_carry_full_paths() {
     let mut events = Recorder::default();
     let done = backup::backup(&s.source, &vectors().join("wrapping_public_pkcs1.pem"), &s.root(), shown, "20261125093000", &mut events).unwrap();
     assert_eq!(events.messages[0], format!("Backing up TVM Vault keys to {}", shown.join("20261125093000").display()));
-    assert_eq!(done.path, s.root().join("20261125093000"));
+    assert_eq!(Path::new(&done.path), s.root().join("20261125093000"));
     let mut events = Recorder::default();
     let typed = shown.join("20261125093000");
-    restore::restore(&s.target, &done.path, &typed, "wrap", &mut events).unwrap();
+    restore::restore(&s.target, done.path.as_ref(), &typed, "wrap", &mut events).unwrap();
     assert_eq!(events.messages[0], format!("Importing TVM  keys from {}", typed.display()));
     assert_eq!(
         events.messages[1],
@@ -370,9 +386,9 @@ fn messages_show_paths_as_typed_and_objects_carry_full_paths() {
 struct OddListing<'a>(&'a LocalVault, &'static str, u32);
 
 impl Vault for OddListing<'_> {
-    fn list(&self) -> Result<Vec<KeyInfo>> {
+    fn list(&self) -> Result<Vec<Key>> {
         let mut keys = self.0.list()?;
-        keys.push(KeyInfo { name: "odd".into(), key_type: self.1.into(), size: self.2, fingerprint: None });
+        keys.push(Key { name: "odd".into(), key_type: self.1.into(), size: self.2, fingerprint: None, file: None });
         Ok(keys)
     }
     fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
@@ -387,7 +403,7 @@ impl Vault for OddListing<'_> {
     fn delete(&self, name: &str) -> Result<()> {
         self.0.delete(name)
     }
-    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         self.0.create(name, spec)
     }
 }

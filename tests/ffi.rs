@@ -1,72 +1,131 @@
-//! Every export of the C ABI, called as C would call it: NULL and bad arguments, a forced panic, the
-//! frees, events, and a vault built from host callbacks.
-use std::cell::RefCell;
+//! Every export of the C ABI, called as C would call it: NULL and malformed arguments, malformed JSON,
+//! unknown request fields, a forced panic, a panicking host dispatcher, the frees, events, and the MOC
+//! vault over a host dispatcher. Each failure must come back as its status and a structured error.
+//! (Rewritten for ABI 3, where requests, results and events are JSON; the behaviours the ABI 2 tests
+//! checked are all still checked here.)
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_void, CStr};
 use std::path::{Path, PathBuf};
 use std::ptr::{null, null_mut};
 
+use serde_json::{json, Value};
 use tvmkeys::ffi::*;
 use tvmkeys::vault::{KeySpec, LocalVault, Vault};
-use widestring::{U16CStr, U16CString};
-
-fn w(s: &str) -> U16CString {
-    U16CString::from_str(s).unwrap()
-}
-
-fn wp(p: &Path) -> U16CString {
-    w(&p.to_string_lossy())
-}
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
-fn last_error() -> Option<String> {
-    let p = tvm_last_error();
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: a string handed out by the library, freed once below.
-    let s = unsafe { U16CStr::from_ptr_str(p) }.to_string_lossy();
-    unsafe { tvm_string_free(p) };
-    Some(s)
+fn v(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
 }
 
-#[derive(Default, Debug)]
-struct Seen {
-    kinds: Vec<TvmEventKind>,
-    texts: Vec<String>,
-    done: Vec<(String, TvmOutcome, TvmStatus)>,
-    listed: Vec<(String, String, u32, String)>,
-    panic_on: Option<TvmEventKind>,
-    reply: u32,
+/// Takes an export's buffer: parses and frees it.
+fn take(buffer: TvmBuffer) -> Value {
+    let value = if buffer.data.is_null() {
+        Value::Null
+    } else {
+        // SAFETY: a buffer the library handed out, read before it is freed below.
+        let bytes = unsafe { std::slice::from_raw_parts(buffer.data, buffer.len) };
+        serde_json::from_slice(bytes).expect("every buffer is JSON")
+    };
+    unsafe { tvm_buffer_free(buffer) };
+    value
 }
 
-unsafe extern "C-unwind" fn record(context: *mut c_void, event: *const TvmEvent) -> u32 {
-    // SAFETY: the tests pass a `RefCell<Seen>` as context; the event is valid during the callback.
-    let seen = unsafe { &*(context as *const RefCell<Seen>) };
-    let e = unsafe { &*event };
-    let s = |p: *const u16| unsafe { U16CStr::from_ptr_str(p) }.to_string_lossy();
-    let mut seen = seen.borrow_mut();
-    if seen.panic_on == Some(e.kind) {
-        drop(seen);
-        panic!("forced panic in a callback");
-    }
-    seen.kinds.push(e.kind);
-    seen.texts.push(s(e.text));
-    match e.kind {
-        TvmEventKind::KeyDone => seen.done.push((s(e.key_name), e.outcome, e.status)),
-        TvmEventKind::KeyListed => seen.listed.push((s(e.key_name), s(e.key_type), e.key_size, s(e.text))),
-        TvmEventKind::KeyPending => return seen.reply,
-        _ => {}
-    }
-    0
+type CommandFn = unsafe extern "C" fn(*const TvmVault, *const u8, usize, TvmEventSink, *mut c_void, *mut TvmBuffer) -> TvmStatus;
+
+const COMMANDS: [(&str, CommandFn); 6] = [
+    ("tvm_backup", tvm_backup),
+    ("tvm_restore", tvm_restore),
+    ("tvm_import_wrapping_key", tvm_import_wrapping_key),
+    ("tvm_generate_import_json", tvm_generate_import_json),
+    ("tvm_vault_list", tvm_vault_list),
+    ("tvm_vault_create_key", tvm_vault_create_key),
+];
+
+/// Runs a command with raw request bytes.
+fn raw(f: CommandFn, vault: *const TvmVault, request: &[u8], seen: Option<&RefCell<Seen>>) -> (TvmStatus, Value) {
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
+    let (sink, ctx): (TvmEventSink, *mut c_void) = match seen {
+        Some(s) => (Some(record), s as *const _ as *mut c_void),
+        None => (None, null_mut()),
+    };
+    let status = unsafe { f(vault, request.as_ptr(), request.len(), sink, ctx, &mut out) };
+    (status, take(out))
 }
 
-fn open(path: &Path, create: u32) -> (TvmStatus, *mut TvmVault) {
+fn run(f: CommandFn, vault: *const TvmVault, request: Value, seen: Option<&RefCell<Seen>>) -> (TvmStatus, Value) {
+    raw(f, vault, request.to_string().as_bytes(), seen)
+}
+
+fn error_id(v: &Value) -> &str {
+    v["errorId"].as_str().unwrap_or_else(|| panic!("not a structured error: {v}"))
+}
+
+fn open_local(path: &Path, create: bool) -> (TvmStatus, *mut TvmVault, Value) {
+    let request = json!({ "vaultPath": v(path), "create": create }).to_string();
     let mut vault = null_mut();
-    let status = unsafe { tvm_vault_open_local(wp(path).as_ptr(), create, &mut vault) };
-    (status, vault)
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
+    let status = unsafe { tvm_vault_open_local(request.as_ptr(), request.len(), &mut vault, &mut out) };
+    (status, vault, take(out))
+}
+
+fn local(path: &Path) -> *mut TvmVault {
+    let (status, vault, result) = open_local(path, true);
+    assert_eq!(status, TvmStatus::Ok, "{result}");
+    assert_eq!(result["vault"], "local");
+    vault
+}
+
+/// What a sink saw, and how it answers.
+#[derive(Default)]
+struct Seen {
+    events: Vec<Value>,
+    pending_reply: TvmReply,
+    panic_on: Option<&'static str>,
+}
+
+impl Seen {
+    fn named(&self, name: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["event"] == name).collect()
+    }
+}
+
+unsafe extern "C-unwind" fn record(context: *mut c_void, event: *const u8, len: usize) -> TvmReply {
+    // SAFETY: the tests pass a `RefCell<Seen>` as context; the event bytes are valid during the call.
+    let seen = unsafe { &*(context as *const RefCell<Seen>) };
+    let event: Value = serde_json::from_slice(unsafe { std::slice::from_raw_parts(event, len) }).expect("events are JSON");
+    let mut seen = seen.borrow_mut();
+    if seen.panic_on.is_some_and(|p| event["event"] == p) {
+        drop(seen);
+        panic!("forced panic in a sink");
+    }
+    let reply = if event["event"] == "keyPending" { seen.pending_reply } else { TVM_REPLY_PROCEED };
+    seen.events.push(event);
+    reply
+}
+
+fn create_key(vault: *const TvmVault, name: &str, key_type: &str, size: u32) -> (TvmStatus, Value) {
+    run(tvm_vault_create_key, vault, json!({ "name": name, "type": key_type, "size": size }), None)
+}
+
+fn wrapping_pair() -> (String, String) {
+    (v(&vectors().join("wrapping_public_pkcs1.pem")), v(&vectors().join("wrapping_private_pkcs8.pem")))
+}
+
+fn import_wrapping(vault: *const TvmVault, name: &str) -> (TvmStatus, Value) {
+    let (public, private) = wrapping_pair();
+    let request = json!({ "keyName": name, "publicKeyPath": public, "privateKeyPath": private, "keySize": "2048" });
+    run(tvm_import_wrapping_key, vault, request, None)
+}
+
+fn backup_request(root: &Path, timestamp: &str) -> Value {
+    json!({ "wrappingKeyPath": wrapping_pair().0, "backupRootPath": v(root), "timestamp": timestamp })
+}
+
+fn restore_request(backup: &Path) -> Value {
+    json!({ "backupPath": v(backup), "wrappingKeyName": "wrap" })
 }
 
 #[test]
@@ -77,342 +136,499 @@ fn versions_are_reported() {
 }
 
 #[test]
-fn null_arguments_are_refused_by_every_export() {
+fn null_arguments_are_refused_by_every_export_with_a_structured_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (status, vault) = open(&dir.path().join("v"), 1);
-    assert_eq!(status, TvmStatus::Ok);
-    assert!(last_error().is_none(), "a successful call clears the last error");
-    let p = w("x");
-    let mut out = null_mut();
+    let vault = local(&dir.path().join("v"));
+    let request = b"{}";
+    for (name, f) in COMMANDS {
+        // No request.
+        let mut out = TvmBuffer { data: null_mut(), len: 0 };
+        let status = unsafe { f(vault, null(), 0, None, null_mut(), &mut out) };
+        assert_eq!(status, TvmStatus::NullArgument, "{name}");
+        let e = take(out);
+        assert_eq!(error_id(&e), "NullArgument", "{name}");
+        assert!(e["message"].as_str().unwrap().contains("'request'"), "{name}: {e}");
+        assert_eq!(e["category"], "InvalidArgument");
+        // No out: nowhere to put anything; refused before anything runs.
+        let status = unsafe { f(vault, request.as_ptr(), request.len(), None, null_mut(), null_mut()) };
+        assert_eq!(status, TvmStatus::NullArgument, "{name}");
+        // No vault (the import file needs none).
+        let (status, e) = raw(f, null(), request, None);
+        if name == "tvm_generate_import_json" {
+            assert_eq!(status, TvmStatus::InvalidRequest, "{name}: {e}");
+        } else {
+            assert_eq!((status, error_id(&e)), (TvmStatus::NullArgument, "NullArgument"), "{name}");
+            assert!(e["message"].as_str().unwrap().contains("'vault'"), "{name}: {e}");
+        }
+    }
+    let mut handle = null_mut();
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
     unsafe {
-        assert_eq!(tvm_vault_open_local(null(), 1, &mut out), TvmStatus::NullArgument);
-        assert!(last_error().unwrap().contains("path"));
-        assert_eq!(tvm_vault_open_local(p.as_ptr(), 1, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_vault_from_host(null(), &mut out), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(null(), p.as_ptr(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, null(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, p.as_ptr(), null(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_backup(vault, p.as_ptr(), p.as_ptr(), p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(null(), p.as_ptr(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(vault, null(), null(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_restore(vault, p.as_ptr(), null(), null(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_import_wrapping_key(vault, null(), p.as_ptr(), p.as_ptr(), p.as_ptr(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_import_wrapping_key(vault, p.as_ptr(), p.as_ptr(), p.as_ptr(), null(), None, null_mut()), TvmStatus::NullArgument);
-        assert_eq!(tvm_generate_import_json(null(), p.as_ptr(), p.as_ptr()), TvmStatus::NullArgument);
-        assert_eq!(tvm_generate_import_json(p.as_ptr(), p.as_ptr(), null()), TvmStatus::NullArgument);
-        assert_eq!(tvm_vault_create_key(null(), p.as_ptr(), p.as_ptr(), 256), TvmStatus::NullArgument);
-        assert_eq!(tvm_vault_create_key(vault, p.as_ptr(), null(), 256), TvmStatus::NullArgument);
-        assert_eq!(tvm_vault_list(null(), None, null_mut()), TvmStatus::NullArgument);
-        // The frees and host-call helpers accept NULL.
+        assert_eq!(tvm_vault_open_local(null(), 0, &mut handle, &mut out), TvmStatus::NullArgument);
+        assert_eq!(error_id(&take(std::mem::replace(&mut out, TvmBuffer { data: null_mut(), len: 0 }))), "NullArgument");
+        let r = json!({ "vaultPath": "x" }).to_string();
+        assert_eq!(tvm_vault_open_local(r.as_ptr(), r.len(), null_mut(), &mut out), TvmStatus::NullArgument);
+        assert!(take(std::mem::replace(&mut out, TvmBuffer { data: null_mut(), len: 0 }))["message"].as_str().unwrap().contains("'vault'"));
+        assert_eq!(tvm_vault_open_local(r.as_ptr(), r.len(), &mut handle, null_mut()), TvmStatus::NullArgument);
+        assert_eq!(tvm_vault_open_moc(null(), r.as_ptr(), r.len(), None, null_mut(), &mut handle, &mut out), TvmStatus::NullArgument);
+        assert!(take(out)["message"].as_str().unwrap().contains("'host'"));
+        // The frees accept NULL and empty buffers.
         tvm_vault_free(null_mut());
-        tvm_string_free(null_mut());
-        tvm_host_call_set_error(null_mut(), p.as_ptr());
-        tvm_host_call_add_key(null_mut(), p.as_ptr(), p.as_ptr(), 1);
+        tvm_buffer_free(TvmBuffer { data: null_mut(), len: 0 });
         tvm_vault_free(vault);
     }
 }
 
 #[test]
-fn bad_arguments_get_typed_statuses_and_messages() {
+fn malformed_json_unknown_fields_and_other_schema_versions_are_invalid_requests() {
     let dir = tempfile::tempdir().unwrap();
-    // Unpaired surrogate: not valid UTF-16.
-    let bad = [0xD800u16, 0x41, 0];
-    let mut out = null_mut();
-    assert_eq!(unsafe { tvm_vault_open_local(bad.as_ptr(), 1, &mut out) }, TvmStatus::InvalidArgument);
-    assert!(last_error().unwrap().contains("UTF-16"));
-    assert_eq!(open(&dir.path().join("absent"), 0).0, TvmStatus::NotFound);
-    assert!(last_error().unwrap().contains("absent"));
-    let (_, vault) = open(&dir.path().join("v"), 1);
-    unsafe {
-        assert_eq!(tvm_vault_create_key(vault, w("k").as_ptr(), w("aes").as_ptr(), 256), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_vault_create_key(vault, w("k").as_ptr(), w("AES").as_ptr(), 128), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_vault_create_key(vault, w("a/b").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_vault_create_key(vault, w("k").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
-        assert_eq!(tvm_vault_create_key(vault, w("k").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::AlreadyExists);
-        assert!(last_error().unwrap().contains("'k'"));
-        let pubkey = wp(&vectors().join("wrapping_public_pkcs1.pem"));
-        assert_eq!(tvm_backup(vault, pubkey.as_ptr(), wp(dir.path()).as_ptr(), null(), w("now").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_backup(vault, w("").as_ptr(), wp(dir.path()).as_ptr(), null(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::InvalidArgument);
-        assert_eq!(tvm_restore(vault, wp(&dir.path().join("none")).as_ptr(), null(), w("w").as_ptr(), None, null_mut()), TvmStatus::NotFound);
-        let private = wp(&vectors().join("encrypted_private_pkcs8.pem"));
-        assert_eq!(tvm_generate_import_json(pubkey.as_ptr(), private.as_ptr(), wp(&dir.path().join("o.json")).as_ptr()), TvmStatus::Unsupported);
-        assert!(!dir.path().join("o.json").exists());
-        tvm_vault_free(vault);
+    let vault = local(&dir.path().join("v"));
+    let cases: [(&[u8], &str); 6] = [
+        (b"{", "not JSON"),
+        (b"", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (br#"{"schemaVersion":2}"#, "schemaVersion"),
+        (br#"{"surprise":true}"#, "surprise"),
+    ];
+    for (name, f) in COMMANDS {
+        for (request, says) in cases {
+            let (status, e) = raw(f, vault, request, None);
+            assert_eq!(status, TvmStatus::InvalidRequest, "{name} {request:?}");
+            assert_eq!(error_id(&e), "InvalidRequest");
+            assert!(e["message"].as_str().unwrap().contains(says), "{name} {request:?}: {e}");
+        }
     }
-}
-
-#[test]
-fn a_panic_in_a_callback_becomes_a_status_and_leaves_no_backup() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, vault) = open(&dir.path().join("v"), 1);
-    unsafe { tvm_vault_create_key(vault, w("k").as_ptr(), w("AES").as_ptr(), 256) };
-    let seen = RefCell::new(Seen { panic_on: Some(TvmEventKind::KeyDone), ..Default::default() });
-    let root = dir.path().join("backups");
-    let status = unsafe {
-        tvm_backup(
-            vault,
-            wp(&vectors().join("wrapping_public_pkcs1.pem")).as_ptr(),
-            wp(&root).as_ptr(),
-            null(),
-            w("20260101000000").as_ptr(),
-            Some(record),
-            &seen as *const _ as *mut c_void,
-        )
-    };
-    assert_eq!(status, TvmStatus::Panic);
-    assert!(last_error().unwrap().contains("forced panic"));
-    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "no backup, complete or partial, is left");
-    // The library still works after a panic.
-    assert_eq!(unsafe { tvm_vault_list(vault, None, null_mut()) }, TvmStatus::Ok);
+    // A missing field is named; an unknown one next to valid ones is refused, never ignored.
+    let (status, e) = run(tvm_vault_create_key, vault, json!({ "name": "k", "type": "AES" }), None);
+    assert_eq!(status, TvmStatus::InvalidRequest);
+    assert!(e["message"].as_str().unwrap().contains("size"), "{e}");
+    let (status, e) = run(tvm_vault_create_key, vault, json!({ "name": "k", "type": "AES", "size": 256, "sise": 1 }), None);
+    assert_eq!(status, TvmStatus::InvalidRequest);
+    assert!(e["message"].as_str().unwrap().contains("sise"), "{e}");
+    assert!(run(tvm_vault_list, vault, json!({}), None).1["keys"].as_array().unwrap().is_empty(), "nothing was created");
+    // The version a request may name is this one.
+    let (status, key) = run(tvm_vault_create_key, vault, json!({ "schemaVersion": 1, "name": "k", "type": "AES", "size": 256 }), None);
+    assert_eq!(status, TvmStatus::Ok, "{key}");
+    assert_eq!(key["schemaVersion"], 1);
+    let request = b"{\"vaultPath\": 5}";
+    let mut handle = null_mut();
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
+    assert_eq!(unsafe { tvm_vault_open_local(request.as_ptr(), request.len(), &mut handle, &mut out) }, TvmStatus::InvalidRequest);
+    assert_eq!(error_id(&take(out)), "InvalidRequest");
+    assert!(handle.is_null());
     unsafe { tvm_vault_free(vault) };
 }
 
 #[test]
-fn the_whole_flow_runs_through_the_abi_with_events() {
+fn failures_carry_a_stable_code_a_category_the_target_and_the_input() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, a) = open(&dir.path().join("a"), 1);
-    let (_, b) = open(&dir.path().join("b"), 1);
-    let seen = RefCell::new(Seen::default());
-    let ctx = &seen as *const _ as *mut c_void;
-    let (public, private) = (wp(&vectors().join("public_utf16le.pem")), wp(&vectors().join("private_utf16le.pem")));
+    let (status, _, e) = open_local(&dir.path().join("absent"), false);
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "VaultMissing"));
+    assert_eq!(e["category"], "ObjectNotFound");
+    assert!(e["target"].as_str().unwrap().ends_with("absent"), "{e}");
+    let vault = local(&dir.path().join("v"));
+    for (name, t, size, id, input) in [
+        ("k", "aes", 256, "InvalidKeyType", "type"),
+        ("k", "AES", 128, "InvalidKeySize", "size"),
+        ("a/b", "AES", 256, "InvalidKeyName", "name"),
+    ] {
+        let (status, e) = create_key(vault, name, t, size);
+        assert_eq!((status, error_id(&e)), (TvmStatus::Failed, id), "{e}");
+        assert_eq!(e["input"], input, "{e}");
+    }
+    let (status, key) = create_key(vault, "k", "AES", 256);
+    assert_eq!(status, TvmStatus::Ok);
+    assert_eq!((key["name"].as_str(), key["type"].as_str(), key["size"].as_u64()), (Some("k"), Some("AES"), Some(256)));
+    assert_eq!(key["fingerprint"].as_str().unwrap().len(), 32, "the local vault fingerprints what it creates");
+    let (status, e) = create_key(vault, "k", "AES", 256);
+    assert_eq!((status, error_id(&e), e["category"].as_str()), (TvmStatus::Failed, "KeyExists", Some("ResourceExists")));
+    assert_eq!(e["target"], "k");
+    let root = dir.path().join("backups");
+    let (status, e) = run(tvm_backup, vault, backup_request(&root, "now"), None);
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "InvalidTimestamp"));
+    let (status, e) = run(tvm_backup, vault, json!({ "wrappingKeyPath": "", "backupRootPath": v(&root), "timestamp": "20260101000000" }), None);
+    assert_eq!((status, error_id(&e), e["input"].as_str()), (TvmStatus::Failed, "InvalidPath", Some("wrappingKeyPath")));
+    let (status, e) = run(tvm_restore, vault, restore_request(&dir.path().join("none")), None);
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "BackupFolderMissing"));
+    let (status, e) = run(tvm_backup, vault, backup_request(&root, "20260101000000"), None);
+    assert_eq!(status, TvmStatus::Ok, "{e}");
+    let (status, e) = run(tvm_backup, vault, backup_request(&root, "20260101000000"), None);
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "BackupExists"));
+    // Restored into the vault it came from, every key exists: no wrapping key is needed, nothing fails.
+    let (status, result) = run(tvm_restore, vault, restore_request(&root.join("20260101000000")), None);
+    assert_eq!((status, result["exists"].as_u64(), result.get("errorId")), (TvmStatus::Ok, Some(1), None), "{result}");
+    let empty = local(&dir.path().join("empty"));
+    let (status, e) = run(tvm_restore, empty, restore_request(&root.join("20260101000000")), None);
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "WrappingKeyMissing"));
+    assert!(e["message"].as_str().unwrap().contains("Import-TvmWrappingKeyFromPem"), "{e}");
+    let (public, _) = wrapping_pair();
+    for (private, id) in [("encrypted_private_pkcs8.pem", "PemEncrypted"), ("other_private_pkcs8.pem", "KeyPairMismatch")] {
+        let out = dir.path().join("o.json");
+        let request = json!({ "publicKeyPath": public, "privateKeyPath": v(&vectors().join(private)), "outFilePath": v(&out) });
+        let (status, e) = run(tvm_generate_import_json, null(), request, None);
+        assert_eq!((status, error_id(&e)), (TvmStatus::Failed, id), "{e}");
+        assert!(!out.exists());
+    }
+    let (public, private) = wrapping_pair();
+    let request = json!({ "keyName": "w", "publicKeyPath": public, "privateKeyPath": private, "keySize": "4096" });
+    let (status, e) = run(tvm_import_wrapping_key, vault, request, None);
+    assert_eq!((status, error_id(&e), e["input"].as_str()), (TvmStatus::Failed, "KeySizeMismatch", Some("keySize")));
     unsafe {
-        for name in ["vm_1", "vm_2"] {
-            assert_eq!(tvm_vault_create_key(a, w(name).as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
-        }
-        let root = dir.path().join("backups");
-        assert_eq!(tvm_backup(a, public.as_ptr(), wp(&root).as_ptr(), null(), w("20260101000000").as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        let backup = root.join("20260101000000");
-        {
-            let s = seen.borrow();
-            assert_eq!(s.kinds.last(), Some(&TvmEventKind::Backup));
-            assert_eq!(s.texts.last().unwrap(), &backup.to_string_lossy());
-            assert_eq!(s.texts[0], format!("Backing up TVM Vault keys to {}", backup.display()));
-            assert_eq!(s.done.iter().filter(|d| d.1 == TvmOutcome::Exported).count(), 2);
-        }
-        *seen.borrow_mut() = Seen::default();
-        let size = w("2048");
-        assert_eq!(tvm_import_wrapping_key(b, w("wrap").as_ptr(), public.as_ptr(), private.as_ptr(), size.as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        assert_eq!(seen.borrow().texts[2], "Key wrap successfully imported into the vault.");
-        // -WhatIf: the callback answers Skip to every KeyPending.
-        *seen.borrow_mut() = Seen { reply: TvmReply::Skip as u32, ..Default::default() };
-        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        assert!(seen.borrow().done.iter().all(|d| d.1 == TvmOutcome::Skipped));
-        *seen.borrow_mut() = Seen::default();
-        assert_eq!(tvm_restore(b, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        assert_eq!(seen.borrow().done, vec![("vm_1".into(), TvmOutcome::Imported, TvmStatus::Ok), ("vm_2".into(), TvmOutcome::Imported, TvmStatus::Ok)]);
-        // Cancel at the first KeyPending stops the restore with Cancelled.
-        *seen.borrow_mut() = Seen { reply: TvmReply::Cancel as u32, ..Default::default() };
-        let (_, c) = open(&dir.path().join("c"), 1);
-        tvm_import_wrapping_key(c, w("wrap").as_ptr(), public.as_ptr(), private.as_ptr(), size.as_ptr(), None, null_mut());
-        assert_eq!(tvm_restore(c, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Cancelled);
-        // Listing both vaults: same fingerprints for the restored keys.
-        let list = |v| {
-            let seen = RefCell::new(Seen::default());
-            assert_eq!(tvm_vault_list(v, Some(record), &seen as *const _ as *mut c_void), TvmStatus::Ok);
-            seen.into_inner().listed
-        };
-        let (la, lb) = (list(a), list(b));
-        assert_eq!(la.len(), 2);
-        assert!(la.iter().all(|k| lb.contains(k) && k.3.len() == 32));
-        let out = dir.path().join("import.json");
-        assert_eq!(tvm_generate_import_json(public.as_ptr(), private.as_ptr(), wp(&out).as_ptr()), TvmStatus::Ok);
-        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(vectors().join("import_expected.json")).unwrap());
-        for v in [a, b, c] {
-            tvm_vault_free(v);
+        tvm_vault_free(vault);
+        tvm_vault_free(empty);
+    }
+}
+
+#[test]
+fn a_panic_in_a_sink_becomes_a_status_and_leaves_no_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = local(&dir.path().join("v"));
+    create_key(vault, "k", "AES", 256);
+    let seen = RefCell::new(Seen { panic_on: Some("progress"), ..Default::default() });
+    let root = dir.path().join("backups");
+    let (status, e) = run(tvm_backup, vault, backup_request(&root, "20260101000000"), Some(&seen));
+    assert_eq!(status, TvmStatus::Panic);
+    assert_eq!(error_id(&e), "InternalError");
+    assert!(e["message"].as_str().unwrap().contains("forced panic"), "{e}");
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "no backup, complete or partial, is left");
+    // The library still works after a panic.
+    assert_eq!(run(tvm_vault_list, vault, json!({}), None).0, TvmStatus::Ok);
+    unsafe { tvm_vault_free(vault) };
+}
+
+#[test]
+fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (local(&dir.path().join("a")), local(&dir.path().join("b")), local(&dir.path().join("c")));
+    for name in ["vm_1", "vm_2"] {
+        assert_eq!(create_key(a, name, "AES", 256).0, TvmStatus::Ok);
+    }
+    let root = dir.path().join("backups");
+    let seen = RefCell::new(Seen::default());
+    let (status, backup) = run(tvm_backup, a, backup_request(&root, "20260101000000"), Some(&seen));
+    assert_eq!(status, TvmStatus::Ok, "{backup}");
+    let folder = root.join("20260101000000");
+    assert_eq!(backup["path"], v(&folder));
+    assert_eq!(backup["timestamp"], "20260101000000");
+    assert_eq!(backup["keys"][1]["file"], v(&folder.join("AES/vm_2_256.json")));
+    {
+        let s = seen.borrow();
+        assert_eq!(s.events[0], json!({ "event": "message", "text": format!("Backing up TVM Vault keys to {}", folder.display()) }));
+        assert_eq!(s.named("progress")[1], &json!({ "event": "progress", "activity": "Backing up TVM keys", "current": 2, "total": 2 }));
+        // Per key, a backup sends a progress event and a host message: two crossings, plus the vault's own work.
+        assert_eq!(s.events.len(), 1 + 2 * 2);
+    }
+    let (status, key) = import_wrapping(b, "wrap");
+    assert_eq!(status, TvmStatus::Ok);
+    assert_eq!((key["name"].as_str(), key["type"].as_str(), key["size"].as_u64()), (Some("wrap"), Some("RSA"), Some(2048)));
+    // -WhatIf: the sink answers skip to every keyPending.
+    let seen = RefCell::new(Seen { pending_reply: TVM_REPLY_SKIP, ..Default::default() });
+    let (status, result) = run(tvm_restore, b, restore_request(&folder), Some(&seen));
+    assert_eq!((status, result["skipped"].as_u64()), (TvmStatus::Ok, Some(2)));
+    assert!(seen.borrow().named("keyRestored").iter().all(|e| e["restore"]["outcome"] == "Skipped"));
+    let pending = seen.borrow().named("keyPending")[0].clone();
+    assert_eq!(pending["key"]["name"], "vm_1");
+    assert_eq!(pending["action"], "Import key into the vault");
+    let seen = RefCell::new(Seen::default());
+    let (status, result) = run(tvm_restore, b, restore_request(&folder), Some(&seen));
+    assert_eq!(status, TvmStatus::Ok);
+    assert_eq!(
+        (result["imported"].as_u64(), result["exists"].as_u64(), result["failed"].as_u64(), result["backupPath"].as_str()),
+        (Some(2), Some(0), Some(0), Some(v(&folder).as_str()))
+    );
+    let restored = seen.borrow().named("keyRestored").iter().map(|e| e["restore"].clone()).collect::<Vec<_>>();
+    assert_eq!(restored[0], json!({ "name": "vm_1", "type": "AES", "size": 256, "outcome": "Imported", "file": v(&folder.join("AES/vm_1_256.json")) }));
+    // A cancel at the first keyPending stops the restore with Cancelled, and a structured error.
+    import_wrapping(c, "wrap");
+    let seen = RefCell::new(Seen { pending_reply: TVM_REPLY_CANCEL, ..Default::default() });
+    let (status, e) = run(tvm_restore, c, restore_request(&folder), Some(&seen));
+    assert_eq!((status, error_id(&e), e["category"].as_str()), (TvmStatus::Cancelled, "Cancelled", Some("OperationStopped")));
+    // An unknown reply is read as cancel.
+    let seen = RefCell::new(Seen { pending_reply: 77, ..Default::default() });
+    assert_eq!(run(tvm_restore, c, restore_request(&folder), Some(&seen)).0, TvmStatus::Cancelled);
+    // Listing both vaults: the same fingerprints for the restored keys.
+    let list = |vault| run(tvm_vault_list, vault, json!({}), None).1["keys"].as_array().unwrap().clone();
+    let (la, lb) = (list(a), list(b));
+    assert_eq!(la.len(), 2);
+    assert!(la.iter().all(|k| lb.contains(k) && k["fingerprint"].as_str().unwrap().len() == 32));
+    let out = dir.path().join("import.json");
+    let (public, private) = (v(&vectors().join("public_utf16le.pem")), v(&vectors().join("private_utf16le.pem")));
+    let (status, result) = run(tvm_generate_import_json, null(), json!({ "publicKeyPath": public, "privateKeyPath": private, "outFilePath": v(&out) }), None);
+    assert_eq!((status, result["path"].as_str(), result["keySize"].as_u64()), (TvmStatus::Ok, Some(v(&out).as_str()), Some(2048)));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(vectors().join("import_expected.json")).unwrap());
+    unsafe {
+        for vault in [a, b, c] {
+            tvm_vault_free(vault);
         }
     }
 }
 
-/// A host vault whose callbacks forward to a LocalVault, as the Moc adapter forwards to the Moc cmdlets.
+/// How a test host answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Forward to its LocalVault, as the C# adapter forwards to the Moc cmdlets.
+    Forward,
+    /// Import fails with MOC's own texts.
+    MocTexts,
+    /// Every call after getConfig times out.
+    TimeOut,
+    /// Every call after getConfig is cancelled.
+    Cancel,
+    /// Panics in its dispatcher after getConfig.
+    Panic,
+    /// Gives no reply after getConfig.
+    NoReply,
+    /// Replies with text that is not JSON after getConfig.
+    Garbage,
+}
+
+/// A host vault backed by a LocalVault, recording every operation it is sent.
 struct Host {
     vault: LocalVault,
-    released: std::cell::Cell<u32>,
-    calls: RefCell<Vec<String>>,
+    mode: Mode,
+    config: Value,
+    ops: RefCell<Vec<Value>>,
+    reply: RefCell<Vec<u8>>,
+    released: Cell<u32>,
 }
 
-fn s(p: *const u16) -> String {
-    unsafe { U16CStr::from_ptr_str(p) }.to_string_lossy()
-}
+impl Host {
+    fn new(dir: &Path, mode: Mode) -> Host {
+        Host {
+            vault: LocalVault::open(dir, true).unwrap(),
+            mode,
+            config: json!({ "outcome": "ok", "moduleVersion": "1.2.27", "version": "1.14.1.10414" }),
+            ops: RefCell::default(),
+            reply: RefCell::default(),
+            released: Cell::new(0),
+        }
+    }
 
-fn status_of(r: tvmkeys::Result<()>, call: *mut TvmHostCall) -> u32 {
-    match r {
-        Ok(()) => TvmStatus::Ok as u32,
-        Err(e) => {
-            unsafe { tvm_host_call_set_error(call, w(&format!("host says: {e}")).as_ptr()) };
-            match e.kind() {
-                tvmkeys::ErrorKind::AlreadyExists => TvmStatus::AlreadyExists as u32,
-                tvmkeys::ErrorKind::NotFound => TvmStatus::NotFound as u32,
-                _ => 4242, // an unknown status is read as a vault failure
+    fn answer(&self, op: &Value) -> Value {
+        let ok = |extra: Value| {
+            let mut reply = json!({ "outcome": "ok" });
+            reply.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            reply
+        };
+        // Failures read as MOC writes them: an existing name ends in InvalidVersion, a missing key says Not Found.
+        let failed = |e: tvmkeys::Error| {
+            let text = match e.code() {
+                tvmkeys::ErrorCode::KeyExists => format!("host says: Keys Import failed:  Type[Key] Vault[v] Name[x]: InvalidVersion ({e})"),
+                tvmkeys::ErrorCode::KeyNotFound => format!("host says: Keys Get failed: Not Found ({e})"),
+                _ => format!("host says: {e}"),
+            };
+            json!({ "outcome": "failed", "message": text })
+        };
+        let s = |k: &str| op[k].as_str().unwrap_or_default().to_string();
+        let spec = || KeySpec::parse(&s("type"), op["size"].as_u64().unwrap_or(0) as u32).unwrap();
+        let done = |r: tvmkeys::Result<()>| r.map(|()| ok(json!({}))).unwrap_or_else(failed);
+        match op["op"].as_str().unwrap() {
+            "getConfig" => self.config.clone(),
+            _ if self.mode == Mode::TimeOut => json!({ "outcome": "timeout", "message": "Get-MocKey did not return within 2 seconds; it was stopped." }),
+            _ if self.mode == Mode::Cancel => json!({ "outcome": "cancelled", "message": "Get-MocKey was stopped." }),
+            _ if self.mode == Mode::Panic => panic!("forced panic in a host dispatcher"),
+            "import" if self.mode == Mode::MocTexts => {
+                let name = s("name");
+                let text = if name == "exists" {
+                    format!("C:\\Program Files\\AksHci\\mocctl.exe security keyvault key import --name \"{name}\" System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{name}]: InvalidVersion]")
+                } else {
+                    "mocctl.exe ... System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Get failed: Not Found]".to_string()
+                };
+                json!({ "outcome": "failed", "message": text })
             }
+            "list" => ok(json!({ "keys": self.vault.list().unwrap().iter().map(|k| json!({ "name": k.name, "type": k.key_type, "size": k.size })).collect::<Vec<_>>() })),
+            "export" => done(self.vault.export(&s("name"), spec(), Path::new(&s("wrappingKeyPath")), Path::new(&s("outFile")))),
+            "import" => {
+                let wrapping = op.get("wrappingKeyName").and_then(Value::as_str);
+                done(self.vault.import(&s("name"), spec(), Path::new(&s("file")), wrapping))
+            }
+            "publicKey" => {
+                use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+                done(self.vault.public_key(&s("name")).map(|der| {
+                    let pem = rsa::RsaPublicKey::from_pkcs1_der(&der).unwrap().to_pkcs1_pem(rsa::pkcs8::LineEnding::CRLF).unwrap();
+                    std::fs::write(s("outFile"), pem).unwrap();
+                }))
+            }
+            "delete" => done(self.vault.delete(&s("name"))),
+            "create" => done(self.vault.create(&s("name"), spec()).map(drop)),
+            other => panic!("unknown op {other}"),
         }
     }
 }
 
-unsafe extern "C-unwind" fn h_list(ctx: *mut c_void, call: *mut TvmHostCall) -> u32 {
-    let host = unsafe { &*(ctx as *const Host) };
-    host.calls.borrow_mut().push("list".into());
-    for k in host.vault.list().unwrap() {
-        unsafe { tvm_host_call_add_key(call, w(&k.name).as_ptr(), w(&k.key_type).as_ptr(), k.size) };
+unsafe extern "C-unwind" fn dispatch(context: *mut c_void, op: *const u8, len: usize, reply: *mut TvmHostReply) {
+    // SAFETY: the tests pass a `Host` as context; `op` is valid during the call; `reply` is writable.
+    let host = unsafe { &*(context as *const Host) };
+    let op: Value = serde_json::from_slice(unsafe { std::slice::from_raw_parts(op, len) }).expect("ops are JSON");
+    host.ops.borrow_mut().push(op.clone());
+    let is_config = op["op"] == "getConfig";
+    if !is_config && host.mode == Mode::NoReply {
+        return;
     }
-    0
+    let bytes = if !is_config && host.mode == Mode::Garbage { b"<not json>".to_vec() } else { host.answer(&op).to_string().into_bytes() };
+    *host.reply.borrow_mut() = bytes;
+    let kept = host.reply.borrow();
+    unsafe { reply.write(TvmHostReply { data: kept.as_ptr(), len: kept.len() }) };
 }
-unsafe extern "C-unwind" fn h_export(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, t: *const u16, size: u32, wk: *const u16, out: *const u16) -> u32 {
-    let host = unsafe { &*(ctx as *const Host) };
-    host.calls.borrow_mut().push(format!("export {}", s(n)));
-    let spec = KeySpec::parse(&s(t), size).unwrap();
-    status_of(host.vault.export(&s(n), spec, Path::new(&s(wk)), Path::new(&s(out))), call)
-}
-unsafe extern "C-unwind" fn h_import(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, t: *const u16, size: u32, f: *const u16, wk: *const u16) -> u32 {
-    let host = unsafe { &*(ctx as *const Host) };
-    host.calls.borrow_mut().push(format!("import {} wrapping={}", s(n), s(wk)));
-    let spec = KeySpec::parse(&s(t), size).unwrap();
-    let wk = s(wk);
-    status_of(host.vault.import(&s(n), spec, Path::new(&s(f)), Some(wk.as_str()).filter(|x| !x.is_empty())), call)
-}
-unsafe extern "C-unwind" fn h_delete(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16) -> u32 {
-    let host = unsafe { &*(ctx as *const Host) };
-    status_of(host.vault.delete(&s(n)), call)
-}
-unsafe extern "C-unwind" fn h_create(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, t: *const u16, size: u32) -> u32 {
-    let host = unsafe { &*(ctx as *const Host) };
-    status_of(KeySpec::parse(&s(t), size).and_then(|spec| host.vault.create(&s(n), spec)), call)
-}
-unsafe extern "C-unwind" fn h_public_key(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, out: *const u16) -> u32 {
-    use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
-    let host = unsafe { &*(ctx as *const Host) };
-    host.calls.borrow_mut().push(format!("public_key {}", s(n)));
-    status_of(
-        host.vault.public_key(&s(n)).map(|der| {
-            let pem = rsa::RsaPublicKey::from_pkcs1_der(&der).unwrap().to_pkcs1_pem(rsa::pkcs8::LineEnding::CRLF).unwrap();
-            std::fs::write(s(out), pem).unwrap();
-        }),
-        call,
-    )
-}
-unsafe extern "C-unwind" fn h_release(ctx: *mut c_void) {
-    let host = unsafe { &*(ctx as *const Host) };
+
+unsafe extern "C-unwind" fn release(context: *mut c_void) {
+    let host = unsafe { &*(context as *const Host) };
     host.released.set(host.released.get() + 1);
 }
 
-fn host_vault(host: &Host) -> *mut TvmVault {
-    let callbacks = TvmHostVault {
-        context: host as *const Host as *mut c_void,
-        list: Some(h_list),
-        export_key: Some(h_export),
-        import_key: Some(h_import),
-        delete_key: Some(h_delete),
-        create_key: Some(h_create),
-        public_key: Some(h_public_key),
-        release: Some(h_release),
+fn open_moc(host: &Host, check_stack: bool, seen: Option<&RefCell<Seen>>) -> (TvmStatus, *mut TvmVault, Value) {
+    let callbacks = TvmHostVault { context: host as *const Host as *mut c_void, dispatch: Some(dispatch), release: Some(release) };
+    let request = json!({ "checkStackVersion": check_stack }).to_string();
+    let (sink, ctx): (TvmEventSink, *mut c_void) = match seen {
+        Some(s) => (Some(record), s as *const _ as *mut c_void),
+        None => (None, null_mut()),
     };
-    let mut out = null_mut();
-    assert_eq!(unsafe { tvm_vault_from_host(&callbacks, &mut out) }, TvmStatus::Ok);
-    out
+    let mut vault = null_mut();
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
+    let status = unsafe { tvm_vault_open_moc(&callbacks, request.as_ptr(), request.len(), sink, ctx, &mut vault, &mut out) };
+    (status, vault, take(out))
+}
+
+fn moc(host: &Host) -> *mut TvmVault {
+    let (status, vault, result) = open_moc(host, false, None);
+    assert_eq!(status, TvmStatus::Ok, "{result}");
+    assert_eq!(result["vault"], "moc");
+    vault
+}
+
+fn ops(host: &Host) -> Vec<String> {
+    host.ops.borrow().iter().map(|o| o["op"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
-fn a_host_vault_backs_up_and_restores_and_its_errors_are_typed() {
+fn the_moc_vault_backs_up_and_restores_through_one_dispatcher() {
     let dir = tempfile::tempdir().unwrap();
-    let source = Host { vault: LocalVault::open(&dir.path().join("a"), true).unwrap(), released: Default::default(), calls: Default::default() };
-    let target = Host { vault: LocalVault::open(&dir.path().join("b"), true).unwrap(), released: Default::default(), calls: Default::default() };
-    let (hs, ht) = (host_vault(&source), host_vault(&target));
+    let source = Host::new(&dir.path().join("a"), Mode::Forward);
+    let target = Host::new(&dir.path().join("b"), Mode::Forward);
+    let (hs, ht) = (moc(&source), moc(&target));
+    assert_eq!(create_key(hs, "vm_a", "AES", 256).0, TvmStatus::Ok);
+    assert_eq!(error_id(&create_key(hs, "vm_a", "AES", 256).1), "KeyExists", "an existing name is typed");
+    assert_eq!(create_key(hs, "vm_b", "AES", 256).0, TvmStatus::Ok);
+    source.ops.borrow_mut().clear();
+    let root = dir.path().join("backups");
+    let (status, backup) = run(tvm_backup, hs, backup_request(&root, "20260101000000"), None);
+    assert_eq!(status, TvmStatus::Ok, "{backup}");
+    // One list, then one export per key: a backup crosses to the host once per key.
+    assert_eq!(ops(&source), ["list", "export", "export"]);
+    let export = source.ops.borrow()[1].clone();
+    assert_eq!(export["name"], "vm_a");
+    assert_eq!(export["size"], 256);
+    assert_eq!(export["wrappingKeyPath"], wrapping_pair().0);
+    assert_eq!(import_wrapping(ht, "wrap").0, TvmStatus::Ok);
+    let nokeywrap = target.ops.borrow().last().unwrap().clone();
+    assert!(nokeywrap.get("wrappingKeyName").is_none(), "a NO_KEY_WRAP import names no wrapping key: {nokeywrap}");
+    target.vault.create("vm_b", KeySpec::parse("AES", 256).unwrap()).unwrap();
+    target.ops.borrow_mut().clear();
+    let folder = root.join("20260101000000");
     let seen = RefCell::new(Seen::default());
-    let ctx = &seen as *const _ as *mut c_void;
-    let (public, private) = (wp(&vectors().join("wrapping_public_pkcs1.pem")), wp(&vectors().join("wrapping_private_pkcs8.pem")));
+    let (status, result) = run(tvm_restore, ht, restore_request(&folder), Some(&seen));
+    assert_eq!((status, result["imported"].as_u64(), result["exists"].as_u64()), (TvmStatus::Ok, Some(1), Some(1)), "{result}");
+    // The engine sees vm_b in the listing and reports it as existing without importing it; it checks the
+    // wrapping key's public half before the first write.
+    assert_eq!(ops(&target), ["list", "publicKey", "import"]);
+    assert_eq!(target.ops.borrow()[2]["wrappingKeyName"], "wrap");
+    // A failure the engine cannot classify keeps the host's text in full.
+    target.vault.delete("vm_a").unwrap();
+    let file = folder.join("AES/vm_a_256.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1)).unwrap();
+    let seen = RefCell::new(Seen::default());
+    let (status, result) = run(tvm_restore, ht, restore_request(&folder), Some(&seen));
+    assert_eq!((status, result["failed"].as_u64()), (TvmStatus::Ok, Some(1)));
+    let failed = seen.borrow().named("keyRestored")[0]["restore"].clone();
+    assert_eq!((failed["outcome"].as_str(), failed["error"]["errorId"].as_str()), (Some("Failed"), Some("VaultFailed")));
+    assert!(failed["message"].as_str().unwrap().starts_with("host says:"), "{failed}");
     unsafe {
-        assert_eq!(tvm_vault_create_key(hs, w("vm_a").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
-        assert_eq!(tvm_vault_create_key(hs, w("vm_a").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::AlreadyExists);
-        assert_eq!(tvm_vault_create_key(hs, w("vm_b").as_ptr(), w("AES").as_ptr(), 256), TvmStatus::Ok);
-        let root = dir.path().join("backups");
-        assert_eq!(tvm_backup(hs, public.as_ptr(), wp(&root).as_ptr(), null(), w("20260101000000").as_ptr(), None, null_mut()), TvmStatus::Ok);
-        assert_eq!(*source.calls.borrow(), vec!["list", "export vm_a", "export vm_b"]);
-        assert_eq!(tvm_import_wrapping_key(ht, w("wrap").as_ptr(), public.as_ptr(), private.as_ptr(), w("2048").as_ptr(), None, null_mut()), TvmStatus::Ok);
-        target.vault.create("vm_b", KeySpec::parse("AES", 256).unwrap()).unwrap();
-        let backup = root.join("20260101000000");
-        // The engine sees vm_b in the listing and reports it as existing without calling import.
-        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        assert_eq!(seen.borrow().done, vec![("vm_a".into(), TvmOutcome::Imported, TvmStatus::Ok), ("vm_b".into(), TvmOutcome::Exists, TvmStatus::Ok)]);
-        assert!(target.calls.borrow().contains(&"import vm_a wrapping=wrap".to_string()));
-        assert!(target.calls.borrow().contains(&"public_key wrap".to_string()), "the restore checks the wrapping key first");
-        assert!(target.calls.borrow().contains(&"import wrap wrapping=".to_string()), "a NO_KEY_WRAP import passes no wrapping key name");
-        // A failure the host cannot classify keeps the host's text in full.
-        target.vault.delete("vm_a").unwrap();
-        let text = std::fs::read_to_string(backup.join("AES/vm_a_256.json")).unwrap();
-        std::fs::write(backup.join("AES/vm_a_256.json"), text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1)).unwrap();
-        *seen.borrow_mut() = Seen::default();
-        assert_eq!(tvm_restore(ht, wp(&backup).as_ptr(), null(), w("wrap").as_ptr(), Some(record), ctx), TvmStatus::Ok);
-        let failed = seen.borrow().done[0].clone();
-        assert_eq!((failed.1, failed.2), (TvmOutcome::Failed, TvmStatus::Vault));
-        assert!(seen.borrow().texts.iter().any(|t| t.starts_with("host says:")));
         tvm_vault_free(hs);
         tvm_vault_free(ht);
     }
-    assert_eq!((source.released.get(), target.released.get()), (1, 1));
-    let incomplete = TvmHostVault { context: null_mut(), list: Some(h_list), export_key: None, import_key: None, delete_key: None, create_key: None, public_key: None, release: None };
-    let mut out = null_mut();
-    assert_eq!(unsafe { tvm_vault_from_host(&incomplete, &mut out) }, TvmStatus::InvalidArgument);
-    assert!(out.is_null());
+    assert_eq!((source.released.get(), target.released.get()), (1, 1), "each host is released once");
 }
 
 #[test]
-fn moc_version_gates_through_the_abi() {
-    let check = |module: Option<&str>, stack: Option<&str>, check_stack: u32| {
-        let (m, st) = (module.map(w), stack.map(w));
-        let status = unsafe {
-            tvm_moc_check_versions(m.as_ref().map_or(null(), |x| x.as_ptr()), st.as_ref().map_or(null(), |x| x.as_ptr()), check_stack)
-        };
-        (status, last_error())
-    };
-    assert_eq!(check(Some("1.2.27"), None, 0), (TvmStatus::Ok, None));
-    assert_eq!(check(Some("1.2.27"), Some("1.14.1.10414"), 1), (TvmStatus::Ok, None));
-    let (status, text) = check(Some("1.2.9"), None, 0);
-    assert_eq!(status, TvmStatus::IncompatibleVersion);
-    assert_eq!(text.unwrap(), "Incompatible moc powershell version: 1.2.9 found. Version 1.2.27 is needed. Please update your cluster.");
-    assert_eq!(check(None, None, 0).1.unwrap(), "Unable to determine Moc installation versions.");
-    assert_eq!(check(Some("1.2.27"), None, 1).1.unwrap(), "Unable to determine Moc installation versions.");
-    assert_eq!(
-        check(Some("1.2.27"), Some("1.14.0.0"), 1).1.unwrap(),
-        "Incompatible moc stack version: 1.14.0.0 found. 1.14.1.10414 is needed. Please update your cluster."
-    );
-}
-
-/// A host that answers MOC's way: status Vault and MOC's own text, which the engine must read.
-unsafe extern "C-unwind" fn moc_text_import(ctx: *mut c_void, call: *mut TvmHostCall, n: *const u16, _: *const u16, _: u32, _: *const u16, _: *const u16) -> u32 {
-    let _ = ctx;
-    let name = s(n);
-    let text = if name == "exists" {
-        format!("C:\\Program Files\\AksHci\\mocctl.exe security keyvault key import --name \"{name}\" System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{name}]: InvalidVersion]")
-    } else {
-        "mocctl.exe ... System.Collections.Hashtable.generic_non_zero 1 [Error: Keys Get failed: Not Found]".to_string()
-    };
-    unsafe { tvm_host_call_set_error(call, w(&text).as_ptr()) };
-    TvmStatus::Vault as u32
-}
-
-#[test]
-fn moc_failure_texts_become_typed_errors() {
+fn the_moc_version_gates_run_when_the_vault_opens_and_release_the_host_on_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host { vault: LocalVault::open(&dir.path().join("a"), true).unwrap(), released: Default::default(), calls: Default::default() };
-    let callbacks = TvmHostVault {
-        context: &host as *const Host as *mut c_void,
-        list: Some(h_list),
-        export_key: Some(h_export),
-        import_key: Some(moc_text_import),
-        delete_key: Some(h_delete),
-        create_key: Some(h_create),
-        public_key: None,
-        release: None,
-    };
-    let mut vault = null_mut();
-    assert_eq!(unsafe { tvm_vault_from_host(&callbacks, &mut vault) }, TvmStatus::Ok);
-    let (public, private) = (wp(&vectors().join("wrapping_public_pkcs1.pem")), wp(&vectors().join("wrapping_private_pkcs8.pem")));
-    unsafe {
-        let import = |name: &str| tvm_import_wrapping_key(vault, w(name).as_ptr(), public.as_ptr(), private.as_ptr(), w("2048").as_ptr(), None, null_mut());
-        assert_eq!(import("exists"), TvmStatus::AlreadyExists);
-        assert_eq!(last_error().unwrap(), "A key named 'exists' already exists in the vault.");
-        assert_eq!(import("other"), TvmStatus::Vault);
-        let text = last_error().unwrap();
-        assert!(text.contains("[Error: Keys Get failed: Not Found]") && text.contains("wrapping key"), "{text}");
-        tvm_vault_free(vault);
+    let cases = [
+        (json!({ "outcome": "ok", "moduleVersion": "1.2.27" }), false, None),
+        (json!({ "outcome": "ok", "moduleVersion": "1.2.27", "version": "1.14.1.10414" }), true, None),
+        (
+            json!({ "outcome": "ok", "moduleVersion": "1.2.9" }),
+            false,
+            Some(("MocModuleVersionTooOld", "Incompatible moc powershell version: 1.2.9 found. Version 1.2.27 is needed. Please update your cluster.")),
+        ),
+        (json!({ "outcome": "ok" }), false, Some(("MocVersionUnknown", "Unable to determine Moc installation versions."))),
+        (json!({ "outcome": "ok", "moduleVersion": "1.2.27" }), true, Some(("MocVersionUnknown", "Unable to determine Moc installation versions."))),
+        (
+            json!({ "outcome": "ok", "moduleVersion": "1.2.27", "version": "1.14.0.0" }),
+            true,
+            Some(("MocStackVersionTooOld", "Incompatible moc stack version: 1.14.0.0 found. 1.14.1.10414 is needed. Please update your cluster.")),
+        ),
+        (
+            json!({ "outcome": "failed", "message": "The term 'Get-MocConfig' is not recognized" }),
+            false,
+            Some(("MocVersionUnknown", "Unable to determine Moc installation versions.")),
+        ),
+    ];
+    for (config, check_stack, expected) in cases {
+        let mut host = Host::new(&dir.path().join("v"), Mode::Forward);
+        host.config = config.clone();
+        let seen = RefCell::new(Seen::default());
+        let (status, vault, out) = open_moc(&host, check_stack, Some(&seen));
+        match expected {
+            None => {
+                assert_eq!(status, TvmStatus::Ok, "{config}: {out}");
+                unsafe { tvm_vault_free(vault) };
+            }
+            Some((id, message)) => {
+                assert_eq!((status, error_id(&out), out["message"].as_str()), (TvmStatus::Failed, id, Some(message)), "{config}");
+                assert_eq!(out["category"], "NotInstalled");
+                assert!(vault.is_null());
+            }
+        }
+        assert_eq!(host.released.get(), 1, "{config}: released exactly once");
+        if config["outcome"] == "failed" {
+            let verbose = seen.borrow().named("verbose")[0]["text"].clone();
+            assert_eq!(verbose, "Get-MocConfig: The term 'Get-MocConfig' is not recognized");
+        }
+    }
+}
+
+#[test]
+fn moc_replies_become_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::new(&dir.path().join("a"), Mode::MocTexts);
+    let vault = moc(&host);
+    let (status, e) = import_wrapping(vault, "exists");
+    assert_eq!((status, error_id(&e), e["message"].as_str()), (TvmStatus::Failed, "KeyExists", Some("A key named 'exists' already exists in the vault.")));
+    let (status, e) = import_wrapping(vault, "other");
+    assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "VaultFailed"));
+    let text = e["message"].as_str().unwrap();
+    assert!(text.contains("[Error: Keys Get failed: Not Found]") && text.contains("wrapping key"), "{text}");
+    unsafe { tvm_vault_free(vault) };
+    for (mode, status, id) in [
+        (Mode::TimeOut, TvmStatus::Failed, "VaultTimeout"),
+        (Mode::Cancel, TvmStatus::Cancelled, "Cancelled"),
+        (Mode::NoReply, TvmStatus::Failed, "VaultFailed"),
+        (Mode::Garbage, TvmStatus::Failed, "VaultFailed"),
+        (Mode::Panic, TvmStatus::Panic, "InternalError"),
+    ] {
+        let host = Host::new(&dir.path().join("b"), mode);
+        let vault = moc(&host);
+        let (got, e) = run(tvm_vault_list, vault, json!({}), None);
+        assert_eq!((got, error_id(&e)), (status, id), "{e}");
+        if mode == Mode::Panic {
+            assert!(e["message"].as_str().unwrap().contains("forced panic in a host dispatcher"), "{e}");
+        }
+        if mode == Mode::NoReply {
+            assert!(e["message"].as_str().unwrap().contains("'list'"), "the operation is named: {e}");
+        }
+        unsafe { tvm_vault_free(vault) };
+        assert_eq!(host.released.get(), 1);
     }
 }

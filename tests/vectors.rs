@@ -10,7 +10,7 @@ use tvmkeys::events::NoEvents;
 use tvmkeys::keyfile::{Enc, KeyFile};
 use tvmkeys::keywrap::{self, KeyWrap};
 use tvmkeys::vault::{LocalVault, Vault};
-use tvmkeys::{pem, wrapping_key, ErrorKind};
+use tvmkeys::{pem, wrapping_key, ErrorCode};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -56,7 +56,7 @@ fn refuses_damaged_python_blobs() {
     for case in bad {
         let blob = tvmkeys::keyfile::b64url_decode(case["blob_b64url"].as_str().unwrap()).unwrap();
         let err = keywrap::unwrap_any(&key, &blob).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Crypto, "{}", case["name"]);
+        assert_eq!(err.code(), ErrorCode::UnwrapFailed, "{}", case["name"]);
     }
 }
 
@@ -99,24 +99,24 @@ fn bad_pem_inputs_are_refused_and_nothing_is_written() {
     let v = vectors();
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("out.json");
-    let cases: [(&str, &str, ErrorKind); 7] = [
-        ("missing.pem", "wrapping_private_pkcs8.pem", ErrorKind::NotFound),
-        ("wrapping_public_pkcs1.pem", "missing.pem", ErrorKind::NotFound),
-        ("wrapping_private_pkcs8.pem", "wrapping_private_pkcs8.pem", ErrorKind::Format),
-        ("wrapping_public_pkcs1.pem", "wrapping_public_pkcs1.pem", ErrorKind::Format),
-        ("wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", ErrorKind::Format),
-        ("wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", ErrorKind::Unsupported),
-        ("other_public_pkcs1.pem", "wrapping_private_pkcs8.pem", ErrorKind::Crypto),
+    let cases: [(&str, &str, ErrorCode); 7] = [
+        ("missing.pem", "wrapping_private_pkcs8.pem", ErrorCode::FileMissing),
+        ("wrapping_public_pkcs1.pem", "missing.pem", ErrorCode::FileMissing),
+        ("wrapping_private_pkcs8.pem", "wrapping_private_pkcs8.pem", ErrorCode::PemInvalid),
+        ("wrapping_public_pkcs1.pem", "wrapping_public_pkcs1.pem", ErrorCode::PemInvalid),
+        ("wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", ErrorCode::PemInvalid),
+        ("wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", ErrorCode::PemEncrypted),
+        ("other_public_pkcs1.pem", "wrapping_private_pkcs8.pem", ErrorCode::KeyPairMismatch),
     ];
     for (public, private, kind) in cases {
         let err = wrapping_key::generate_import_json(&v.join(public), &v.join(private), &file).unwrap_err();
-        assert_eq!(err.kind(), kind, "{public} + {private}: {err}");
+        assert_eq!(err.code(), kind, "{public} + {private}: {err}");
         let text = err.to_string();
         assert!(text.contains(".pem"), "the message names the file: {text}");
         assert!(!file.exists(), "{public} + {private} wrote a file");
     }
     let err = wrapping_key::generate_import_json(&v.join("wrapping_public_pkcs1.pem"), &v.join("ec_private_sec1.pem"), &file).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Format);
+    assert_eq!(err.code(), ErrorCode::PemInvalid);
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn local_vault_imports_python_export_files() {
         assert_eq!(hex::encode(material), by_name(case)["target_hex"].as_str().unwrap());
         // A second import of the same name is refused as existing, not as a failure.
         let again = vault.import(key, spec, &v.join(file), Some("wrap")).unwrap_err();
-        assert_eq!(again.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(again.code(), ErrorCode::KeyExists);
     }
     // The RSA target really is the PKCS#8 key Python made.
     let rsa_case = by_name("rsa2048_ckm_rsa_aes_key_wrap");

@@ -2,22 +2,17 @@ using System;
 
 namespace TvmBackupUtils
 {
-    /// <summary>TvmStatus of include/tvmkeys.h. Never renumbered; 0 is success.</summary>
+    /// <summary>
+    /// TvmStatus of include/tvmkeys.h: how an engine call ended, as a transport matter. What went wrong is the
+    /// error's <see cref="TvmException.ErrorId"/>. Never renumbered; 2 to 8 and 10 to 12 are retired.
+    /// </summary>
     public enum TvmStatus : uint
     {
         Ok = 0,
         NullArgument = 1,
-        InvalidArgument = 2,
-        Io = 3,
-        Format = 4,
-        Crypto = 5,
-        Vault = 6,
-        AlreadyExists = 7,
-        NotFound = 8,
         Cancelled = 9,
-        Timeout = 10,
-        Unsupported = 11,
-        IncompatibleVersion = 12,
+        InvalidRequest = 13,
+        Failed = 14,
         Panic = 99,
     }
 

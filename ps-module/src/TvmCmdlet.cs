@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Runtime.ExceptionServices;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Moc;
 using TvmBackupUtils.Native;
 
@@ -16,7 +17,6 @@ namespace TvmBackupUtils
     {
         private ExceptionDispatchInfo? _callbackFailure;
         private bool _progressShown;
-        private Action<TvmKey>? _keyListed;
 
         private protected TvmCmdlet() { }
 
@@ -67,23 +67,45 @@ namespace TvmBackupUtils
         }
 
         /// <summary>
-        /// Runs one engine call that streams events to this cmdlet. The callback delegate is kept alive for the
-        /// call; an exception thrown while handling an event (PipelineStoppedException included) is held, the
-        /// engine is told to cancel, and the exception is rethrown here once the engine has returned.
+        /// Runs one command of the engine: <paramref name="request"/> as JSON in, the result of type
+        /// <typeparamref name="TResult"/> out, events handled as they come. A failure is a terminating error
+        /// whose ErrorId is the engine's code; <paramref name="target"/> is the record's target object.
         /// </summary>
-        private protected TvmStatus RunWithEvents(Func<TvmEventCallback, uint> call)
+        private protected TResult Invoke<TRequest, TResult>(CommandFn export, VaultHandle? vault, TRequest request, object? target)
+            where TResult : class
+        {
+            byte[] json = Json.Write(request);
+            var length = (UIntPtr)json.Length;
+            (TvmStatus status, byte[] bytes) = CallEngine(sink =>
+            {
+                TvmNative native = Native;
+                TvmBuffer buffer = default;
+                TvmStatus s = vault == null
+                    ? export(IntPtr.Zero, json, length, sink, IntPtr.Zero, out buffer)
+                    : vault.Use(v => export(v, json, length, sink, IntPtr.Zero, out buffer));
+                return (s, native.Take(buffer));
+            });
+            return ResultOf<TResult>(status, bytes, target);
+        }
+
+        /// <summary>
+        /// Runs one engine call with this cmdlet as its event sink. The sink delegate is kept alive for the call;
+        /// an exception thrown while handling an event (PipelineStoppedException included) is held, the engine is
+        /// told to cancel, and the exception is rethrown here once the engine has returned.
+        /// </summary>
+        private protected (TvmStatus Status, byte[] Bytes) CallEngine(Func<TvmEventSink, (TvmStatus, byte[])> call)
         {
             _callbackFailure = null;
-            TvmEventCallback callback = OnNativeEvent;
-            uint status;
+            TvmEventSink sink = OnEngineEvent;
+            (TvmStatus, byte[]) result;
             ExceptionDispatchInfo? failure = null;
             try
             {
-                status = call(callback);
+                result = call(sink);
             }
             finally
             {
-                GC.KeepAlive(callback);
+                GC.KeepAlive(sink);
                 failure = _callbackFailure;
                 _callbackFailure = null;
                 try
@@ -96,113 +118,96 @@ namespace TvmBackupUtils
                 }
             }
             failure?.Throw();
-            return (TvmStatus)status;
+            return result;
         }
 
-        /// <summary>Terminating error for a failed whole-command call (reads and frees tvm_last_error()).</summary>
-        private protected void ThrowIfFailed(TvmStatus status, object? target)
+        /// <summary>The result in <paramref name="bytes"/>, or the terminating error it holds when the call failed.</summary>
+        private protected TResult ResultOf<TResult>(TvmStatus status, byte[] bytes, object? target) where TResult : class
         {
             if (status == TvmStatus.Ok)
             {
-                return;
+                return Json.Read<TResult>(bytes);
             }
-            string? text = Native.TakeLastError();
             if (Stopping)
             {
                 // Ctrl+C: whatever the engine made of the stopped call, the command ends stopped.
                 throw new PipelineStoppedException();
             }
-            ThrowTerminatingError(Errors.FromStatus(status, text, target));
+            TvmError error = Errors.Read(bytes, status);
+            ThrowTerminatingError(Errors.FromEngine(status, error, ParameterFor(error.Input), target));
+            throw new InvalidOperationException("ThrowTerminatingError returned.");
         }
 
-        /// <summary>Lists the keys of a vault through KeyListed events.</summary>
-        private protected void ListKeys(VaultHandle vault, Action<TvmKey> onKey)
+        /// <summary>The parameter of this cmdlet that a request field is (keySize: KeySize), or null.</summary>
+        private string? ParameterFor(string? input)
         {
-            TvmNative native = Native;
-            _keyListed = onKey;
-            try
+            if (string.IsNullOrEmpty(input))
             {
-                TvmStatus status = RunWithEvents(callback => vault.Use(v => native.VaultList(v, callback, IntPtr.Zero)));
-                ThrowIfFailed(status, null);
+                return null;
             }
-            finally
-            {
-                _keyListed = null;
-            }
+            string name = char.ToUpperInvariant(input![0]) + input.Substring(1);
+            return MyInvocation?.MyCommand?.Parameters?.ContainsKey(name) == true ? name : null;
         }
 
         /// <summary>Non-terminating error for one key that failed (the loop in the engine goes on).</summary>
-        private protected void WriteKeyError(TvmEvent e, string errorId, string messagePrefix)
+        private protected void WriteKeyError(TvmKeyRestore key, string errorId, string messagePrefix)
         {
-            var exception = new TvmException(e.Status, messagePrefix + e.Text);
-            object target = e.KeyName.Length > 0 ? e.KeyName : e.File;
-            WriteError(new ErrorRecord(exception, errorId, Errors.Category(e.Status), target));
+            TvmError error = key.Error ?? new TvmError { ErrorId = errorId, Category = nameof(ErrorCategory.InvalidOperation), Message = key.Message };
+            var exception = new TvmException(TvmStatus.Failed, error, messagePrefix + (key.Message ?? error.Message));
+            object? target = key.Name.Length > 0 ? key.Name : key.File;
+            WriteError(new ErrorRecord(exception, errorId, error.PowerShellCategory, target));
         }
 
-        /// <summary>A KeyListed event as a key (Fingerprint is the event's text).</summary>
-        private protected static TvmKey KeyFromEvent(TvmEvent e, string? fingerprint) => new TvmKey
-        {
-            Name = e.KeyName,
-            Type = e.KeyType,
-            Size = (int)e.KeySize,
-            Fingerprint = string.IsNullOrEmpty(fingerprint) ? null : fingerprint,
-            File = e.File.Length > 0 ? e.File : null,
-        };
+        /// <summary>keyRestored: one key's result. Default: ignored.</summary>
+        private protected virtual void OnKeyRestored(TvmKeyRestore restore) { }
 
-        /// <summary>KeyDone: one key's result. Default: ignored.</summary>
-        private protected virtual void OnKeyDone(TvmEvent e) { }
+        /// <summary>The ShouldProcess target for a keyPending event (the action is the event's).</summary>
+        private protected virtual string PendingTarget(TvmKey key) => key.Name.Length > 0 ? key.Name : key.File ?? string.Empty;
 
-        /// <summary>Backup: the text is the path of the backup folder. Default: ignored.</summary>
-        private protected virtual void OnBackup(TvmEvent e) { }
-
-        /// <summary>The ShouldProcess target for a KeyPending event (the action is the event's text).</summary>
-        private protected virtual string PendingTarget(TvmEvent e) => e.KeyName.Length > 0 ? e.KeyName : e.File;
-
-        private uint OnNativeEvent(IntPtr context, IntPtr evt)
+        private TvmReply OnEngineEvent(IntPtr context, IntPtr evt, UIntPtr length)
         {
             try
             {
                 if (_callbackFailure != null || Stopping)
                 {
-                    return (uint)TvmReply.Cancel;
+                    return TvmReply.Cancel;
                 }
-                return (uint)Dispatch(TvmEvent.FromNative(evt));
+                return Dispatch(Json.Read<EngineEvent>(TvmNative.Copy(evt, length)));
             }
             catch (Exception e)
             {
                 _callbackFailure = ExceptionDispatchInfo.Capture(e);
-                return (uint)TvmReply.Cancel;
+                return TvmReply.Cancel;
             }
         }
 
-        private TvmReply Dispatch(TvmEvent e)
+        private TvmReply Dispatch(EngineEvent e)
         {
-            switch (e.Kind)
+            switch (e.Event)
             {
-                case TvmEventKind.Message:
-                    WriteInformation(new HostInformationMessage { Message = e.Text }, new[] { "PSHOST" });
+                case "message":
+                    WriteInformation(new HostInformationMessage { Message = e.Text ?? string.Empty }, new[] { "PSHOST" });
                     break;
-                case TvmEventKind.Warning:
-                    WriteWarning(e.Text);
+                case "warning":
+                    WriteWarning(e.Text ?? string.Empty);
                     break;
-                case TvmEventKind.Progress:
-                    WriteProgress(e);
+                case "verbose":
+                    WriteVerbose(e.Text ?? string.Empty);
                     break;
-                case TvmEventKind.KeyPending:
-                    return ShouldProcess(PendingTarget(e), e.Text.Length > 0 ? e.Text : "Write key into the vault")
-                        ? TvmReply.Proceed
-                        : TvmReply.Skip;
-                case TvmEventKind.KeyDone:
-                    OnKeyDone(e);
+                case "progress":
+                    WriteProgress(e.Activity, e.Current ?? 0, e.Total ?? 0);
                     break;
-                case TvmEventKind.Backup:
-                    OnBackup(e);
-                    break;
-                case TvmEventKind.KeyListed:
-                    _keyListed?.Invoke(KeyFromEvent(e, e.Text));
+                case "keyPending":
+                    string action = string.IsNullOrEmpty(e.Action) ? "Write key into the vault" : e.Action!;
+                    return ShouldProcess(e.Key == null ? string.Empty : PendingTarget(e.Key), action) ? TvmReply.Proceed : TvmReply.Skip;
+                case "keyRestored":
+                    if (e.Restore != null)
+                    {
+                        OnKeyRestored(e.Restore);
+                    }
                     break;
                 default:
-                    break; // a kind newer than this assembly: nothing to show
+                    break; // an event newer than this assembly: nothing to show
             }
             return TvmReply.Proceed;
         }
@@ -212,14 +217,14 @@ namespace TvmBackupUtils
 
         private string _progressActivity = string.Empty;
 
-        /// <summary>Progress: <c>current</c> of <c>total</c> (1-based) is about to be handled; text is the activity.</summary>
-        private void WriteProgress(TvmEvent e)
+        /// <summary>Progress: <paramref name="current"/> of <paramref name="total"/> (1-based) is about to be handled.</summary>
+        private void WriteProgress(string? activity, uint current, uint total)
         {
-            _progressActivity = e.Text.Length > 0 ? e.Text : MyInvocation?.MyCommand?.Name ?? "TvmBackupUtils";
-            var record = new ProgressRecord(ProgressActivityId, _progressActivity, $"{e.Current} of {e.Total}");
-            if (e.Total > 0 && e.Current > 0)
+            _progressActivity = !string.IsNullOrEmpty(activity) ? activity! : MyInvocation?.MyCommand?.Name ?? "TvmBackupUtils";
+            var record = new ProgressRecord(ProgressActivityId, _progressActivity, $"{current} of {total}");
+            if (total > 0 && current > 0)
             {
-                record.PercentComplete = (int)Math.Min(100UL, (ulong)(e.Current - 1) * 100UL / e.Total);
+                record.PercentComplete = (int)Math.Min(100UL, (ulong)(current - 1) * 100UL / total);
             }
             WriteProgress(record);
             _progressShown = true;
@@ -300,31 +305,32 @@ namespace TvmBackupUtils
             }
             string path = ResolvePath(given!, source);
             TvmNative native = Native;
-            var status = (TvmStatus)native.VaultOpenLocal(path, create ? 1u : 0u, out IntPtr vault);
-            if (status != TvmStatus.Ok || vault == IntPtr.Zero)
+            byte[] request = Json.Write(new OpenLocalRequest { VaultPath = path, Create = create });
+            TvmStatus status = native.VaultOpenLocal(request, (UIntPtr)request.Length, out IntPtr vault, out TvmBuffer buffer);
+            byte[] result = native.Take(buffer);
+            if (status == TvmStatus.Ok && vault != IntPtr.Zero)
             {
-                ThrowIfFailed(status == TvmStatus.Ok ? TvmStatus.Vault : status, path);
+                _vault = VaultHandle.FromPointer(vault);
             }
-            _vault = VaultHandle.FromPointer(vault);
-            return _vault;
+            ResultOf<OpenResult>(status, result, path);
+            return _vault!;
         }
 
-        /// <summary>The MOC vault: the version gates first (Get-MocConfig, once), then the adapter.</summary>
+        /// <summary>The MOC vault: the engine reads Get-MocConfig through the adapter and applies the version gates.</summary>
         private VaultHandle OpenMocVault()
         {
             TvmNative native = Native;
             var moc = new MocShell(this, TimeoutSec);
             _moc = moc;
-            (string? moduleVersion, string? version, string? failure) = MocVault.ReadVersions(moc);
-            if (failure != null)
+            IntPtr vault = IntPtr.Zero;
+            (TvmStatus status, byte[] bytes) = CallEngine(sink =>
+                MocVault.Open(native, moc, Group, KeyVaultName, ChecksMocStackVersion, sink, out vault));
+            if (status == TvmStatus.Ok && vault != IntPtr.Zero)
             {
-                WriteVerbose("Get-MocConfig: " + failure);
+                _vault = VaultHandle.FromPointer(vault);
             }
-            var gate = (TvmStatus)native.MocCheckVersions(moduleVersion, version, ChecksMocStackVersion ? 1u : 0u);
-            ThrowIfFailed(gate, null);
-            TvmStatus status = MocVault.Open(native, moc, Group, KeyVaultName, out IntPtr vault);
-            ThrowIfFailed(status, KeyVaultName);
-            return VaultHandle.FromPointer(vault);
+            ResultOf<OpenResult>(status, bytes, null);
+            return _vault!;
         }
 
         /// <summary>Ctrl+C: stops the running Moc call, if any (the engine then stops between keys).</summary>
@@ -332,20 +338,6 @@ namespace TvmBackupUtils
         {
             _moc?.Stop();
             base.StopProcessing();
-        }
-
-        /// <summary>The vault key of that exact name, or null.</summary>
-        private protected TvmKey? FindKey(VaultHandle vault, string name)
-        {
-            TvmKey? found = null;
-            ListKeys(vault, key =>
-            {
-                if (found == null && string.Equals(key.Name, name, StringComparison.Ordinal))
-                {
-                    found = key;
-                }
-            });
-            return found;
         }
 
         /// <summary>Frees the vault (the engine calls this when the command ends, also on failure).</summary>

@@ -1,210 +1,110 @@
-//! The C ABI that the PowerShell cmdlets call. The only module with `unsafe` code.
+//! The C ABI that the PowerShell cmdlets call: commands as data. The only module with `unsafe` code.
 //!
-//! Contract (see also `include/tvmkeys.h`, generated from this module):
-//! - Every export returns a [`TvmStatus`] (or a plain value that cannot fail) and runs inside one panic
-//!   boundary, [`boundary`]: a panic becomes `TVM_STATUS_PANIC`, never an abort of the PowerShell process.
-//! - Strings are NUL-terminated UTF-16, borrowed for the duration of the call only.
-//! - Anything handed out is freed by its one free function: a [`TvmVault`] by [`tvm_vault_free`], a string
-//!   by [`tvm_string_free`].
-//! - On failure, [`tvm_last_error`] returns this thread's message for the last failing call.
-//! - Events (host messages, progress, per-key results, questions) go to the caller's callback on the
-//!   calling thread, during the call.
-mod host;
-
-use std::cell::RefCell;
+//! Contract (`docs/abi.md` in full; `include/tvmkeys.h` is generated from this module):
+//! - A command export takes a vault handle, its request as borrowed UTF-8 JSON bytes `(ptr, len)`, an
+//!   event sink with its context, and `out`, where it stores an owned [`TvmBuffer`]. It returns a
+//!   transport [`TvmStatus`]. On `Ok` the buffer holds the command's result (JSON, the types of
+//!   `src/api/`); on any other status it holds a structured error `{"errorId","category","message",...}`.
+//!   Every buffer is freed by [`tvm_buffer_free`], once.
+//! - Events are JSON records (`{"event":"progress",...}`) sent to the sink on the calling thread, during
+//!   the call; the sink answers with a [`TvmReply`].
+//! - The MOC vault is one host dispatcher: an operation as JSON in, a reply as JSON out.
+//! - Every export runs inside one panic boundary, [`boundary`]: a panic becomes `TVM_STATUS_PANIC` with a
+//!   structured error, never an abort of the PowerShell process.
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 
-use widestring::{U16CStr, U16CString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::error::{Error, ErrorKind};
-use crate::events::{Events, KeyEvent, Outcome, Reply};
-use crate::vault::{KeySpec, LocalVault, Vault};
-pub use host::{tvm_host_call_add_key, tvm_host_call_set_error, TvmHostCall, TvmHostVault};
+use crate::api::{self, parse_request, to_result_json};
+use crate::error::{Error, ErrorCode, ErrorInfo};
+use crate::events::{Event, Events, Reply};
+use crate::vault::moc::{Host, HostOp, HostReply, MocVault};
+use crate::vault::Vault;
 
 /// The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
-/// against a library whose version differs from the one it was built for.
-pub const TVM_ABI_VERSION: u32 = 2;
+/// against a library whose version differs from the one it was built for. (Requests and results are
+/// versioned by their `schemaVersion`, not by this.)
+pub const TVM_ABI_VERSION: u32 = 3;
 
-/// The result of every call. Numbers are never reused: a retired code stays reserved.
+/// The transport status of every export. Numbers are never reused: a retired code stays reserved.
+/// What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TvmStatus {
+    /// The buffer holds the command's result.
     Ok = 0,
-    /// A required pointer argument was NULL.
+    /// A required pointer argument was NULL; the buffer (if `out` was not NULL) says which.
     NullArgument = 1,
-    /// An argument is wrong: bad UTF-16, bad name, size or timestamp.
-    InvalidArgument = 2,
-    /// A file could not be read or written.
-    Io = 3,
-    /// A file exists but is not what it must be (PEM, key file, backup layout).
-    Format = 4,
-    /// Inconsistent key material, or a cryptographic operation failed.
-    Crypto = 5,
-    /// The vault failed for another reason.
-    Vault = 6,
-    /// A key or backup of that name exists already.
-    AlreadyExists = 7,
-    /// A file, folder or key does not exist.
-    NotFound = 8,
-    /// The caller asked to stop.
+    // 2 to 8 and 10 to 12 are reserved: the error kinds of ABI 2 (invalid argument, I/O, format, crypto,
+    // vault, already exists, not found, timeout, unsupported, incompatible version), now `errorId`s.
+    /// The command stopped because the caller asked it to (a `cancel` reply, or Ctrl+C in the host).
     Cancelled = 9,
-    /// A vault call did not return in time.
-    Timeout = 10,
-    /// Not supported here (encrypted private keys, an unavailable vault).
-    Unsupported = 11,
-    /// The cluster's MOC is missing or older than the command needs (the original's version gates).
-    IncompatibleVersion = 12,
-    /// A bug: the engine panicked. The message says where.
+    /// The request is not valid JSON for this command (malformed, an unknown or a missing field).
+    InvalidRequest = 13,
+    /// The command failed; the buffer holds the structured error.
+    Failed = 14,
+    /// A bug: the engine or a callback panicked. The buffer holds an `InternalError`.
     Panic = 99,
 }
 
-impl TvmStatus {
-    fn from_kind(kind: ErrorKind) -> TvmStatus {
-        match kind {
-            ErrorKind::InvalidArgument => TvmStatus::InvalidArgument,
-            ErrorKind::Io => TvmStatus::Io,
-            ErrorKind::Format => TvmStatus::Format,
-            ErrorKind::Crypto => TvmStatus::Crypto,
-            ErrorKind::Vault => TvmStatus::Vault,
-            ErrorKind::AlreadyExists => TvmStatus::AlreadyExists,
-            ErrorKind::NotFound => TvmStatus::NotFound,
-            ErrorKind::Cancelled => TvmStatus::Cancelled,
-            ErrorKind::Timeout => TvmStatus::Timeout,
-            ErrorKind::Unsupported => TvmStatus::Unsupported,
-            ErrorKind::IncompatibleVersion => TvmStatus::IncompatibleVersion,
-        }
-    }
-
-    /// The status a host callback returned, read defensively: an unknown number is a vault failure.
-    fn from_u32(value: u32) -> TvmStatus {
-        [
-            TvmStatus::Ok,
-            TvmStatus::NullArgument,
-            TvmStatus::InvalidArgument,
-            TvmStatus::Io,
-            TvmStatus::Format,
-            TvmStatus::Crypto,
-            TvmStatus::Vault,
-            TvmStatus::AlreadyExists,
-            TvmStatus::NotFound,
-            TvmStatus::Cancelled,
-            TvmStatus::Timeout,
-            TvmStatus::Unsupported,
-            TvmStatus::IncompatibleVersion,
-            TvmStatus::Panic,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == value)
-        .unwrap_or(TvmStatus::Vault)
-    }
-}
-
-/// What an event is about.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TvmEventKind {
-    /// `text` is a line the original script wrote with `Write-Host`.
-    Message = 1,
-    /// `text` is a warning.
-    Warning = 2,
-    /// `current` of `total` is about to be handled; `text` is the activity. Reply Cancel to stop.
-    Progress = 3,
-    /// A key is about to be written to a vault; `text` is the action. Reply Proceed, Skip or Cancel.
-    KeyPending = 4,
-    /// A key was handled: `outcome`, and for `Failed` a `status` and the message in `text`.
-    KeyDone = 5,
-    /// A backup is complete; `text` is its folder.
-    Backup = 6,
-    /// A key listed by `tvm_vault_list`; `text` is its fingerprint, empty when the vault has none.
-    KeyListed = 7,
-}
-
-/// What happened to one key.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TvmOutcome {
-    None = 0,
-    Exported = 1,
-    Imported = 2,
-    Exists = 3,
-    Skipped = 4,
-    Failed = 5,
-}
-
-/// The callback's answer (returned as a `uint32_t`).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TvmReply {
-    Proceed = 0,
-    /// Leave this key alone; only meaningful for `KeyPending`.
-    Skip = 1,
-    /// Stop between keys.
-    Cancel = 2,
-}
-
-/// One event. Borrowed: valid only while the callback runs. String pointers are never NULL.
+/// Bytes the library hands out (a result or an error, UTF-8 JSON). Owned by the caller once returned;
+/// freed with [`tvm_buffer_free`]. `data` is NULL only for an empty buffer.
 #[repr(C)]
-pub struct TvmEvent {
-    pub kind: TvmEventKind,
-    pub outcome: TvmOutcome,
-    pub status: TvmStatus,
-    pub key_size: u32,
-    /// 1-based position for `Progress`.
-    pub current: u32,
-    pub total: u32,
-    pub text: *const u16,
-    pub key_name: *const u16,
-    pub key_type: *const u16,
-    pub file: *const u16,
+#[derive(Debug)]
+pub struct TvmBuffer {
+    pub data: *mut u8,
+    pub len: usize,
 }
 
-/// Receives events on the calling thread. Returns a [`TvmReply`] as a `uint32_t`. It must not unwind
-/// (a C# exception must be caught inside it).
-pub type TvmEventCallback = Option<unsafe extern "C-unwind" fn(context: *mut c_void, event: *const TvmEvent) -> u32>;
+/// A sink's answer to an event (one of the `TVM_REPLY_*` values). Read defensively: any other value is
+/// taken as `TVM_REPLY_CANCEL`.
+pub type TvmReply = u32;
+/// Go on.
+pub const TVM_REPLY_PROCEED: TvmReply = 0;
+/// Leave this key alone; meaningful only for `keyPending`.
+pub const TVM_REPLY_SKIP: TvmReply = 1;
+/// Stop between keys.
+pub const TVM_REPLY_CANCEL: TvmReply = 2;
+
+/// Receives one event, `event_len` bytes of UTF-8 JSON borrowed for the duration of the call, on the
+/// calling thread. It must not unwind across the ABI (a C# exception must be caught inside it).
+pub type TvmEventSink = Option<unsafe extern "C-unwind" fn(context: *mut c_void, event: *const u8, event_len: usize) -> TvmReply>;
+
+/// A host's reply to one operation: UTF-8 JSON owned by the host, valid until the host's next dispatch or
+/// its release. `data` NULL means the host could not reply at all.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TvmHostReply {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// Runs one operation (`op`, UTF-8 JSON borrowed for the call) and stores the reply in `*reply`.
+pub type TvmHostDispatch =
+    Option<unsafe extern "C-unwind" fn(context: *mut c_void, op: *const u8, op_len: usize, reply: *mut TvmHostReply)>;
+/// Called exactly once, when the library no longer needs the host.
+pub type TvmHostRelease = Option<unsafe extern "C-unwind" fn(context: *mut c_void)>;
+
+/// The host side of the MOC vault (the C# shim running the Moc cmdlets).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TvmHostVault {
+    pub context: *mut c_void,
+    pub dispatch: TvmHostDispatch,
+    pub release: TvmHostRelease,
+}
 
 /// A vault handle. Opaque; free with [`tvm_vault_free`].
 pub struct TvmVault {
     inner: Box<dyn Vault>,
 }
 
-thread_local! {
-    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-fn set_last_error(message: String) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = Some(message));
-}
-
-/// The one panic boundary: runs `f`, records a failure's text for [`tvm_last_error`], and turns a panic
-/// into [`TvmStatus::Panic`].
-fn boundary(f: impl FnOnce() -> std::result::Result<(), Failure>) -> TvmStatus {
-    LAST_ERROR.with(|e| *e.borrow_mut() = None);
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => TvmStatus::Ok,
-        Ok(Err(Failure::Null(what))) => {
-            set_last_error(format!("The argument '{what}' was NULL."));
-            TvmStatus::NullArgument
-        }
-        Ok(Err(Failure::Engine(e))) => {
-            set_last_error(e.to_string());
-            TvmStatus::from_kind(e.kind())
-        }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            set_last_error(format!("Internal error in tvmkeys (a bug; please report it): {what}"));
-            TvmStatus::Panic
-        }
-    }
-}
-
+/// How an export failed, before it is written as a status and an error buffer.
 enum Failure {
     Null(&'static str),
+    Request(Error),
     Engine(Error),
 }
 
@@ -214,119 +114,139 @@ impl From<Error> for Failure {
     }
 }
 
-/// Reads a borrowed UTF-16 argument.
+/// Moves bytes into a buffer the caller owns.
+fn into_buffer(bytes: Vec<u8>) -> TvmBuffer {
+    let mut bytes = bytes.into_boxed_slice();
+    let len = bytes.len();
+    let data = if len == 0 { std::ptr::null_mut() } else { bytes.as_mut_ptr() };
+    std::mem::forget(bytes);
+    TvmBuffer { data, len }
+}
+
+fn error_json(info: &ErrorInfo) -> Vec<u8> {
+    // An ErrorInfo is plain strings; serialising it cannot fail, and an empty buffer still reads as an error.
+    serde_json::to_vec(info).unwrap_or_default()
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The one panic boundary: runs `f`, writes its result or its structured error to `*out`, and turns a
+/// panic into [`TvmStatus::Panic`].
+fn boundary(out: *mut TvmBuffer, f: impl FnOnce() -> Result<Vec<u8>, Failure>) -> TvmStatus {
+    if out.is_null() {
+        // Nowhere to put a result or an error: the call is refused before anything runs.
+        return TvmStatus::NullArgument;
+    }
+    // SAFETY: `out` is non-NULL and, per every export's contract, points to writable storage for one
+    // TvmBuffer. It is set to empty first, so the caller never frees garbage.
+    unsafe { out.write(TvmBuffer { data: std::ptr::null_mut(), len: 0 }) };
+    let (status, bytes) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(result)) => (TvmStatus::Ok, result),
+        Ok(Err(Failure::Null(what))) => {
+            let e = Error::new(ErrorCode::NullArgument, format!("The argument '{what}' was NULL."));
+            (TvmStatus::NullArgument, error_json(&e.info()))
+        }
+        Ok(Err(Failure::Request(e))) => (TvmStatus::InvalidRequest, error_json(&e.info())),
+        Ok(Err(Failure::Engine(e))) => {
+            let status = if e.code() == ErrorCode::Cancelled { TvmStatus::Cancelled } else { TvmStatus::Failed };
+            (status, error_json(&e.info()))
+        }
+        Err(panic) => {
+            let e = Error::new(ErrorCode::InternalError, format!("Internal error in tvmkeys (a bug; please report it): {}", panic_text(&*panic)));
+            (TvmStatus::Panic, error_json(&e.info()))
+        }
+    };
+    // SAFETY: as above; the buffer now owns `bytes`.
+    unsafe { out.write(into_buffer(bytes)) };
+    status
+}
+
+/// Reads and parses a borrowed request.
 ///
 /// # Safety
-/// `ptr` is NULL or points to a NUL-terminated UTF-16 string valid for the call.
-unsafe fn arg(ptr: *const u16, what: &'static str) -> std::result::Result<String, Failure> {
-    if ptr.is_null() {
-        return Err(Failure::Null(what));
+/// `request` is NULL or points to `len` readable bytes valid for the call.
+unsafe fn request<T: DeserializeOwned>(request: *const u8, len: usize) -> Result<T, Failure> {
+    if request.is_null() {
+        return Err(Failure::Null("request"));
     }
-    // SAFETY: the caller guarantees a NUL-terminated string that outlives this call.
-    let s = unsafe { U16CStr::from_ptr_str(ptr) };
-    s.to_string()
-        .map_err(|_| Failure::Engine(Error::InvalidArgument(format!("The argument '{what}' is not valid UTF-16."))))
+    // SAFETY: non-NULL, and `len` bytes are readable per the caller's guarantee.
+    let bytes = unsafe { std::slice::from_raw_parts(request, len) };
+    parse_request(bytes).map_err(Failure::Request)
 }
 
 /// # Safety
-/// As [`arg`].
-unsafe fn path_arg(ptr: *const u16, what: &'static str) -> std::result::Result<PathBuf, Failure> {
-    // SAFETY: forwarded from the caller's guarantee.
-    let s = unsafe { arg(ptr, what)? };
-    if s.is_empty() {
-        return Err(Failure::Engine(Error::InvalidArgument(format!("The path '{what}' is empty."))));
-    }
-    Ok(PathBuf::from(s))
-}
-
-/// A path as the user typed it, for messages only; NULL or empty means "as resolved".
-///
-/// # Safety
-/// As [`arg`].
-unsafe fn shown_arg(ptr: *const u16) -> std::result::Result<Option<PathBuf>, Failure> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded from the caller's guarantee.
-    let s = unsafe { arg(ptr, "shown path")? };
-    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
-}
-
-/// # Safety
-/// `vault` is NULL or a pointer returned by a `tvm_vault_*` constructor and not yet freed.
-unsafe fn vault_arg<'a>(vault: *const TvmVault) -> std::result::Result<&'a dyn Vault, Failure> {
+/// `vault` is NULL or a pointer returned by a `tvm_vault_open_*` export and not yet freed.
+unsafe fn vault_arg<'a>(vault: *const TvmVault) -> Result<&'a dyn Vault, Failure> {
     if vault.is_null() {
         return Err(Failure::Null("vault"));
     }
-    // SAFETY: the caller guarantees a live handle from `tvm_vault_open_local` / `tvm_vault_from_host`.
+    // SAFETY: the caller guarantees a live handle from a `tvm_vault_open_*` export.
     Ok(unsafe { &*vault }.inner.as_ref())
 }
 
-fn wide(s: &str) -> U16CString {
-    U16CString::from_str_truncate(s)
+fn result<T: Serialize>(value: &T) -> Result<Vec<u8>, Failure> {
+    Ok(to_result_json(value)?)
 }
 
-/// Forwards engine events to the caller's callback.
-struct CallbackEvents {
-    callback: TvmEventCallback,
+/// Forwards engine events to the caller's sink as JSON.
+struct SinkEvents {
+    sink: TvmEventSink,
     context: *mut c_void,
 }
 
-impl CallbackEvents {
-    // One argument per field of `TvmEvent`, which is what this fills in.
-    #[allow(clippy::too_many_arguments)]
-    fn send(&mut self, kind: TvmEventKind, text: &str, key: Option<&KeyEvent<'_>>, outcome: TvmOutcome, status: TvmStatus, current: u32, total: u32) -> Reply {
-        let Some(callback) = self.callback else { return Reply::Proceed };
-        let text = wide(text);
-        let (name, key_type, file) = match key {
-            Some(k) => (wide(k.name), wide(k.key_type), wide(k.file)),
-            None => (wide(""), wide(""), wide("")),
-        };
-        let event = TvmEvent {
-            kind,
-            outcome,
-            status,
-            key_size: key.map(|k| k.size).unwrap_or(0),
-            current,
-            total,
-            text: text.as_ptr(),
-            key_name: name.as_ptr(),
-            key_type: key_type.as_ptr(),
-            file: file.as_ptr(),
-        };
-        // SAFETY: the callback and context come from the caller, who guarantees they are valid for the
-        // call; `event` and its strings live until the callback returns.
-        match unsafe { callback(self.context, &event) } {
-            0 => Reply::Proceed,
-            1 => Reply::Skip,
+impl Events for SinkEvents {
+    fn send(&mut self, event: Event) -> Reply {
+        let Some(sink) = self.sink else { return Reply::Proceed };
+        let Ok(json) = serde_json::to_vec(&event) else { return Reply::Proceed };
+        // SAFETY: the sink and context come from the caller, who guarantees they are valid for the call;
+        // `json` lives until the sink returns.
+        match unsafe { sink(self.context, json.as_ptr(), json.len()) } {
+            TVM_REPLY_PROCEED => Reply::Proceed,
+            TVM_REPLY_SKIP => Reply::Skip,
             _ => Reply::Cancel,
         }
     }
 }
 
-impl Events for CallbackEvents {
-    fn message(&mut self, text: &str) {
-        self.send(TvmEventKind::Message, text, None, TvmOutcome::None, TvmStatus::Ok, 0, 0);
+/// The host of a MOC vault, called through its dispatcher; released when dropped.
+struct HostDispatcher {
+    host: TvmHostVault,
+}
+
+impl Host for HostDispatcher {
+    fn dispatch(&self, op: &HostOp) -> crate::Result<HostReply> {
+        let no_reply = |why: String| Error::new(ErrorCode::VaultFailed, format!("The Moc vault adapter {why}."));
+        let Some(dispatch) = self.host.dispatch else { return Err(no_reply("has no dispatcher".into())) };
+        let json = serde_json::to_vec(op).map_err(|e| no_reply(format!("could not be sent the operation ({e})")))?;
+        let mut reply = TvmHostReply { data: std::ptr::null(), len: 0 };
+        // SAFETY: the host promised that `dispatch` and `context` stay valid until release; `json` and
+        // `reply` outlive the call.
+        unsafe { dispatch(self.host.context, json.as_ptr(), json.len(), &mut reply) };
+        if reply.data.is_null() {
+            return Err(no_reply(format!("gave no reply to the operation '{}'", op_name(op))));
+        }
+        // SAFETY: a non-NULL reply points to `len` bytes the host keeps valid until its next dispatch.
+        let bytes = unsafe { std::slice::from_raw_parts(reply.data, reply.len) };
+        serde_json::from_slice(bytes).map_err(|e| no_reply(format!("gave a reply that is not valid ({e})")))
     }
-    fn warning(&mut self, text: &str) {
-        self.send(TvmEventKind::Warning, text, None, TvmOutcome::None, TvmStatus::Ok, 0, 0);
-    }
-    fn progress(&mut self, activity: &str, current: u32, total: u32) -> Reply {
-        self.send(TvmEventKind::Progress, activity, None, TvmOutcome::None, TvmStatus::Ok, current, total)
-    }
-    fn key_pending(&mut self, key: &KeyEvent<'_>, action: &str) -> Reply {
-        self.send(TvmEventKind::KeyPending, action, Some(key), TvmOutcome::None, TvmStatus::Ok, 0, 0)
-    }
-    fn key_done(&mut self, key: &KeyEvent<'_>, outcome: Outcome, error: Option<&Error>, message: &str) {
-        let outcome = match outcome {
-            Outcome::Exported => TvmOutcome::Exported,
-            Outcome::Imported => TvmOutcome::Imported,
-            Outcome::Exists => TvmOutcome::Exists,
-            Outcome::Skipped => TvmOutcome::Skipped,
-            Outcome::Failed => TvmOutcome::Failed,
-        };
-        let status = error.map(|e| TvmStatus::from_kind(e.kind())).unwrap_or(TvmStatus::Ok);
-        self.send(TvmEventKind::KeyDone, message, Some(key), outcome, status, 0, 0);
+}
+
+fn op_name(op: &HostOp) -> String {
+    serde_json::to_value(op).ok().and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string)).unwrap_or_default()
+}
+
+impl Drop for HostDispatcher {
+    fn drop(&mut self) {
+        if let Some(release) = self.host.release {
+            // SAFETY: the host promised `context` stays valid until release, which is called once, here.
+            unsafe { release(self.host.context) };
+        }
     }
 }
 
@@ -342,263 +262,225 @@ pub extern "C" fn tvm_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// This thread's message for the last failing call, or NULL if the last call succeeded.
-/// The caller owns the string and frees it with [`tvm_string_free`].
-#[no_mangle]
-pub extern "C" fn tvm_last_error() -> *mut u16 {
-    catch_unwind(|| LAST_ERROR.with(|e| e.borrow().as_deref().map(|m| wide(m).into_raw()).unwrap_or(std::ptr::null_mut())))
-        .unwrap_or(std::ptr::null_mut())
-}
-
-/// Frees a string returned by this library. NULL is ignored.
+/// Frees a buffer this library handed out. An empty buffer (`data` NULL) is ignored.
 ///
 /// # Safety
-/// `s` is NULL or a string returned by [`tvm_last_error`], not yet freed.
+/// `buffer` is one that an export stored in its `out`, unchanged, and not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn tvm_string_free(s: *mut u16) {
-    if !s.is_null() {
-        // SAFETY: `s` came from `U16CString::into_raw` in this library and is freed once.
-        drop(unsafe { U16CString::from_raw(s) });
+pub unsafe extern "C" fn tvm_buffer_free(buffer: TvmBuffer) {
+    if !buffer.data.is_null() {
+        let _ = catch_unwind(|| {
+            // SAFETY: `data` and `len` are a boxed slice leaked by `into_buffer`, freed once here.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(buffer.data, buffer.len)) });
+        });
     }
 }
 
-/// Opens the local vault in the folder `path`. With `create` non-zero, a missing or empty folder becomes
-/// a new vault. On success `*out` owns a handle to free with [`tvm_vault_free`].
+/// Opens a local vault. Request: `{"vaultPath","create"}`; result `{"vault":"local","path"}`. On `Ok`,
+/// `*vault` owns a handle to free with [`tvm_vault_free`].
 ///
 /// # Safety
-/// `path` is a NUL-terminated UTF-16 string; `out` points to writable storage for one pointer.
+/// `request` points to `request_len` readable bytes; `vault` and `out` point to writable storage.
 #[no_mangle]
-pub unsafe extern "C" fn tvm_vault_open_local(path: *const u16, create: u32, out: *mut *mut TvmVault) -> TvmStatus {
-    boundary(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
+pub unsafe extern "C" fn tvm_vault_open_local(request: *const u8, request_len: usize, vault: *mut *mut TvmVault, out: *mut TvmBuffer) -> TvmStatus {
+    boundary(out, || {
+        if vault.is_null() {
+            return Err(Failure::Null("vault"));
         }
-        // SAFETY: caller's guarantee on `path`.
-        let path = unsafe { path_arg(path, "path")? };
-        let vault = LocalVault::open(&path, create != 0)?;
-        let handle = Box::into_raw(Box::new(TvmVault { inner: Box::new(vault) }));
-        // SAFETY: `out` is non-NULL and writable per the caller's guarantee.
-        unsafe { *out = handle };
-        Ok(())
+        // SAFETY: caller's guarantee on `request`.
+        let req: api::open::OpenLocalRequest = unsafe { self::request(request, request_len)? };
+        let (local, opened) = api::open::open_local(&req)?;
+        let json = result(&opened)?;
+        // SAFETY: `vault` is non-NULL and writable per the caller's guarantee.
+        unsafe { vault.write(Box::into_raw(Box::new(TvmVault { inner: Box::new(local) }))) };
+        Ok(json)
     })
 }
 
-/// Builds a vault whose operations are the caller's callbacks (the Moc adapter of the C# shim).
-/// `host` is copied; its `context` must stay valid until [`tvm_vault_free`], which calls `release`.
+/// Opens the cluster's MOC vault over `host`: reads `Get-MocConfig` through it and applies the original's
+/// version gates. Request: `{"checkStackVersion"}`; result `{"vault":"moc"}`. `host` is copied, and its
+/// `release` is called exactly once: by [`tvm_vault_free`], or before this returns if it fails.
 ///
 /// # Safety
-/// `host` points to a valid [`TvmHostVault`]; `out` points to writable storage for one pointer.
+/// `host` is NULL or points to a valid [`TvmHostVault`]; the rest as for [`tvm_backup`], and `vault`
+/// points to writable storage.
 #[no_mangle]
-pub unsafe extern "C" fn tvm_vault_from_host(host: *const TvmHostVault, out: *mut *mut TvmVault) -> TvmStatus {
-    boundary(|| {
-        if host.is_null() {
-            return Err(Failure::Null("host"));
-        }
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
+pub unsafe extern "C" fn tvm_vault_open_moc(
+    host: *const TvmHostVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    vault: *mut *mut TvmVault,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // The host is taken over first, so that it is released on every path, a NULL argument included.
+    let dispatcher = if host.is_null() {
+        None
+    } else {
         // SAFETY: `host` is non-NULL and valid per the caller's guarantee; the struct is plain data.
-        let vault = host::HostVault::new(unsafe { std::ptr::read(host) })?;
-        let handle = Box::into_raw(Box::new(TvmVault { inner: Box::new(vault) }));
-        // SAFETY: `out` is non-NULL and writable.
-        unsafe { *out = handle };
-        Ok(())
+        Some(HostDispatcher { host: unsafe { host.read() } })
+    };
+    boundary(out, move || {
+        let dispatcher = dispatcher.ok_or(Failure::Null("host"))?;
+        if vault.is_null() {
+            return Err(Failure::Null("vault"));
+        }
+        // SAFETY: caller's guarantee on `request`.
+        let req: api::open::OpenMocRequest = unsafe { self::request(request, request_len)? };
+        let mut events = SinkEvents { sink, context };
+        let moc = MocVault::open(Box::new(dispatcher), req.check_stack_version, &mut events)?;
+        let json = result(&api::open::OpenResult { vault: "moc".into(), path: None })?;
+        // SAFETY: `vault` is non-NULL and writable per the caller's guarantee.
+        unsafe { vault.write(Box::into_raw(Box::new(TvmVault { inner: Box::new(moc) }))) };
+        Ok(json)
     })
 }
 
-/// Frees a vault handle. NULL is ignored.
+/// Frees a vault handle (a MOC vault releases its host). NULL is ignored.
 ///
 /// # Safety
-/// `vault` is NULL or a handle from a `tvm_vault_*` constructor, not yet freed.
+/// `vault` is NULL or a handle from a `tvm_vault_open_*` export, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn tvm_vault_free(vault: *mut TvmVault) {
     if !vault.is_null() {
         // SAFETY: the handle came from `Box::into_raw` in this module and is freed once. A panic in a
-        // vault's drop is caught so it cannot cross the ABI.
+        // vault's drop (a host's release) is caught so it cannot cross the ABI.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(vault) })));
     }
 }
 
-/// Backs up every AES and RSA key of `vault` into `<backup_root>/<timestamp>/` (Backup-TVMKeys).
-/// Emits Message, Progress, KeyDone and, at the end, one Backup event. `backup_root` is the resolved
-/// folder; `shown_backup_root` (may be NULL: the same) is that folder as the user typed it, which the
-/// host messages show.
+/// Runs one command on a vault: the body shared by every command export.
 ///
 /// # Safety
-/// Strings are NUL-terminated UTF-16; `vault` is a live handle; `callback` (may be NULL) and `context`
-/// are valid for the call.
+/// As for [`tvm_backup`].
+unsafe fn command<Req: DeserializeOwned, Res: Serialize>(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+    run: impl FnOnce(&dyn Vault, &Req, &mut dyn Events) -> crate::Result<Res>,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantees, forwarded.
+        let (vault, req) = unsafe { (vault_arg(vault)?, self::request::<Req>(request, request_len)?) };
+        let mut events = SinkEvents { sink, context };
+        result(&run(vault, &req, &mut events)?)
+    })
+}
+
+/// Backs up every AES and RSA key of `vault` into a new timestamped backup (Backup-TVMKeys).
+/// Request `api::backup::BackupRequest`; result `api::backup::BackupResult`. Events: message, warning,
+/// progress.
+///
+/// # Safety
+/// `vault` is a live handle; `request` points to `request_len` readable bytes; `sink` (may be NULL) and
+/// `context` are valid for the call; `out` points to writable storage for one [`TvmBuffer`].
 #[no_mangle]
 pub unsafe extern "C" fn tvm_backup(
     vault: *const TvmVault,
-    wrapping_key_path: *const u16,
-    backup_root: *const u16,
-    shown_backup_root: *const u16,
-    timestamp: *const u16,
-    callback: TvmEventCallback,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
     context: *mut c_void,
+    out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, wrapping, root, shown, timestamp) = unsafe {
-            (
-                vault_arg(vault)?,
-                path_arg(wrapping_key_path, "wrapping_key_path")?,
-                path_arg(backup_root, "backup_root")?,
-                shown_arg(shown_backup_root)?,
-                arg(timestamp, "timestamp")?,
-            )
-        };
-        let mut events = CallbackEvents { callback, context };
-        let shown = shown.unwrap_or_else(|| root.clone());
-        let done = crate::backup::backup(vault, &wrapping, &root, &shown, &timestamp, &mut events)?;
-        events.send(TvmEventKind::Backup, &done.path.to_string_lossy(), None, TvmOutcome::None, TvmStatus::Ok, 0, done.keys.len() as u32);
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, api::backup::run) }
 }
 
-/// Imports every key file of the backup folder `backup_path` into `vault`, unwrapped with the vault's
-/// key `wrapping_key_name` (Import-TVMKeys). A failing key is reported by a KeyDone event and the
-/// others go on; the call itself fails only when the backup cannot be read at all, when the wrapping
-/// key is missing or is not the backup's, or on Cancel. `shown_backup_path` (may be NULL) is the folder
-/// as the user typed it, for the host messages.
+/// Imports the key files of one backup into `vault` (Import-TVMKeys). Request
+/// `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. Events: message, warning,
+/// progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
 ///
 /// # Safety
-/// As [`tvm_backup`].
+/// As for [`tvm_backup`].
 #[no_mangle]
 pub unsafe extern "C" fn tvm_restore(
     vault: *const TvmVault,
-    backup_path: *const u16,
-    shown_backup_path: *const u16,
-    wrapping_key_name: *const u16,
-    callback: TvmEventCallback,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
     context: *mut c_void,
+    out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, path, shown, wrapping) = unsafe {
-            (
-                vault_arg(vault)?,
-                path_arg(backup_path, "backup_path")?,
-                shown_arg(shown_backup_path)?,
-                arg(wrapping_key_name, "wrapping_key_name")?,
-            )
-        };
-        let mut events = CallbackEvents { callback, context };
-        let shown = shown.unwrap_or_else(|| path.clone());
-        crate::restore::restore(vault, &path, &shown, &wrapping, &mut events)?;
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, api::restore::run) }
 }
 
-/// Imports an RSA key pair from PEM files into `vault` as the wrapping key `key_name`
-/// (Import-TvmWrappingKeyFromPem). `key_size` is the size as the user typed it, e.g. "2048".
+/// Imports an RSA key pair from PEM files into `vault` as a wrapping key (Import-TvmWrappingKeyFromPem).
+/// Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. Events: message,
+/// warning.
 ///
 /// # Safety
-/// As [`tvm_backup`].
+/// As for [`tvm_backup`].
 #[no_mangle]
 pub unsafe extern "C" fn tvm_import_wrapping_key(
     vault: *const TvmVault,
-    key_name: *const u16,
-    public_key_path: *const u16,
-    private_key_path: *const u16,
-    key_size: *const u16,
-    callback: TvmEventCallback,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
     context: *mut c_void,
+    out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, name, public, private, size) = unsafe {
-            (
-                vault_arg(vault)?,
-                arg(key_name, "key_name")?,
-                path_arg(public_key_path, "public_key_path")?,
-                path_arg(private_key_path, "private_key_path")?,
-                arg(key_size, "key_size")?,
-            )
-        };
-        let mut events = CallbackEvents { callback, context };
-        crate::wrapping_key::import_wrapping_key(vault, &name, &public, &private, &size, &mut events)?;
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, api::wrapping_key::run) }
 }
 
-/// Writes the NO_KEY_WRAP import file for a PEM key pair to `out_file_path` (Generate-ImportJsonFromPEM).
+/// Writes the NO_KEY_WRAP import file of a PEM key pair (Generate-ImportJsonFromPEM). Request
+/// `api::import_json::ImportJsonRequest`; result `api::import_json::ImportJsonResult`. Needs no vault:
+/// `vault` is ignored and may be NULL. Sends no events.
 ///
 /// # Safety
-/// Strings are NUL-terminated UTF-16.
+/// As for [`tvm_backup`], except that `vault` may be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn tvm_generate_import_json(
-    public_key_path: *const u16,
-    private_key_path: *const u16,
-    out_file_path: *const u16,
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    _sink: TvmEventSink,
+    _context: *mut c_void,
+    out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let (public, private, out) = unsafe {
-            (
-                path_arg(public_key_path, "public_key_path")?,
-                path_arg(private_key_path, "private_key_path")?,
-                path_arg(out_file_path, "out_file_path")?,
-            )
-        };
-        crate::wrapping_key::generate_import_json(&public, &private, &out)?;
-        Ok(())
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req = unsafe { self::request(request, request_len)? };
+        result(&api::import_json::run(&req)?)
     })
 }
 
-/// Creates a new random key in `vault`: `key_type` "AES" (size 256) or "RSA" (2048, 3072, 4096).
+/// Lists the keys of `vault` (Get-TvmVaultKey). Request `{}`; result `{"keys":[...]}`.
 ///
 /// # Safety
-/// As [`tvm_backup`].
+/// As for [`tvm_backup`].
 #[no_mangle]
-pub unsafe extern "C" fn tvm_vault_create_key(vault: *const TvmVault, name: *const u16, key_type: *const u16, size: u32) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, name, key_type) = unsafe { (vault_arg(vault)?, arg(name, "name")?, arg(key_type, "key_type")?) };
-        crate::layout::check_key_name(&name)?;
-        vault.create(&name, KeySpec::parse(&key_type, size)?)?;
-        Ok(())
-    })
+pub unsafe extern "C" fn tvm_vault_list(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, |v, r, _| api::keys::list(v, r)) }
 }
 
-/// Lists the keys of `vault`: one KeyListed event per key.
+/// Creates a new random key in `vault` (New-TvmVaultKey). Request `{"name","type","size"}`; result the key.
 ///
 /// # Safety
-/// As [`tvm_backup`].
+/// As for [`tvm_backup`].
 #[no_mangle]
-pub unsafe extern "C" fn tvm_vault_list(vault: *const TvmVault, callback: TvmEventCallback, context: *mut c_void) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees, forwarded.
-        let vault = unsafe { vault_arg(vault)? };
-        let mut events = CallbackEvents { callback, context };
-        for key in vault.list()? {
-            let event = KeyEvent { name: &key.name, key_type: &key.key_type, size: key.size, file: "" };
-            let fingerprint = key.fingerprint.as_deref().unwrap_or("");
-            if events.send(TvmEventKind::KeyListed, fingerprint, Some(&event), TvmOutcome::None, TvmStatus::Ok, 0, 0) == Reply::Cancel {
-                return Err(Error::Cancelled(String::new()).into());
-            }
-        }
-        Ok(())
-    })
-}
-
-/// The original script's MOC version gates, in its words: `module_version` is `(Get-MocConfig).moduleVersion`
-/// (needed by every command that uses the MOC vault); with `check_stack` non-zero, `stack_version` is
-/// `(Get-MocConfig).version` (needed to import a wrapping key). NULL means Get-MocConfig did not return
-/// the value, which fails as "Unable to determine Moc installation versions." (not as a NULL argument).
-/// Fails with `TVM_STATUS_INCOMPATIBLE_VERSION`. Not applied to a local vault.
-///
-/// # Safety
-/// Each string is NULL or NUL-terminated UTF-16.
-#[no_mangle]
-pub unsafe extern "C" fn tvm_moc_check_versions(module_version: *const u16, stack_version: *const u16, check_stack: u32) -> TvmStatus {
-    boundary(|| {
-        // SAFETY: caller's guarantees; NULL is read as "not returned".
-        let read = |p: *const u16| if p.is_null() { Ok(None) } else { unsafe { arg(p, "version") }.map(Some) };
-        let module = read(module_version)?;
-        let stack = read(stack_version)?;
-        let stack = (check_stack != 0).then_some(stack.as_deref());
-        crate::vault::moc::check_versions(module.as_deref(), stack)?;
-        Ok(())
-    })
+pub unsafe extern "C" fn tvm_vault_create_key(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, |v, r, _| api::keys::create(v, r)) }
 }

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{KeyInfo, KeySpec, KeyType, Vault};
-use crate::error::{Error, Result};
+use super::{Key, KeySpec, KeyType, Vault};
+use crate::error::{Error, ErrorCode, Result};
 use crate::keyfile::{b64url_decode, b64url_encode, Enc, KeyFile};
 use crate::{keywrap, layout, pem};
 
@@ -90,6 +90,7 @@ impl LocalVault {
                 }
                 if !create {
                     return Err(Error::Missing {
+                        code: ErrorCode::VaultMissing,
                         what: "The local vault",
                         path: root.to_path_buf(),
                         fix: "Its folder is missing or empty. Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
@@ -126,7 +127,7 @@ impl LocalVault {
     }
 
     fn not_a_vault(&self) -> Error {
-        Error::Format(format!(
+        Error::new(ErrorCode::NotALocalVault, format!(
             "'{}' is not a local vault: it has no valid {MARKER}. Give an empty or new folder, or an existing vault.",
             self.root.display()
         ))
@@ -144,7 +145,7 @@ impl LocalVault {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::KeyNotFound { name: name.into() }),
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        let bad = || Error::Format(format!("The vault's key file '{}' is damaged.", path.display()));
+        let bad = || Error::new(ErrorCode::VaultKeyDamaged, format!("The vault's key file '{}' is damaged.", path.display()));
         let stored: StoredIn = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if stored.name != name {
             return Err(bad());
@@ -161,7 +162,7 @@ impl LocalVault {
         let encoded = Zeroizing::new(b64url_encode(material));
         let mut bytes = Zeroizing::new(Vec::with_capacity(encoded.len() + 128));
         let out = StoredOut { name, key_type: spec.key_type.as_str(), size: spec.size, material: &encoded };
-        serde_json::to_writer(&mut *bytes, &out).map_err(|e| Error::Vault(e.to_string()))?;
+        serde_json::to_writer(&mut *bytes, &out).map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))?;
         match write_new(&path, &bytes) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::KeyExists { name: name.into() }),
@@ -209,38 +210,20 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Vault for LocalVault {
-    fn list(&self) -> Result<Vec<KeyInfo>> {
-        let dir = self.root.join(KEYS);
-        let mut keys = Vec::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            // A new vault that has not been written yet holds no keys.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.root.join(MARKER).exists() => return Ok(keys),
-            Err(e) => return Err(Error::io("list", &dir, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
-            let file = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = file.strip_suffix(".json") else { continue };
-            if name.starts_with('.') {
-                continue;
-            }
-            let stored = self.read(name)?;
-            keys.push(KeyInfo {
-                name: name.to_string(),
-                key_type: stored.spec.key_type.as_str().to_string(),
-                size: stored.spec.size,
-                fingerprint: Self::fingerprint(&stored),
-            });
-        }
-        keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys)
+    fn list(&self) -> Result<Vec<Key>> {
+        self.names()?
+            .into_iter()
+            .map(|name| {
+                let stored = self.read(&name)?;
+                Ok(Key { fingerprint: Self::fingerprint(&stored), ..Key::new(&name, stored.spec) })
+            })
+            .collect()
     }
 
     fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
         let stored = self.read(name)?;
         if stored.spec != spec {
-            return Err(Error::Vault(format!(
+            return Err(Error::new(ErrorCode::VaultFailed, format!(
                 "Key '{name}' is {} {}, not {} {}.",
                 stored.spec.key_type.as_str(),
                 stored.spec.size,
@@ -252,8 +235,8 @@ impl Vault for LocalVault {
         let public_key = match spec.key_type {
             KeyType::Aes => Vec::new(),
             KeyType::Rsa => {
-                let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(|e| Error::Crypto(e.to_string()))?;
-                RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?.into_vec()
+                let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(crypto)?;
+                RsaPublicKey::from(&key).to_pkcs1_der().map_err(crypto)?.into_vec()
             }
         };
         let blob = keywrap::wrap(&wrapping.key, &stored.material, Enc::RsaAesKeyWrap, &mut OsRng)?;
@@ -280,7 +263,7 @@ impl Vault for LocalVault {
                 let wrapping_name = wrapping_key_name
                     .filter(|n| !n.is_empty())
                     .or(Some(key_file.wrapping_key_name.as_str()).filter(|n| !n.is_empty()))
-                    .ok_or_else(|| Error::InvalidArgument(format!("'{}' is wrapped, and no wrapping key name was given.", file.display())))?;
+                    .ok_or_else(|| Error::new(ErrorCode::VaultFailed, format!("'{}' is wrapped, and no wrapping key name was given.", file.display())))?;
                 let wrapping = match self.read(wrapping_name) {
                     Err(Error::KeyNotFound { .. }) => {
                         return Err(Error::KeyNotFound { name: wrapping_name.into() });
@@ -288,9 +271,9 @@ impl Vault for LocalVault {
                     other => other?,
                 };
                 if wrapping.spec.key_type != KeyType::Rsa {
-                    return Err(Error::InvalidArgument(format!("The wrapping key '{wrapping_name}' is not an RSA key.")));
+                    return Err(Error::new(ErrorCode::VaultFailed, format!("The wrapping key '{wrapping_name}' is not an RSA key.")));
                 }
-                let private = RsaPrivateKey::from_pkcs8_der(&wrapping.material).map_err(|e| Error::Crypto(e.to_string()))?;
+                let private = RsaPrivateKey::from_pkcs8_der(&wrapping.material).map_err(crypto)?;
                 keywrap::unwrap(&private, &key_file.private_key, enc)?.0
             }
         };
@@ -301,10 +284,10 @@ impl Vault for LocalVault {
     fn public_key(&self, name: &str) -> Result<Vec<u8>> {
         let stored = self.read(name)?;
         if stored.spec.key_type != KeyType::Rsa {
-            return Err(Error::InvalidArgument(format!("Key '{name}' is an AES key; it has no public key.")));
+            return Err(Error::new(ErrorCode::VaultFailed, format!("Key '{name}' is an AES key; it has no public key.")));
         }
-        let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(|e| Error::Crypto(e.to_string()))?;
-        Ok(RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?.into_vec())
+        let key = RsaPrivateKey::from_pkcs8_der(&stored.material).map_err(crypto)?;
+        Ok(RsaPublicKey::from(&key).to_pkcs1_der().map_err(crypto)?.into_vec())
     }
 
     fn delete(&self, name: &str) -> Result<()> {
@@ -316,7 +299,26 @@ impl Vault for LocalVault {
         }
     }
 
-    fn create(&self, name: &str, spec: KeySpec) -> Result<()> {
+    fn names(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(KEYS);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.root.join(MARKER).exists() => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_suffix(".json").filter(|n| !n.starts_with('.')) {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         if self.exists(name)? {
             return Err(Error::KeyExists { name: name.into() });
         }
@@ -327,17 +329,18 @@ impl Vault for LocalVault {
                 key
             }
             KeyType::Rsa => {
-                let key = RsaPrivateKey::new(&mut OsRng, spec.size as usize).map_err(|e| Error::Crypto(e.to_string()))?;
-                Zeroizing::new(key.to_pkcs8_der().map_err(|e| Error::Crypto(e.to_string()))?.as_bytes().to_vec())
+                let key = RsaPrivateKey::new(&mut OsRng, spec.size as usize).map_err(crypto)?;
+                Zeroizing::new(key.to_pkcs8_der().map_err(crypto)?.as_bytes().to_vec())
             }
         };
-        self.store(name, spec, &material)
+        self.store(name, spec, &material)?;
+        Ok(Self::fingerprint(&Stored { spec, material }))
     }
 }
 
 /// Checks that unwrapped material is the key the file name and type promise, before it is stored.
 fn check_material(name: &str, spec: KeySpec, material: &[u8], public_key: &[u8]) -> Result<()> {
-    let bad = |why: String| Err(Error::Crypto(format!("The key file for '{name}' does not hold the key it names: {why}.")));
+    let bad = |why: String| Err(Error::new(ErrorCode::KeyMaterialInvalid, format!("The key file for '{name}' does not hold the key it names: {why}.")));
     match spec.key_type {
         KeyType::Aes if material.len() * 8 != spec.size as usize => bad(format!("it holds {} bits, not {}", material.len() * 8, spec.size)),
         KeyType::Aes => Ok(()),
@@ -348,11 +351,16 @@ fn check_material(name: &str, spec: KeySpec, material: &[u8], public_key: &[u8])
             if key.n().bits() != spec.size as usize {
                 return bad(format!("it is a {}-bit key, not {}", key.n().bits(), spec.size));
             }
-            let pkcs1 = RsaPublicKey::from(&key).to_pkcs1_der().map_err(|e| Error::Crypto(e.to_string()))?;
+            let pkcs1 = RsaPublicKey::from(&key).to_pkcs1_der().map_err(crypto)?;
             if !public_key.is_empty() && public_key != pkcs1.as_bytes() {
                 return bad("its public key does not match its private key".into());
             }
             Ok(())
         }
     }
+}
+
+/// A failure of the RSA library on material the vault holds or made.
+fn crypto(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::CryptoFailed, e.to_string())
 }

@@ -1,9 +1,19 @@
-//! What the engine knows about MOC, the cluster's key vault, that is not a file format: the version
-//! gates of the original script (REFERENCE.md section 2) and the wording of MOC's failures. The C# shim
-//! calls the Moc cmdlets and hands their text here, so MOC's words are recognised in one place.
+//! The cluster's MOC key vault. MOC is reached only through the Moc PowerShell cmdlets, which run in the
+//! caller's PowerShell session, so this vault sends each operation as a [`HostOp`] to a [`Host`] (the C#
+//! side, through one dispatcher callback of the C ABI) and reads its [`HostReply`]. What MOC's replies
+//! mean is decided here, once: the version gates of the original script (REFERENCE in `docs/format.md`
+//! and `docs/abi.md`) and the wording of MOC's failures (`InvalidVersion`: the key exists; `Not Found`:
+//! it is missing).
 use std::cmp::Ordering;
 
-use crate::error::{Error, Result};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Key, KeySpec, Vault};
+use crate::error::{Error, ErrorCode, Result};
+use crate::events::Events;
+use crate::pem;
 
 /// `(Get-MocConfig).moduleVersion` needed by every command that uses the vault.
 pub const MIN_MODULE_VERSION: &str = "1.2.27";
@@ -45,7 +55,7 @@ impl std::fmt::Display for Version {
 }
 
 fn unknown() -> Error {
-    Error::IncompatibleVersion("Unable to determine Moc installation versions.".into())
+    Error::new(ErrorCode::MocVersionUnknown, "Unable to determine Moc installation versions.")
 }
 
 /// The original's gates, in its order and words. `stack_version` is checked only when given (the
@@ -57,13 +67,13 @@ pub fn check_versions(module_version: Option<&str>, stack_version: Option<Option
         let stack = stack.and_then(Version::parse).ok_or_else(unknown)?;
         let min_stack = Version::parse(MIN_STACK_VERSION).ok_or_else(unknown)?;
         if stack.cmp(&min_stack) == Ordering::Less {
-            return Err(Error::IncompatibleVersion(format!(
+            return Err(Error::new(ErrorCode::MocStackVersionTooOld, format!(
                 "Incompatible moc stack version: {stack} found. {MIN_STACK_VERSION} is needed. Please update your cluster."
             )));
         }
     }
     if module.cmp(&min_module) == Ordering::Less {
-        return Err(Error::IncompatibleVersion(format!(
+        return Err(Error::new(ErrorCode::MocModuleVersionTooOld, format!(
             "Incompatible moc powershell version: {module} found. Version {MIN_MODULE_VERSION} is needed. Please update your cluster."
         )));
     }
@@ -87,6 +97,207 @@ pub fn classify(message: &str) -> Meaning {
         Meaning::NotFound
     } else {
         Meaning::Other
+    }
+}
+
+/// One operation for the host: one Moc cmdlet, with the original's parameters (`docs/abi.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum HostOp {
+    /// `Get-MocConfig`: reply `moduleVersion` and `version`.
+    GetConfig,
+    /// `Get-MocKey -group -keyvaultName`: reply `keys`.
+    List,
+    /// `Export-MocKey -name -wrappingPubKeyFile -outFile -group -keyvaultName -size`.
+    Export {
+        name: String,
+        #[serde(rename = "type")]
+        key_type: String,
+        size: u32,
+        wrapping_key_path: String,
+        out_file: String,
+    },
+    /// `Import-MocKey -name [-wrappingKeyName] -importKeyFile -group -keyvaultName -size -type`.
+    /// No `wrappingKeyName` for the NO_KEY_WRAP wrapping key pair.
+    Import {
+        name: String,
+        #[serde(rename = "type")]
+        key_type: String,
+        size: u32,
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wrapping_key_name: Option<String>,
+    },
+    /// `Get-MocKeyPublicKey -name -group -keyvaultName -outputFile`.
+    PublicKey { name: String, out_file: String },
+    /// `Remove-MocKey -name -group -keyvaultName`.
+    Delete { name: String },
+    /// `New-MocKey -name -group -keyvaultName -type -size`.
+    Create {
+        name: String,
+        #[serde(rename = "type")]
+        key_type: String,
+        size: u32,
+    },
+}
+
+impl HostOp {
+    fn verb(&self) -> &'static str {
+        match self {
+            HostOp::GetConfig => "read the configuration of",
+            HostOp::List => "list the keys of",
+            HostOp::Export { .. } => "export",
+            HostOp::Import { .. } => "import",
+            HostOp::PublicKey { .. } => "read the public key of",
+            HostOp::Delete { .. } => "delete",
+            HostOp::Create { .. } => "create",
+        }
+    }
+
+    /// The key the operation is about ("" for none).
+    fn key_name(&self) -> &str {
+        match self {
+            HostOp::GetConfig | HostOp::List => "",
+            HostOp::Export { name, .. }
+            | HostOp::Import { name, .. }
+            | HostOp::PublicKey { name, .. }
+            | HostOp::Delete { name }
+            | HostOp::Create { name, .. } => name,
+        }
+    }
+}
+
+/// How a host operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HostOutcome {
+    Ok,
+    /// The cmdlet failed; `message` is its whole text (`"$_"`), read here with MOC's wording.
+    Failed,
+    /// The call did not return within the command's timeout and was stopped.
+    Timeout,
+    /// The command is stopping (Ctrl+C).
+    Cancelled,
+}
+
+/// The host's reply to one operation. Fields that do not apply are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostReply {
+    pub outcome: HostOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `list`: the keys, as `Get-MocKey` gave them (`name`, `properties.kty`, `properties.key_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<Key>>,
+    /// `getConfig`: `(Get-MocConfig).moduleVersion`, absent when it gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_version: Option<String>,
+    /// `getConfig`: `(Get-MocConfig).version`, absent when it gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The side that runs the Moc cmdlets. An `Err` is a transport failure: the host gave no reply it could
+/// be read from.
+pub trait Host {
+    fn dispatch(&self, op: &HostOp) -> Result<HostReply>;
+}
+
+/// The MOC vault: every operation one host call.
+pub struct MocVault {
+    host: Box<dyn Host>,
+}
+
+impl MocVault {
+    /// Reads `Get-MocConfig` and applies the original's version gates (the stack gate only with
+    /// `check_stack_version`, as the original checks it only to import the wrapping key).
+    pub fn open(host: Box<dyn Host>, check_stack_version: bool, events: &mut dyn Events) -> Result<MocVault> {
+        let vault = MocVault { host };
+        let reply = vault.host.dispatch(&HostOp::GetConfig)?;
+        let (module, stack) = match reply.outcome {
+            HostOutcome::Ok => (reply.module_version, reply.version),
+            HostOutcome::Cancelled => return Err(Error::Cancelled(reply.message.unwrap_or_default())),
+            HostOutcome::Failed | HostOutcome::Timeout => {
+                // The original could not tell the versions either; its message stays the error, and MOC's own
+                // text goes to the verbose stream.
+                events.verbose(&format!("Get-MocConfig: {}", reply.message.unwrap_or_default()));
+                (None, None)
+            }
+        };
+        check_versions(module.as_deref(), check_stack_version.then_some(stack.as_deref()))?;
+        Ok(vault)
+    }
+
+    /// Runs one operation and turns a failed reply into the engine's typed error.
+    fn call(&self, op: HostOp) -> Result<HostReply> {
+        let reply = self.host.dispatch(&op)?;
+        let name = op.key_name();
+        let text = || reply.message.clone().unwrap_or_else(|| format!("The vault failed to {} key '{name}'.", op.verb()));
+        let meaning = match reply.outcome {
+            HostOutcome::Ok => return Ok(reply),
+            HostOutcome::Timeout => return Err(Error::new(ErrorCode::VaultTimeout, text())),
+            HostOutcome::Cancelled => return Err(Error::Cancelled(text())),
+            HostOutcome::Failed => classify(&text()),
+        };
+        Err(match (meaning, &op) {
+            (Meaning::Exists, _) => Error::KeyExists { name: name.into() },
+            // An import names two keys; MOC's `Not Found` there is the wrapping key.
+            (Meaning::NotFound, HostOp::Import { .. }) => {
+                Error::new(ErrorCode::VaultFailed, format!("{} (The wrapping key named for the import is not in the vault.)", text()))
+            }
+            (Meaning::NotFound, _) => Error::KeyNotFound { name: name.into() },
+            (Meaning::Other, _) => Error::new(ErrorCode::VaultFailed, text()),
+        })
+    }
+}
+
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+impl Vault for MocVault {
+    fn list(&self) -> Result<Vec<Key>> {
+        Ok(self.call(HostOp::List)?.keys.unwrap_or_default())
+    }
+
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
+        self.call(HostOp::Export {
+            name: name.into(),
+            key_type: spec.key_type.as_str().into(),
+            size: spec.size,
+            wrapping_key_path: path_text(wrapping_key_path),
+            out_file: path_text(out_file),
+        })
+        .map(drop)
+    }
+
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()> {
+        self.call(HostOp::Import {
+            name: name.into(),
+            key_type: spec.key_type.as_str().into(),
+            size: spec.size,
+            file: path_text(file),
+            wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
+        })
+        .map(drop)
+    }
+
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        // Get-MocKeyPublicKey writes a PEM file; it goes to a private temporary folder removed on return.
+        let dir = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", &std::env::temp_dir(), e))?;
+        let file = dir.path().join("public.pem");
+        self.call(HostOp::PublicKey { name: name.into(), out_file: path_text(&file) })?;
+        Ok(pem::read_public_key(&file, "wrapping key")?.pkcs1_der)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        self.call(HostOp::Delete { name: name.into() }).map(drop)
+    }
+
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
+        self.call(HostOp::Create { name: name.into(), key_type: spec.key_type.as_str().into(), size: spec.size })?;
+        Ok(None)
     }
 }
 

@@ -10,7 +10,8 @@ pub mod moc;
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+pub use crate::api::Key;
+use crate::error::{Error, ErrorCode, Result};
 
 pub use local::LocalVault;
 
@@ -55,7 +56,7 @@ impl KeySpec {
         if ok {
             Ok(KeySpec { key_type, size })
         } else {
-            Err(Error::InvalidArgument(format!(
+            Err(Error::new(ErrorCode::InvalidKeySize, format!(
                 "{size} is not a size the vault accepts for an {} key: use {}.",
                 key_type.as_str(),
                 match key_type {
@@ -69,32 +70,21 @@ impl KeySpec {
     /// Parses a type name and size as the user typed them (`New-TvmVaultKey -Type AES -Size 256`).
     pub fn parse(key_type: &str, size: u32) -> Result<KeySpec> {
         let t = KeyType::parse(key_type).ok_or_else(|| {
-            Error::InvalidArgument(format!("'{key_type}' is not a key type the vault holds: use AES or RSA (upper case)."))
+            Error::new(ErrorCode::InvalidKeyType, format!("'{key_type}' is not a key type the vault holds: use AES or RSA (upper case)."))
         })?;
         KeySpec::new(t, size)
     }
 }
 
-/// One key as a vault lists it. `key_type` stays a string because a vault may list types the backup
-/// does not handle; those are reported and skipped, as the original skipped them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub name: String,
-    pub key_type: String,
-    pub size: u32,
-    /// A stable digest that tells whether two vaults hold the same key, where the vault can compute one.
-    pub fingerprint: Option<String>,
-}
-
-impl KeyInfo {
-    pub fn spec(&self) -> Result<KeySpec> {
-        KeySpec::parse(&self.key_type, self.size)
-    }
-}
-
 pub trait Vault {
-    /// Every key, in the vault's order.
-    fn list(&self) -> Result<Vec<KeyInfo>>;
+    /// Every key, in the vault's order. A key's type stays a string because a vault may list types the
+    /// backup does not handle; those are reported and skipped, as the original skipped them.
+    fn list(&self) -> Result<Vec<Key>>;
+    /// The names of every key: what a restore needs to tell which keys exist. A vault that can list names
+    /// more cheaply than keys says so here.
+    fn names(&self) -> Result<Vec<String>> {
+        Ok(self.list()?.into_iter().map(|k| k.name).collect())
+    }
     /// Writes `out_file` in the MOC export format (REFERENCE.md 3.1), wrapped with the RSA public key PEM
     /// at `wrapping_key_path`.
     fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()>;
@@ -105,5 +95,6 @@ pub trait Vault {
     /// before its first write, that the vault's wrapping key is the one the backup was made for.
     fn public_key(&self, name: &str) -> Result<Vec<u8>>;
     fn delete(&self, name: &str) -> Result<()>;
-    fn create(&self, name: &str, spec: KeySpec) -> Result<()>;
+    /// Creates a new random key; returns its fingerprint where the vault can compute one.
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>>;
 }

@@ -13,9 +13,9 @@ public sealed class BadInputTests
 {
     public enum Command { ImportJson, WrappingKey }
 
-    private static readonly string[] FormatIds = { "TvmFormat" };
-    private static readonly string[] EncryptedIds = { "TvmUnsupported" };
-    private static readonly string[] MismatchIds = { "TvmCrypto" };
+    private static readonly string[] FormatIds = { "PemInvalid" };
+    private static readonly string[] EncryptedIds = { "PemEncrypted" };
+    private static readonly string[] MismatchIds = { "KeyPairMismatch" };
 
     /// <summary>case -> (which file is bad, accepted error ids)</summary>
     private static (string Culprit, string[] Ids) Prepare(string @case, TvmSession s, out string pub, out string priv)
@@ -26,10 +26,10 @@ public sealed class BadInputTests
         {
             case "missing-public":
                 pub = Path.Combine(dir, "no-such-public.pem");
-                return (pub, new[] { "TvmNotFound" });
+                return (pub, new[] { "FileMissing" });
             case "missing-private":
                 priv = Path.Combine(dir, "no-such-private.pem");
-                return (priv, new[] { "TvmNotFound" });
+                return (priv, new[] { "FileMissing" });
             case "public-is-a-private-key":
                 pub = priv;
                 return (pub, FormatIds);
@@ -106,14 +106,14 @@ public sealed class BadInputTests
     }
 
     [Theory]
-    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", "encrypted_private_pkcs8.pem", "TvmUnsupported")]
-    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "ec_private_sec1.pem", "ec_private_sec1.pem", "TvmFormat")]
-    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", "ec_private_pkcs8.pem", "TvmFormat")]
-    [InlineData(Command.ImportJson, "other_public_pkcs1.pem", "wrapping_private_pkcs8.pem", "other_public_pkcs1.pem", "TvmCrypto")]
-    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", "encrypted_private_pkcs8.pem", "TvmUnsupported")]
-    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "ec_private_sec1.pem", "ec_private_sec1.pem", "TvmFormat")]
-    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", "ec_private_pkcs8.pem", "TvmFormat")]
-    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "other_private_pkcs8.pem", "other_private_pkcs8.pem", "TvmCrypto")]
+    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", "encrypted_private_pkcs8.pem", "PemEncrypted")]
+    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "ec_private_sec1.pem", "ec_private_sec1.pem", "PemInvalid")]
+    [InlineData(Command.ImportJson, "wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", "ec_private_pkcs8.pem", "PemInvalid")]
+    [InlineData(Command.ImportJson, "other_public_pkcs1.pem", "wrapping_private_pkcs8.pem", "other_public_pkcs1.pem", "KeyPairMismatch")]
+    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "encrypted_private_pkcs8.pem", "encrypted_private_pkcs8.pem", "PemEncrypted")]
+    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "ec_private_sec1.pem", "ec_private_sec1.pem", "PemInvalid")]
+    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "ec_private_pkcs8.pem", "ec_private_pkcs8.pem", "PemInvalid")]
+    [InlineData(Command.WrappingKey, "wrapping_public_pkcs1.pem", "other_private_pkcs8.pem", "other_private_pkcs8.pem", "KeyPairMismatch")]
     public void VectorThatMustBeRefused_IsATerminatingErrorNamingTheFile_AndWritesNothing(
         Command command, string publicFile, string privateFile, string culprit, string errorId)
     {
@@ -161,7 +161,8 @@ public sealed class BadInputTests
         }
         else
         {
-            r.AssertTerminating("TvmInvalidArgument", ErrorCategory.InvalidArgument);
+            // 1024 and abc are not sizes the vault takes; 4096 and 3072 are not the size of the 2048-bit key.
+            r.AssertTerminating(keySize is "1024" or "abc" ? "InvalidKeySize" : "KeySizeMismatch", ErrorCategory.InvalidArgument);
             var msg = r.TerminatingMessage;
             Assert.True(msg.Contains(keySize) || msg.Contains("KeySize"), $"message does not name the key size: {msg}");
         }
@@ -177,7 +178,7 @@ public sealed class BadInputTests
         s.Set("pub", s.P("pem", "absent.pem"));
         s.Set("vault", s.P("vault"));
         var r = s.Run("Import-TvmWrappingKeyFromPem w $pub $priv '2048' -VaultPath $vault");
-        r.AssertTerminating("TvmNotFound", ErrorCategory.ObjectNotFound);
+        r.AssertTerminating("FileMissing", ErrorCategory.ObjectNotFound);
         Assert.Contains(s.P("pem", "absent.pem"), r.TerminatingMessage);
         Assert.False(File.Exists(VaultFiles.KeyPath(s.P("vault"), "w")));
     }

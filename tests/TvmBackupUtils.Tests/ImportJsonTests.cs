@@ -147,7 +147,7 @@ Generate-ImportJsonFromPEM .\public.pem .\private.pem .\import.json").AssertClea
         var r = s.Run("Generate-ImportJsonFromPEM $pub $priv $out");
         if (r.Threw)
         {
-            r.AssertTerminating("TvmFormat", System.Management.Automation.ErrorCategory.InvalidData);
+            r.AssertTerminating("PemInvalid", System.Management.Automation.ErrorCategory.InvalidData);
             Assert.Contains("wrapping_public_spki.pem", r.TerminatingMessage);
             Assert.False(File.Exists(outFile));
         }

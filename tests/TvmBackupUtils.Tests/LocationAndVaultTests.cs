@@ -112,7 +112,7 @@ public sealed class VaultChoiceTests
 
         var r = s.Run(script);
 
-        var e = r.AssertTerminating("TvmIncompatibleVersion", ErrorCategory.NotInstalled);
+        var e = r.AssertTerminating("MocVersionUnknown", ErrorCategory.NotInstalled);
         Assert.Equal("Unable to determine Moc installation versions.", e.Exception.Message);
         Assert.False(Directory.Exists(s.P("root")), "Backup-TVMKeys created its root before failing");
         Assert.Empty(Directory.GetFileSystemEntries(tmp, "*", SearchOption.AllDirectories));
@@ -221,7 +221,7 @@ public sealed class LocalVaultTests
         s.Run("New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault").AssertClean();
         var before = File.ReadAllBytes(VaultFiles.KeyPath(vault, "k1"));
         var r = s.Run("New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault");
-        r.AssertTerminating("TvmAlreadyExists", ErrorCategory.ResourceExists);
+        r.AssertTerminating("KeyExists", ErrorCategory.ResourceExists);
         Assert.True(before.SequenceEqual(File.ReadAllBytes(VaultFiles.KeyPath(vault, "k1"))));
     }
 

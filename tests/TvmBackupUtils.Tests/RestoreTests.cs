@@ -181,7 +181,7 @@ public sealed class RestoreTests
 
         var run = s.Run("Backup-TVMKeys $pub $root -VaultPath $vaultA");
 
-        run.AssertTerminating("TvmNotFound", System.Management.Automation.ErrorCategory.ObjectNotFound);
+        run.AssertTerminating("FileMissing", System.Management.Automation.ErrorCategory.ObjectNotFound);
         Assert.Contains("absent.pem", run.TerminatingMessage);
         Assert.True(!Directory.Exists(r.Root) || Directory.GetFileSystemEntries(r.Root).Length == 0,
             "a failed backup left " + (Directory.Exists(r.Root) ? string.Join(", ", Directory.GetFileSystemEntries(r.Root)) : ""));
@@ -197,7 +197,7 @@ public sealed class RestoreTests
 
         var run = r.Restore();
 
-        run.AssertTerminating("TvmNotFound", System.Management.Automation.ErrorCategory.ObjectNotFound);
+        run.AssertTerminating("BackupFolderMissing", System.Management.Automation.ErrorCategory.ObjectNotFound);
         Assert.Contains("20240101000000", run.TerminatingMessage);
     }
 
@@ -216,7 +216,7 @@ public sealed class RestoreTests
         if (second.Threw)
         {
             // same second: refused, the first backup left as it was
-            second.AssertTerminating("TvmAlreadyExists", System.Management.Automation.ErrorCategory.ResourceExists);
+            second.AssertTerminating("BackupExists", System.Management.Automation.ErrorCategory.ResourceExists);
             Assert.Equal(new[] { a.Path }, folders);
         }
         else
@@ -240,7 +240,7 @@ public sealed class RestoreTests
 
         var run = s.Run("Backup-TVMKeys $pub $root -VaultPath $vaultA");
 
-        var e = run.AssertTerminating(new[] { "TvmFormat", "TvmVault" });
+        var e = run.AssertTerminating(new[] { "VaultKeyDamaged" });
         Assert.Contains(Names[1], run.TerminatingMessage);
         Assert.True(!Directory.Exists(r.Root) || Directory.GetFileSystemEntries(r.Root).Length == 0,
             "a failed backup left " + (Directory.Exists(r.Root) ? string.Join(", ", Directory.GetFileSystemEntries(r.Root)) : ""));
@@ -260,7 +260,7 @@ public sealed class RestoreTests
 
         var run = r.ImportWrappingKey();
 
-        run.AssertTerminating("TvmAlreadyExists", System.Management.Automation.ErrorCategory.ResourceExists);
+        run.AssertTerminating("KeyExists", System.Management.Automation.ErrorCategory.ResourceExists);
         Assert.Contains(Rehearsal.WrappingKeyName, run.TerminatingMessage);
         Assert.True(before.SequenceEqual(File.ReadAllBytes(VaultFiles.KeyPath(r.VaultB, Rehearsal.WrappingKeyName))));
         Assert.Empty(Directory.GetFileSystemEntries(tmp, "*", SearchOption.AllDirectories));
@@ -273,7 +273,7 @@ public sealed class RestoreTests
         using var s = new TvmSession();
         s.Set("vault", s.P("novault"));
         var run = s.Run("Get-TvmVaultKey -VaultPath $vault");
-        run.AssertTerminating("TvmNotFound", System.Management.Automation.ErrorCategory.ObjectNotFound);
+        run.AssertTerminating("VaultMissing", System.Management.Automation.ErrorCategory.ObjectNotFound);
         Assert.Contains(s.P("novault"), run.TerminatingMessage);
         Assert.False(Directory.Exists(s.P("novault")), "reading a vault must not create it");
     }

@@ -1,7 +1,7 @@
 using System;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils.Commands
@@ -14,9 +14,6 @@ namespace TvmBackupUtils.Commands
     [OutputType(typeof(TvmBackup))]
     public sealed class BackupTvmKeysCommand : TvmVaultCmdlet
     {
-        private readonly List<TvmKey> _keys = new List<TvmKey>();
-        private string? _backupPath;
-
         /// <summary>PEM file of the RSA public key that wraps the exported keys.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         public string WrappingKeyPath { get; set; } = string.Empty;
@@ -40,29 +37,14 @@ namespace TvmBackupUtils.Commands
                 return;
             }
 
-            TvmNative native = Native;
-            TvmStatus status = RunWithEvents(callback => vault.Use(v =>
-                native.Backup(v, wrappingKey, backupRoot, BackupRootPath, timestamp, callback, IntPtr.Zero)));
-            ThrowIfFailed(status, backupRoot);
-
-            WriteObject(new TvmBackup
+            var request = new BackupRequest
             {
-                Path = _backupPath ?? System.IO.Path.Combine(backupRoot, timestamp),
-                Timestamp = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond)),
-                Keys = _keys.ToArray(),
-            });
-        }
-
-        private protected override void OnBackup(TvmEvent e) => _backupPath = e.Text;
-
-        private protected override void OnKeyDone(TvmEvent e)
-        {
-            // A failed export fails the whole backup (the engine returns its status, reported as the
-            // terminating error), so only the exported keys matter here.
-            if (e.Outcome == TvmOutcome.Exported)
-            {
-                _keys.Add(KeyFromEvent(e, fingerprint: null));
-            }
+                WrappingKeyPath = wrappingKey,
+                BackupRootPath = backupRoot,
+                ShownBackupRootPath = BackupRootPath,
+                Timestamp = timestamp,
+            };
+            WriteObject(Invoke<BackupRequest, TvmBackup>(Native.Backup, vault, request, backupRoot));
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils.Commands
@@ -22,18 +23,18 @@ namespace TvmBackupUtils.Commands
                 ? null
                 : new WildcardPattern(Name, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
             bool found = false;
-            ListKeys(vault, key =>
+            foreach (TvmKey key in Invoke<ListKeysRequest, ListKeysResult>(Native.VaultList, vault, new ListKeysRequest(), null).Keys)
             {
                 if (pattern == null || pattern.IsMatch(key.Name))
                 {
                     found = true;
                     WriteObject(key);
                 }
-            });
+            }
             if (!found && !string.IsNullOrEmpty(Name) && !WildcardPattern.ContainsWildcardCharacters(Name))
             {
                 var failure = new ItemNotFoundException($"The vault has no key named '{Name}'.");
-                WriteError(new ErrorRecord(failure, "TvmNotFound", ErrorCategory.ObjectNotFound, Name));
+                WriteError(new ErrorRecord(failure, "KeyNotFound", ErrorCategory.ObjectNotFound, Name));
             }
         }
     }

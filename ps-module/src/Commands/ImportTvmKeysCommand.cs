@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils.Commands
@@ -27,31 +28,21 @@ namespace TvmBackupUtils.Commands
         {
             string backupPath = ResolvePath(BackupPath, nameof(BackupPath));
             VaultHandle vault = OpenVault(create: true);
-            TvmNative native = Native;
-            string wrappingKeyName = WrappingKeyName;
-            TvmStatus status = RunWithEvents(callback => vault.Use(v =>
-                native.Restore(v, backupPath, BackupPath, wrappingKeyName, callback, IntPtr.Zero)));
-            ThrowIfFailed(status, BackupPath);
+            var request = new RestoreRequest { BackupPath = backupPath, ShownBackupPath = BackupPath, WrappingKeyName = WrappingKeyName };
+            // The objects are written per key, as the keys are done (keyRestored); the result holds only the counts.
+            Invoke<RestoreRequest, RestoreResult>(Native.Restore, vault, request, BackupPath);
         }
 
-        private protected override string PendingTarget(TvmEvent e) =>
-            e.KeyName.Length > 0 ? $"{e.KeyName} ({e.KeyType} {e.KeySize})" : e.File;
+        private protected override string PendingTarget(TvmKey key) =>
+            key.Name.Length > 0 ? $"{key.Name} ({key.Type} {key.Size})" : key.File ?? string.Empty;
 
-        private protected override void OnKeyDone(TvmEvent e)
+        private protected override void OnKeyRestored(TvmKeyRestore restore)
         {
-            // Exists: the engine has sent the warning already (a Warning event); only the object is written here.
-            WriteObject(new TvmKeyRestore
+            // Exists: the engine has sent the warning already (a warning event); only the object is written here.
+            WriteObject(restore);
+            if (restore.Outcome == "Failed")
             {
-                Name = e.KeyName,
-                Type = e.KeyType,
-                Size = (int)e.KeySize,
-                Outcome = e.Outcome.ToString(),
-                Message = e.Text.Length > 0 ? e.Text : null,
-                File = e.File.Length > 0 ? e.File : null,
-            });
-            if (e.Outcome == TvmOutcome.Failed)
-            {
-                WriteKeyError(e, "KeyImportFailed", "Error Importing Key: ");
+                WriteKeyError(restore, "KeyImportFailed", "Error Importing Key: ");
             }
         }
     }

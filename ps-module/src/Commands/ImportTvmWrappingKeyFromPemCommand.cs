@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils.Commands
@@ -41,19 +42,14 @@ namespace TvmBackupUtils.Commands
                 return;
             }
             VaultHandle vault = OpenVault(create: true);
-            TvmNative native = Native;
-            string keyName = KeyName;
-            string keySize = KeySize;
-            TvmStatus status = RunWithEvents(callback => vault.Use(v =>
-                native.ImportWrappingKey(v, keyName, publicKey, privateKey, keySize, callback, IntPtr.Zero)));
-            ThrowIfFailed(status, KeyName);
-
-            // The engine reports the import through host messages only; the object comes from the vault.
-            TvmKey? listed = FindKey(vault, keyName);
-            if (listed != null)
+            var request = new ImportWrappingKeyRequest
             {
-                WriteObject(listed);
-            }
+                KeyName = KeyName,
+                PublicKeyPath = publicKey,
+                PrivateKeyPath = privateKey,
+                KeySize = KeySize,
+            };
+            WriteObject(Invoke<ImportWrappingKeyRequest, TvmKey>(Native.ImportWrappingKey, vault, request, KeyName));
         }
     }
 }

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using TvmBackupUtils.Native;
+using TvmBackupUtils.Api;
 
 namespace TvmBackupUtils.Commands
 {
@@ -33,8 +33,9 @@ namespace TvmBackupUtils.Commands
             {
                 return;
             }
-            TvmStatus status = (TvmStatus)Native.GenerateImportJson(publicKey, privateKey, outFile);
-            ThrowIfFailed(status, OutFilePath);
+            var request = new ImportJsonRequest { PublicKeyPath = publicKey, PrivateKeyPath = privateKey, OutFilePath = outFile };
+            // The original wrote no object; the result (the file and the key size) is not written either.
+            Invoke<ImportJsonRequest, ImportJsonResult>(Native.GenerateImportJson, null, request, OutFilePath);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
 namespace TvmBackupUtils.Commands
@@ -33,12 +34,8 @@ namespace TvmBackupUtils.Commands
                 return;
             }
             VaultHandle vault = OpenVault(create: true);
-            TvmNative native = Native;
-            string name = Name;
-            uint size = (uint)Size;
-            TvmStatus status = vault.Use(v => (TvmStatus)native.VaultCreateKey(v, name, type, size));
-            ThrowIfFailed(status, Name);
-            WriteObject(FindKey(vault, name) ?? new TvmKey { Name = name, Type = type, Size = Size });
+            var request = new CreateKeyRequest { Name = Name, Type = type, Size = (uint)Size };
+            WriteObject(Invoke<CreateKeyRequest, TvmKey>(Native.VaultCreateKey, vault, request, Name));
         }
     }
 }

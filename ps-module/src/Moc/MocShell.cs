@@ -8,23 +8,32 @@ using System.Threading;
 
 namespace TvmBackupUtils.Moc
 {
-    /// <summary>What one Moc cmdlet call gave: its status, its output, and on failure its message in full.</summary>
+    /// <summary>How one Moc cmdlet call ended; the names are the outcomes of a host reply (docs/abi.md).</summary>
+    internal enum MocOutcome
+    {
+        Ok,
+        Failed,
+        Timeout,
+        Cancelled,
+    }
+
+    /// <summary>What one Moc cmdlet call gave: its outcome, its output, and on failure its message in full.</summary>
     internal sealed class MocResult
     {
-        private MocResult(TvmStatus status, Collection<PSObject> output, string? message)
+        private MocResult(MocOutcome status, Collection<PSObject> output, string? message)
         {
             Status = status;
             Output = output;
             Message = message;
         }
 
-        internal TvmStatus Status { get; }
+        internal MocOutcome Status { get; }
         internal Collection<PSObject> Output { get; }
         internal string? Message { get; }
 
-        internal static MocResult Ok(Collection<PSObject> output) => new MocResult(TvmStatus.Ok, output, null);
+        internal static MocResult Ok(Collection<PSObject> output) => new MocResult(MocOutcome.Ok, output, null);
 
-        internal static MocResult Failed(TvmStatus status, string message) =>
+        internal static MocResult Failed(MocOutcome status, string message) =>
             new MocResult(status, new Collection<PSObject>(), message);
     }
 
@@ -61,12 +70,12 @@ namespace TvmBackupUtils.Moc
         {
             if (_cmdlet.Stopping)
             {
-                return MocResult.Failed(TvmStatus.Cancelled, $"{command} was not run: the command is stopping.");
+                return MocResult.Failed(MocOutcome.Cancelled, $"{command} was not run: the command is stopping.");
             }
             if (Thread.CurrentThread.ManagedThreadId != _pipelineThread)
             {
                 // The Moc cmdlets can only run on the pipeline thread of the caller's runspace.
-                return MocResult.Failed(TvmStatus.Vault,
+                return MocResult.Failed(MocOutcome.Failed,
                     $"{command} was not run: the TvmBackupUtils engine called the Moc adapter from another thread than the command's pipeline thread.");
             }
 
@@ -116,16 +125,16 @@ namespace TvmBackupUtils.Moc
             if (call.TimedOut && failed)
             {
                 string forKey = keyName == null ? string.Empty : $" for key '{keyName}'";
-                return MocResult.Failed(TvmStatus.Timeout,
+                return MocResult.Failed(MocOutcome.Timeout,
                     $"{command} did not return within {_timeoutSec.ToString(CultureInfo.InvariantCulture)} seconds{forKey}; it was stopped.");
             }
             if (stopped || (failed && _cmdlet.Stopping))
             {
-                return MocResult.Failed(TvmStatus.Cancelled, $"{command} was stopped.");
+                return MocResult.Failed(MocOutcome.Cancelled, $"{command} was stopped.");
             }
             if (thrown != null)
             {
-                return MocResult.Failed(TvmStatus.Vault, MessageOf(thrown));
+                return MocResult.Failed(MocOutcome.Failed, MessageOf(thrown));
             }
             if (ps.Streams.Error.Count > 0)
             {
@@ -134,7 +143,7 @@ namespace TvmBackupUtils.Moc
                 {
                     messages.Add(MessageOf(record));
                 }
-                return MocResult.Failed(TvmStatus.Vault, string.Join(Environment.NewLine, messages));
+                return MocResult.Failed(MocOutcome.Failed, string.Join(Environment.NewLine, messages));
             }
             return MocResult.Ok(output ?? new Collection<PSObject>());
         }

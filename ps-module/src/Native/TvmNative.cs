@@ -5,30 +5,32 @@ using System.Threading;
 
 namespace TvmBackupUtils.Native
 {
-    /// <summary>TvmEventKind: what a callback event carries.</summary>
-    internal enum TvmEventKind : uint
+    /// <summary>Mirror of <c>struct TvmBuffer</c>: bytes the engine hands out, freed by <c>tvm_buffer_free</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TvmBuffer
     {
-        Message = 1,
-        Warning = 2,
-        Progress = 3,
-        KeyPending = 4,
-        KeyDone = 5,
-        Backup = 6,
-        KeyListed = 7,
+        public IntPtr Data;
+        public UIntPtr Len;
     }
 
-    /// <summary>TvmOutcome: the result for one key.</summary>
-    internal enum TvmOutcome : uint
+    /// <summary>Mirror of <c>struct TvmHostReply</c>: a host's reply, owned by the host.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TvmHostReply
     {
-        None = 0,
-        Exported = 1,
-        Imported = 2,
-        Exists = 3,
-        Skipped = 4,
-        Failed = 5,
+        public IntPtr Data;
+        public UIntPtr Len;
     }
 
-    /// <summary>TvmReply: the callback's answer.</summary>
+    /// <summary>Mirror of <c>struct TvmHostVault</c>: the context, the dispatcher and the release function.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TvmHostVault
+    {
+        public IntPtr Context;
+        public IntPtr Dispatch;
+        public IntPtr Release;
+    }
+
+    /// <summary>The <c>TVM_REPLY_*</c> values a sink answers an event with.</summary>
     internal enum TvmReply : uint
     {
         Proceed = 0,
@@ -36,67 +38,31 @@ namespace TvmBackupUtils.Native
         Cancel = 2,
     }
 
-    /// <summary>Mirror of <c>struct TvmEvent</c>: six uint32 then four UTF-16 string pointers (never NULL).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct TvmEventNative
-    {
-        public uint Kind;
-        public uint Outcome;
-        public uint Status;
-        public uint KeySize;
-        public uint Current;
-        public uint Total;
-        public IntPtr Text;
-        public IntPtr KeyName;
-        public IntPtr KeyType;
-        public IntPtr File;
-    }
-
-    /// <summary>A TvmEvent copied into managed memory (the native one is valid only during the callback).</summary>
-    internal sealed class TvmEvent
-    {
-        private TvmEvent(TvmEventNative e)
-        {
-            Kind = (TvmEventKind)e.Kind;
-            Outcome = (TvmOutcome)e.Outcome;
-            Status = (TvmStatus)e.Status;
-            KeySize = e.KeySize;
-            Current = e.Current;
-            Total = e.Total;
-            Text = Read(e.Text);
-            KeyName = Read(e.KeyName);
-            KeyType = Read(e.KeyType);
-            File = Read(e.File);
-        }
-
-        internal TvmEventKind Kind { get; }
-        internal TvmOutcome Outcome { get; }
-        internal TvmStatus Status { get; }
-        internal uint KeySize { get; }
-        internal uint Current { get; }
-        internal uint Total { get; }
-        internal string Text { get; }
-        internal string KeyName { get; }
-        internal string KeyType { get; }
-        internal string File { get; }
-
-        internal static TvmEvent FromNative(IntPtr evt) => new TvmEvent(Marshal.PtrToStructure<TvmEventNative>(evt));
-
-        private static string Read(IntPtr text) => text == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUni(text) ?? string.Empty;
-    }
-
-    /// <summary><c>TvmEventCallback</c>: returns a <see cref="TvmReply"/>.</summary>
+    /// <summary><c>TvmEventSink</c>: one event, UTF-8 JSON borrowed for the call.</summary>
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    internal delegate uint TvmEventCallback(IntPtr context, IntPtr evt);
+    internal delegate TvmReply TvmEventSink(IntPtr context, IntPtr evt, UIntPtr length);
+
+    /// <summary><c>TvmHostDispatch</c>: one operation in, the reply stored in <paramref name="reply"/>.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void TvmHostDispatch(IntPtr context, IntPtr op, UIntPtr length, IntPtr reply);
+
+    /// <summary><c>TvmHostRelease</c>: called once when the engine no longer needs the host.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void TvmHostRelease(IntPtr context);
+
+    /// <summary>Every command export: a vault, the request as UTF-8 JSON, an event sink, the result buffer.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate TvmStatus CommandFn(IntPtr vault, byte[] request, UIntPtr length, TvmEventSink? sink, IntPtr context, out TvmBuffer result);
 
     /// <summary>
     /// The exports of libtvmkeys bound to delegates. Loaded once, lazily and thread-safely, by full path
     /// (see <see cref="NativeLoader"/>); the module initializer loads it on import so a broken install fails there.
+    /// Requests, results, events and errors are JSON (see docs/abi.md); this class only moves bytes.
     /// </summary>
     internal sealed class TvmNative
     {
-        /// <summary>The ABI version this assembly was built for (<c>tvm_abi_version()</c>).</summary>
-        internal const uint AbiVersion = 2;
+        /// <summary>The ABI version this assembly was built for (<c>TVM_ABI_VERSION</c>).</summary>
+        internal const uint AbiVersion = 3;
 
         private static readonly Lazy<TvmNative> Loaded = new Lazy<TvmNative>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -106,7 +72,6 @@ namespace TvmBackupUtils.Native
         internal string LibraryPath { get; }
         internal string Version { get; }
 
-        // ---- delegate types, one per export (cdecl, strings as UTF-16) ----
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         private delegate uint AbiVersionFn();
 
@@ -114,96 +79,28 @@ namespace TvmBackupUtils.Native
         private delegate IntPtr VersionFn();
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        private delegate IntPtr LastErrorFn();
+        private delegate void BufferFreeFn(TvmBuffer buffer);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        private delegate void StringFreeFn(IntPtr text);
+        internal delegate TvmStatus VaultOpenLocalFn(byte[] request, UIntPtr length, out IntPtr vault, out TvmBuffer result);
 
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint VaultOpenLocalFn([MarshalAs(UnmanagedType.LPWStr)] string path, uint create, out IntPtr vault);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate TvmStatus VaultOpenMocFn(ref TvmHostVault host, byte[] request, UIntPtr length, TvmEventSink? sink, IntPtr context, out IntPtr vault, out TvmBuffer result);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void VaultFreeFn(IntPtr vault);
 
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint BackupFn(
-            IntPtr vault,
-            [MarshalAs(UnmanagedType.LPWStr)] string wrappingKeyPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string backupRoot,
-            [MarshalAs(UnmanagedType.LPWStr)] string shownBackupRoot,
-            [MarshalAs(UnmanagedType.LPWStr)] string timestamp,
-            TvmEventCallback callback,
-            IntPtr context);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint RestoreFn(
-            IntPtr vault,
-            [MarshalAs(UnmanagedType.LPWStr)] string backupPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string shownBackupPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string wrappingKeyName,
-            TvmEventCallback callback,
-            IntPtr context);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint ImportWrappingKeyFn(
-            IntPtr vault,
-            [MarshalAs(UnmanagedType.LPWStr)] string keyName,
-            [MarshalAs(UnmanagedType.LPWStr)] string publicKeyPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string privateKeyPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string keySize,
-            TvmEventCallback callback,
-            IntPtr context);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint GenerateImportJsonFn(
-            [MarshalAs(UnmanagedType.LPWStr)] string publicKeyPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string privateKeyPath,
-            [MarshalAs(UnmanagedType.LPWStr)] string outFilePath);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint VaultCreateKeyFn(
-            IntPtr vault,
-            [MarshalAs(UnmanagedType.LPWStr)] string name,
-            [MarshalAs(UnmanagedType.LPWStr)] string keyType,
-            uint size);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate uint VaultListFn(IntPtr vault, TvmEventCallback callback, IntPtr context);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate uint VaultFromHostFn(ref TvmHostVaultNative host, out IntPtr vault);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate uint MocCheckVersionsFn(
-            [MarshalAs(UnmanagedType.LPWStr)] string? moduleVersion,
-            [MarshalAs(UnmanagedType.LPWStr)] string? stackVersion,
-            uint checkStack);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate void HostCallSetErrorFn(IntPtr call, [MarshalAs(UnmanagedType.LPWStr)] string message);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, CharSet = CharSet.Unicode)]
-        internal delegate void HostCallAddKeyFn(
-            IntPtr call,
-            [MarshalAs(UnmanagedType.LPWStr)] string name,
-            [MarshalAs(UnmanagedType.LPWStr)] string keyType,
-            uint size);
-
-        private readonly LastErrorFn _lastError;
-        private readonly StringFreeFn _stringFree;
+        private readonly BufferFreeFn _bufferFree;
 
         internal VaultOpenLocalFn VaultOpenLocal { get; }
+        internal VaultOpenMocFn VaultOpenMoc { get; }
         internal VaultFreeFn VaultFree { get; }
-        internal BackupFn Backup { get; }
-        internal RestoreFn Restore { get; }
-        internal ImportWrappingKeyFn ImportWrappingKey { get; }
-        internal GenerateImportJsonFn GenerateImportJson { get; }
-        internal VaultCreateKeyFn VaultCreateKey { get; }
-        internal VaultListFn VaultList { get; }
-        internal VaultFromHostFn VaultFromHost { get; }
-        internal MocCheckVersionsFn MocCheckVersions { get; }
-        internal HostCallSetErrorFn HostCallSetError { get; }
-        internal HostCallAddKeyFn HostCallAddKey { get; }
+        internal CommandFn Backup { get; }
+        internal CommandFn Restore { get; }
+        internal CommandFn ImportWrappingKey { get; }
+        internal CommandFn GenerateImportJson { get; }
+        internal CommandFn VaultList { get; }
+        internal CommandFn VaultCreateKey { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -229,38 +126,46 @@ namespace TvmBackupUtils.Native
                     "re-stage the module (bash ps-module/build.sh) or reinstall it.");
             }
             Version = Utf8.FromNative(Bind<VersionFn>("tvm_version")());
-            _lastError = Bind<LastErrorFn>("tvm_last_error");
-            _stringFree = Bind<StringFreeFn>("tvm_string_free");
+            _bufferFree = Bind<BufferFreeFn>("tvm_buffer_free");
             VaultOpenLocal = Bind<VaultOpenLocalFn>("tvm_vault_open_local");
+            VaultOpenMoc = Bind<VaultOpenMocFn>("tvm_vault_open_moc");
             VaultFree = Bind<VaultFreeFn>("tvm_vault_free");
-            Backup = Bind<BackupFn>("tvm_backup");
-            Restore = Bind<RestoreFn>("tvm_restore");
-            ImportWrappingKey = Bind<ImportWrappingKeyFn>("tvm_import_wrapping_key");
-            GenerateImportJson = Bind<GenerateImportJsonFn>("tvm_generate_import_json");
-            VaultCreateKey = Bind<VaultCreateKeyFn>("tvm_vault_create_key");
-            VaultList = Bind<VaultListFn>("tvm_vault_list");
-            VaultFromHost = Bind<VaultFromHostFn>("tvm_vault_from_host");
-            MocCheckVersions = Bind<MocCheckVersionsFn>("tvm_moc_check_versions");
-            HostCallSetError = Bind<HostCallSetErrorFn>("tvm_host_call_set_error");
-            HostCallAddKey = Bind<HostCallAddKeyFn>("tvm_host_call_add_key");
+            Backup = Bind<CommandFn>("tvm_backup");
+            Restore = Bind<CommandFn>("tvm_restore");
+            ImportWrappingKey = Bind<CommandFn>("tvm_import_wrapping_key");
+            GenerateImportJson = Bind<CommandFn>("tvm_generate_import_json");
+            VaultList = Bind<CommandFn>("tvm_vault_list");
+            VaultCreateKey = Bind<CommandFn>("tvm_vault_create_key");
         }
 
-        /// <summary>This thread's last failure text from the engine (freed here), or null.</summary>
-        internal string? TakeLastError()
+        /// <summary>Copies a buffer the engine handed out into managed memory and frees it.</summary>
+        internal byte[] Take(TvmBuffer buffer)
         {
-            IntPtr text = _lastError();
-            if (text == IntPtr.Zero)
-            {
-                return null;
-            }
             try
             {
-                return Marshal.PtrToStringUni(text);
+                return Copy(buffer.Data, buffer.Len);
             }
             finally
             {
-                _stringFree(text);
+                _bufferFree(buffer);
             }
+        }
+
+        /// <summary>Copies <paramref name="length"/> bytes at <paramref name="data"/> (NULL: none).</summary>
+        internal static byte[] Copy(IntPtr data, UIntPtr length)
+        {
+            ulong count = length.ToUInt64();
+            if (data == IntPtr.Zero || count == 0)
+            {
+                return Array.Empty<byte>();
+            }
+            if (count > int.MaxValue)
+            {
+                throw new InvalidDataException($"The TvmBackupUtils engine handed out {count} bytes, more than a managed array holds.");
+            }
+            var bytes = new byte[(int)count];
+            Marshal.Copy(data, bytes, 0, bytes.Length);
+            return bytes;
         }
 
         private static TvmNative Load()

@@ -141,23 +141,41 @@ public sealed class PsResult
         : Terminating?.Exception?.Message ?? TerminatingException?.Message ?? "";
 }
 
-/// <summary>ErrorIds and categories the contract (.notes/CONTRACT.md) fixes.</summary>
+/// <summary>
+/// ErrorIds and their categories: the engine's codes (src/error.rs, docs/abi.md), one per problem. Before ABI 3
+/// the ErrorIds were "Tvm" + a broad kind; the README maps the old ones to the new.
+/// </summary>
 public static class Contract
 {
     public static readonly IReadOnlyDictionary<string, ErrorCategory> Categories = new Dictionary<string, ErrorCategory>
     {
-        ["TvmNotFound"] = ErrorCategory.ObjectNotFound,
-        ["TvmInvalidArgument"] = ErrorCategory.InvalidArgument,
-        ["TvmFormat"] = ErrorCategory.InvalidData,
-        ["TvmIo"] = ErrorCategory.WriteError,
-        ["TvmCrypto"] = ErrorCategory.SecurityError,
-        ["TvmAlreadyExists"] = ErrorCategory.ResourceExists,
-        ["TvmVault"] = ErrorCategory.InvalidOperation,
-        ["TvmCancelled"] = ErrorCategory.OperationStopped,
-        ["TvmTimeout"] = ErrorCategory.OperationTimeout,
-        ["TvmUnsupported"] = ErrorCategory.NotImplemented,
-        ["TvmPanic"] = ErrorCategory.InvalidOperation,
-        ["TvmIncompatibleVersion"] = ErrorCategory.NotInstalled,
+        ["FileMissing"] = ErrorCategory.ObjectNotFound,
+        ["BackupFolderMissing"] = ErrorCategory.ObjectNotFound,
+        ["VaultMissing"] = ErrorCategory.ObjectNotFound,
+        ["KeyNotFound"] = ErrorCategory.ObjectNotFound,
+        ["WrappingKeyMissing"] = ErrorCategory.ObjectNotFound,
+        ["InvalidKeyName"] = ErrorCategory.InvalidArgument,
+        ["InvalidKeySize"] = ErrorCategory.InvalidArgument,
+        ["KeySizeMismatch"] = ErrorCategory.InvalidArgument,
+        ["PemInvalid"] = ErrorCategory.InvalidData,
+        ["PemEncrypted"] = ErrorCategory.NotImplemented,
+        ["NotABackup"] = ErrorCategory.InvalidData,
+        ["NotALocalVault"] = ErrorCategory.InvalidData,
+        ["VaultKeyDamaged"] = ErrorCategory.InvalidData,
+        ["KeyFileInvalid"] = ErrorCategory.InvalidData,
+        ["FileWriteFailed"] = ErrorCategory.WriteError,
+        ["FileReadFailed"] = ErrorCategory.ReadError,
+        ["KeyPairMismatch"] = ErrorCategory.SecurityError,
+        ["WrappingKeyMismatch"] = ErrorCategory.SecurityError,
+        ["KeyExists"] = ErrorCategory.ResourceExists,
+        ["BackupExists"] = ErrorCategory.ResourceExists,
+        ["VaultFailed"] = ErrorCategory.InvalidOperation,
+        ["Cancelled"] = ErrorCategory.OperationStopped,
+        ["VaultTimeout"] = ErrorCategory.OperationTimeout,
+        ["InternalError"] = ErrorCategory.InvalidOperation,
+        ["MocVersionUnknown"] = ErrorCategory.NotInstalled,
+        ["MocModuleVersionTooOld"] = ErrorCategory.NotInstalled,
+        ["MocStackVersionTooOld"] = ErrorCategory.NotInstalled,
     };
 
     public static ErrorCategory CategoryOf(string id) =>

@@ -1,0 +1,143 @@
+using System.Runtime.Serialization;
+
+// The requests, events and host operations of docs/abi.md, as the C# side reads and writes them. Their Rust
+// originals are in src/api/ (and src/vault/moc.rs for the host); tests/abi/samples.json holds one sample of
+// each, which both the Rust and the C# tests round-trip. The results are the public objects in Models.cs.
+namespace TvmBackupUtils.Api
+{
+    [DataContract]
+    internal sealed class OpenLocalRequest
+    {
+        [DataMember(Name = "vaultPath")] internal string VaultPath { get; set; } = string.Empty;
+        [DataMember(Name = "create")] internal bool Create { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class OpenMocRequest
+    {
+        [DataMember(Name = "checkStackVersion")] internal bool CheckStackVersion { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class BackupRequest
+    {
+        [DataMember(Name = "wrappingKeyPath")] internal string WrappingKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "backupRootPath")] internal string BackupRootPath { get; set; } = string.Empty;
+        [DataMember(Name = "shownBackupRootPath", EmitDefaultValue = false)] internal string? ShownBackupRootPath { get; set; }
+        [DataMember(Name = "timestamp")] internal string Timestamp { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class RestoreRequest
+    {
+        [DataMember(Name = "backupPath")] internal string BackupPath { get; set; } = string.Empty;
+        [DataMember(Name = "shownBackupPath", EmitDefaultValue = false)] internal string? ShownBackupPath { get; set; }
+        [DataMember(Name = "wrappingKeyName")] internal string WrappingKeyName { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class RestoreResult
+    {
+        [DataMember(Name = "backupPath")] internal string BackupPath { get; set; } = string.Empty;
+        [DataMember(Name = "imported")] internal int Imported { get; set; }
+        [DataMember(Name = "exists")] internal int Exists { get; set; }
+        [DataMember(Name = "skipped")] internal int Skipped { get; set; }
+        [DataMember(Name = "failed")] internal int Failed { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class ImportWrappingKeyRequest
+    {
+        [DataMember(Name = "keyName")] internal string KeyName { get; set; } = string.Empty;
+        [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "keySize")] internal string KeySize { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class ImportJsonRequest
+    {
+        [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "outFilePath")] internal string OutFilePath { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class ImportJsonResult
+    {
+        [DataMember(Name = "path")] internal string Path { get; set; } = string.Empty;
+        [DataMember(Name = "keySize")] internal int KeySize { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class ListKeysRequest
+    {
+    }
+
+    [DataContract]
+    internal sealed class ListKeysResult
+    {
+        [DataMember(Name = "keys")] internal TvmKey[] Keys { get; set; } = System.Array.Empty<TvmKey>();
+    }
+
+    [DataContract]
+    internal sealed class CreateKeyRequest
+    {
+        [DataMember(Name = "name")] internal string Name { get; set; } = string.Empty;
+        [DataMember(Name = "type")] internal string Type { get; set; } = string.Empty;
+        [DataMember(Name = "size")] internal uint Size { get; set; }
+    }
+
+    /// <summary>Any result whose content the caller does not need (a vault being opened).</summary>
+    [DataContract]
+    internal sealed class OpenResult
+    {
+        [DataMember(Name = "vault")] internal string Vault { get; set; } = string.Empty;
+        [DataMember(Name = "path", EmitDefaultValue = false)] internal string? Path { get; set; }
+    }
+
+    /// <summary>
+    /// One event. <see cref="Event"/> is its name (message, warning, verbose, progress, keyPending, keyRestored);
+    /// the other members are those of that event, the rest stay null.
+    /// </summary>
+    [DataContract]
+    internal sealed class EngineEvent
+    {
+        [DataMember(Name = "event")] internal string Event { get; set; } = string.Empty;
+        [DataMember(Name = "text", EmitDefaultValue = false)] internal string? Text { get; set; }
+        [DataMember(Name = "activity", EmitDefaultValue = false)] internal string? Activity { get; set; }
+        [DataMember(Name = "current", EmitDefaultValue = false)] internal uint? Current { get; set; }
+        [DataMember(Name = "total", EmitDefaultValue = false)] internal uint? Total { get; set; }
+        [DataMember(Name = "key", EmitDefaultValue = false)] internal TvmKey? Key { get; set; }
+        [DataMember(Name = "action", EmitDefaultValue = false)] internal string? Action { get; set; }
+        [DataMember(Name = "restore", EmitDefaultValue = false)] internal TvmKeyRestore? Restore { get; set; }
+    }
+
+    /// <summary>
+    /// One operation of the MOC vault for the Moc cmdlets. <see cref="Op"/> is its name (getConfig, list, export,
+    /// import, publicKey, delete, create); the other members are that operation's.
+    /// </summary>
+    [DataContract]
+    internal sealed class HostOp
+    {
+        [DataMember(Name = "op")] internal string Op { get; set; } = string.Empty;
+        [DataMember(Name = "name", EmitDefaultValue = false)] internal string? Name { get; set; }
+        [DataMember(Name = "type", EmitDefaultValue = false)] internal string? Type { get; set; }
+        [DataMember(Name = "size", EmitDefaultValue = false)] internal uint? Size { get; set; }
+        [DataMember(Name = "wrappingKeyPath", EmitDefaultValue = false)] internal string? WrappingKeyPath { get; set; }
+        [DataMember(Name = "outFile", EmitDefaultValue = false)] internal string? OutFile { get; set; }
+        [DataMember(Name = "file", EmitDefaultValue = false)] internal string? File { get; set; }
+        [DataMember(Name = "wrappingKeyName", EmitDefaultValue = false)] internal string? WrappingKeyName { get; set; }
+    }
+
+    /// <summary>The reply to a <see cref="HostOp"/>: outcome ok, failed (with MOC's whole text), timeout or cancelled.</summary>
+    [DataContract]
+    internal sealed class HostReply
+    {
+        [DataMember(Name = "outcome")] internal string Outcome { get; set; } = "ok";
+        [DataMember(Name = "message", EmitDefaultValue = false)] internal string? Message { get; set; }
+        [DataMember(Name = "keys", EmitDefaultValue = false)] internal TvmKey[]? Keys { get; set; }
+        [DataMember(Name = "moduleVersion", EmitDefaultValue = false)] internal string? ModuleVersion { get; set; }
+        [DataMember(Name = "version", EmitDefaultValue = false)] internal string? Version { get; set; }
+    }
+}

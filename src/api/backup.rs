@@ -1,0 +1,41 @@
+//! `tvm_backup` (Backup-TVMKeys): every AES and RSA key of the vault into a new timestamped backup.
+use serde::{Deserialize, Serialize};
+
+use super::{non_empty, Key};
+use crate::error::Result;
+use crate::events::Events;
+use crate::vault::Vault;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupRequest {
+    /// The RSA public key PEM that wraps every exported key, full path.
+    pub wrapping_key_path: String,
+    /// The folder that holds the timestamped backups, full path.
+    pub backup_root_path: String,
+    /// The backup root as the user typed it; host messages show it, as the original's did. Default: the
+    /// same as `backupRootPath`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_backup_root_path: Option<String>,
+    /// `yyyyMMddHHmmss`, local time of the run (the caller's clock, so tests can fix it).
+    pub timestamp: String,
+}
+
+/// A finished backup: the `TvmBackup` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupResult {
+    /// `<backup root>/<timestamp>`, full path.
+    pub path: String,
+    /// The folder name, `yyyyMMddHHmmss`.
+    pub timestamp: String,
+    /// The keys the backup holds, each with its key file.
+    pub keys: Vec<Key>,
+}
+
+pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) -> Result<BackupResult> {
+    let wrapping = non_empty(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
+    let root = non_empty(&request.backup_root_path, "backupRootPath", "backup root")?;
+    let shown = request.shown_backup_root_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(root);
+    crate::backup::backup(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, events)
+}

@@ -1,0 +1,213 @@
+//! The contract of the C ABI: for each command, its request and result as serde types, and `run()`.
+//! One file per command. A new option is a new field here, not a new export; `docs/abi.md` describes
+//! every type, and `tests/abi.rs` round-trips a JSON sample of each (the same samples the C# tests read).
+//!
+//! Requests are strict (an unknown field is refused, so a typo in a front end fails loudly instead of
+//! being ignored); results and events may grow fields, which readers ignore.
+pub mod backup;
+pub mod import_json;
+pub mod keys;
+pub mod open;
+pub mod restore;
+pub mod wrapping_key;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::vault::{KeySpec, KeyType};
+
+/// The schema version of every request and result. A request may name it (`"schemaVersion":1`); one
+/// that names another is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every error code, for tests that walk the table and for `docs/abi.md`.
+pub const ALL_ERROR_CODES: [ErrorCode; 40] = {
+    use ErrorCode::*;
+    [
+        NullArgument,
+        InvalidRequest,
+        InternalError,
+        InvalidKeyName,
+        InvalidKeyType,
+        InvalidKeySize,
+        InvalidTimestamp,
+        InvalidPath,
+        KeySizeMismatch,
+        BackupRootIsFile,
+        KeyNamedLikeWrappingKey,
+        FileMissing,
+        BackupFolderMissing,
+        VaultMissing,
+        KeyNotFound,
+        WrappingKeyMissing,
+        KeyExists,
+        BackupExists,
+        PemInvalid,
+        PemEncrypted,
+        KeyFileInvalid,
+        KeyFileNameInvalid,
+        NotABackup,
+        NotALocalVault,
+        VaultKeyDamaged,
+        KeyPairMismatch,
+        WrappingKeyMismatch,
+        KeyFileWrappingKeyMismatch,
+        KeyMaterialInvalid,
+        UnwrapFailed,
+        CryptoFailed,
+        FileReadFailed,
+        FileWriteFailed,
+        MocVersionUnknown,
+        MocModuleVersionTooOld,
+        MocStackVersionTooOld,
+        VaultTimeout,
+        VaultFailed,
+        VaultUnsupported,
+        Cancelled,
+    ]
+};
+
+/// A key in a vault or in a backup: the `TvmKey` object of the cmdlets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Key {
+    pub name: String,
+    /// `AES` or `RSA` (a vault may list other types; those are reported and not backed up).
+    #[serde(rename = "type")]
+    pub key_type: String,
+    pub size: u32,
+    /// A digest that tells whether two vaults hold the same key, where the vault can compute one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The key file, full path, where there is one (a backup's key file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Key {
+    pub fn new(name: &str, spec: KeySpec) -> Key {
+        Key { name: name.into(), key_type: spec.key_type.as_str().into(), size: spec.size, fingerprint: None, file: None }
+    }
+
+    /// The type and size, when they are ones the vault accepts.
+    pub fn spec(&self) -> Result<KeySpec> {
+        KeySpec::parse(&self.key_type, self.size)
+    }
+
+    pub fn key_type(&self) -> Option<KeyType> {
+        KeyType::parse(&self.key_type)
+    }
+}
+
+/// Reads a request: UTF-8 JSON, an optional `schemaVersion` that must be [`SCHEMA_VERSION`], then the
+/// command's own fields, strictly.
+pub fn parse_request<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let bad = |why: String| Error::new(ErrorCode::InvalidRequest, format!("The request is not valid: {why}."));
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("it is not JSON ({e})")))?;
+    let object = value.as_object_mut().ok_or_else(|| bad("it is not a JSON object".into()))?;
+    if let Some(version) = object.remove("schemaVersion") {
+        if version.as_u64() != Some(SCHEMA_VERSION as u64) {
+            return Err(bad(format!("schemaVersion is {version}; this engine reads version {SCHEMA_VERSION}")));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// A result as it crosses the ABI: the command's fields and `schemaVersion`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Versioned<'a, T: Serialize> {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub result: &'a T,
+}
+
+pub fn to_result_json<T: Serialize>(result: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(&Versioned { schema_version: SCHEMA_VERSION, result })
+        .map_err(|e| Error::new(ErrorCode::InternalError, format!("The result could not be written as JSON: {e}")))
+}
+
+/// An empty string in a request is as good as a missing path: refused with the field's name.
+pub(crate) fn non_empty<'a>(value: &'a str, input: &'static str, what: &str) -> Result<&'a str> {
+    if value.is_empty() {
+        Err(Error::for_input(ErrorCode::InvalidPath, input, format!("The {what} is empty.")))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_list_holds_every_code() {
+        // A match without a wildcard gives each code its number: a new code fails to compile until it has
+        // one here, and then this test fails until ALL_ERROR_CODES lists it.
+        fn index(code: ErrorCode) -> usize {
+            use ErrorCode::*;
+            match code {
+                NullArgument => 0,
+                InvalidRequest => 1,
+                InternalError => 2,
+                InvalidKeyName => 3,
+                InvalidKeyType => 4,
+                InvalidKeySize => 5,
+                InvalidTimestamp => 6,
+                InvalidPath => 7,
+                KeySizeMismatch => 8,
+                BackupRootIsFile => 9,
+                KeyNamedLikeWrappingKey => 10,
+                FileMissing => 11,
+                BackupFolderMissing => 12,
+                VaultMissing => 13,
+                KeyNotFound => 14,
+                WrappingKeyMissing => 15,
+                KeyExists => 16,
+                BackupExists => 17,
+                PemInvalid => 18,
+                PemEncrypted => 19,
+                KeyFileInvalid => 20,
+                KeyFileNameInvalid => 21,
+                NotABackup => 22,
+                NotALocalVault => 23,
+                VaultKeyDamaged => 24,
+                KeyPairMismatch => 25,
+                WrappingKeyMismatch => 26,
+                KeyFileWrappingKeyMismatch => 27,
+                KeyMaterialInvalid => 28,
+                UnwrapFailed => 29,
+                CryptoFailed => 30,
+                FileReadFailed => 31,
+                FileWriteFailed => 32,
+                MocVersionUnknown => 33,
+                MocModuleVersionTooOld => 34,
+                MocStackVersionTooOld => 35,
+                VaultTimeout => 36,
+                VaultFailed => 37,
+                VaultUnsupported => 38,
+                Cancelled => 39,
+            }
+        }
+        let mut seen: Vec<usize> = ALL_ERROR_CODES.iter().map(|c| index(*c)).collect();
+        seen.sort();
+        assert_eq!(seen, (0..=index(ErrorCode::Cancelled)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn requests_are_strict_and_versioned() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct R {
+            #[allow(dead_code)]
+            a: u32,
+        }
+        assert!(parse_request::<R>(br#"{"a":1}"#).is_ok());
+        assert!(parse_request::<R>(br#"{"schemaVersion":1,"a":1}"#).is_ok());
+        for bad in [&br#"{"schemaVersion":2,"a":1}"#[..], br#"{"a":1,"b":2}"#, br#"{}"#, b"[1]", b"{", b"\xff"] {
+            let e = parse_request::<R>(bad).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidRequest, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

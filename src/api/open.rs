@@ -1,0 +1,41 @@
+//! `tvm_vault_open_local` and `tvm_vault_open_moc`: the vault a command works on.
+use serde::{Deserialize, Serialize};
+
+use super::non_empty;
+use crate::error::Result;
+use crate::vault::LocalVault;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenLocalRequest {
+    /// The vault's folder, full path.
+    pub vault_path: String,
+    /// A missing or empty folder is a new vault, made on its first write; else it is refused.
+    #[serde(default)]
+    pub create: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenMocRequest {
+    /// Also apply the MOC stack version gate (`(Get-MocConfig).version`), which the original checks only
+    /// to import a wrapping key.
+    #[serde(default)]
+    pub check_stack_version: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenResult {
+    /// `local` or `moc`.
+    pub vault: String,
+    /// The local vault's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+pub fn open_local(request: &OpenLocalRequest) -> Result<(LocalVault, OpenResult)> {
+    let path = non_empty(&request.vault_path, "vaultPath", "vault path")?;
+    let vault = LocalVault::open(path.as_ref(), request.create)?;
+    Ok((vault, OpenResult { vault: "local".into(), path: Some(path.to_string()) }))
+}

@@ -1,0 +1,27 @@
+//! `tvm_import_wrapping_key` (Import-TvmWrappingKeyFromPem): an RSA pair from PEM files into the vault.
+use serde::{Deserialize, Serialize};
+
+use super::{non_empty, Key};
+use crate::error::Result;
+use crate::events::Events;
+use crate::vault::Vault;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportWrappingKeyRequest {
+    /// The name the key gets in the vault.
+    pub key_name: String,
+    pub public_key_path: String,
+    pub private_key_path: String,
+    /// The size as the user typed it (the original took a string such as `2048`); checked against the key.
+    pub key_size: String,
+}
+
+/// The key as imported (a `TvmKey`); `fingerprint` is that of its public half.
+pub type ImportWrappingKeyResult = Key;
+
+pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
+    let public = non_empty(&request.public_key_path, "publicKeyPath", "public key path")?;
+    let private = non_empty(&request.private_key_path, "privateKeyPath", "private key path")?;
+    crate::wrapping_key::import_wrapping_key(vault, &request.key_name, public.as_ref(), private.as_ref(), &request.key_size, events)
+}
