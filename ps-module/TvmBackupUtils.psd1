@@ -4,9 +4,13 @@
 # messages); the cmdlets are in TvmBackupUtils.dll (C#), the logic in the tvmkeys engine beside it under
 # runtimes/<rid>/native/. Staged by ps-module/build.sh into target/TvmBackupUtils/.
 #
+# This file is a template: ps-module/build.sh stamps ModuleVersion (from Cargo.toml, the one version of the
+# module, the engine and the assembly) and CmdletsToExport (from the [Cmdlet] attributes of the C# sources,
+# the one list of cmdlets) into the staged copy.
+#
 @{
     RootModule           = 'TvmBackupUtils.psm1'
-    ModuleVersion        = '0.1.0'
+    ModuleVersion        = '{{Version}}'
     GUID                 = '044b29b8-d918-457d-a70a-0505ff73c73e'
     Author               = 'TvmBackupUtils contributors'
     CompanyName          = 'TvmBackupUtils contributors'
@@ -15,14 +19,7 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('TvmBackupUtils.Format.ps1xml')
-    CmdletsToExport      = @(
-        'Backup-TVMKeys'
-        'Import-TVMKeys'
-        'Import-TvmWrappingKeyFromPem'
-        'New-TvmImportJson'
-        'New-TvmVaultKey'
-        'Get-TvmVaultKey'
-    )
+    CmdletsToExport      = @({{Cmdlets}})
     AliasesToExport      = @('Generate-ImportJsonFromPEM')
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -13,11 +13,5 @@ if (-not $ExecutionContext.SessionState.InvokeCommand.GetCommand('Generate-Impor
     ${alias:Generate-ImportJsonFromPEM} = 'New-TvmImportJson'
 }
 
-Export-ModuleMember -Cmdlet @(
-    'Backup-TVMKeys'
-    'Import-TVMKeys'
-    'Import-TvmWrappingKeyFromPem'
-    'New-TvmImportJson'
-    'New-TvmVaultKey'
-    'Get-TvmVaultKey'
-) -Alias 'Generate-ImportJsonFromPEM'
+# Every cmdlet of the assembly; the manifest (TvmBackupUtils.psd1) names them one by one, stamped at staging.
+Export-ModuleMember -Cmdlet * -Alias 'Generate-ImportJsonFromPEM'

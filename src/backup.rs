@@ -1,5 +1,5 @@
 //! `Backup-TVMKeys`: every AES and RSA key of the vault, exported wrapped with the caller's RSA public key
-//! into `<backup root>/<timestamp>/{AES,RSA}/<name>_<size>.json` (REFERENCE.md section 2).
+//! into `<backup root>/<timestamp>/{AES,RSA}/<name>_<size>.json` (`docs/format.md` section 1).
 //!
 //! Unlike the original, a backup is either complete or absent: it is written in a hidden partial folder
 //! that is renamed to its timestamp only after every key was exported and read back; any failure

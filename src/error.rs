@@ -9,111 +9,111 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// One code per problem. The string form is the contract (`errorId`); a code is never renamed or reused
-/// for another problem, and a retired one stays listed in `docs/abi.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ErrorCode {
+/// Defines [`ErrorCode`], its category table and [`ErrorCode::ALL`] from one list, so that a code cannot
+/// be added without its category or be left out of the list.
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $code:ident => $category:literal, )*) => {
+        /// One code per problem. The string form is the contract (`errorId`); a code is never renamed or
+        /// reused for another problem, and a retired one stays listed in `docs/abi.md`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $code, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code),*];
+
+            /// The PowerShell `ErrorCategory` name for this code; the one table of categories.
+            pub fn category(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$code => $category, )*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     // The request itself.
     /// A required pointer argument of a C ABI call was NULL.
-    NullArgument,
+    NullArgument => "InvalidArgument",
     /// The request JSON is malformed, has an unknown field, or lacks a required one.
-    InvalidRequest,
+    InvalidRequest => "InvalidArgument",
     /// A bug: the engine (or a callback) panicked.
-    InternalError,
+    InternalError => "InvalidOperation",
 
     // Arguments, checked before anything is read or written.
-    InvalidKeyName,
-    InvalidKeyType,
-    InvalidKeySize,
-    InvalidTimestamp,
-    InvalidPath,
+    InvalidKeyName => "InvalidArgument",
+    InvalidKeyType => "InvalidArgument",
+    InvalidKeySize => "InvalidArgument",
+    InvalidTimestamp => "InvalidArgument",
+    InvalidPath => "InvalidArgument",
     /// The key size given is not the size of the key in the PEM file.
-    KeySizeMismatch,
+    KeySizeMismatch => "InvalidArgument",
     /// The backup root names a file, not a folder.
-    BackupRootIsFile,
+    BackupRootIsFile => "InvalidArgument",
     /// A key of the backup has the name of the wrapping key (importing it can hang MOC).
-    KeyNamedLikeWrappingKey,
+    KeyNamedLikeWrappingKey => "InvalidArgument",
 
     // Things that are not there.
     /// A PEM file the caller named does not exist.
-    FileMissing,
-    BackupFolderMissing,
+    FileMissing => "ObjectNotFound",
+    BackupFolderMissing => "ObjectNotFound",
     /// The local vault's folder is missing or empty and the command does not create one.
-    VaultMissing,
-    KeyNotFound,
+    VaultMissing => "ObjectNotFound",
+    KeyNotFound => "ObjectNotFound",
     /// A restore needs the wrapping key, and the vault does not hold it.
-    WrappingKeyMissing,
+    WrappingKeyMissing => "ObjectNotFound",
 
     // Things that are there already.
-    KeyExists,
-    BackupExists,
+    KeyExists => "ResourceExists",
+    BackupExists => "ResourceExists",
 
     // Files that are not what they must be.
-    PemInvalid,
+    PemInvalid => "InvalidData",
     /// The private key PEM is encrypted with a password.
-    PemEncrypted,
-    KeyFileInvalid,
-    KeyFileNameInvalid,
+    PemEncrypted => "NotImplemented",
+    KeyFileInvalid => "InvalidData",
+    KeyFileNameInvalid => "InvalidData",
     /// The folder given as a backup has no AES or RSA folder.
-    NotABackup,
-    NotALocalVault,
+    NotABackup => "InvalidData",
+    NotALocalVault => "InvalidData",
     /// A key file inside the local vault is damaged.
-    VaultKeyDamaged,
+    VaultKeyDamaged => "InvalidData",
 
     // Key material.
     /// The public key PEM does not belong to the private key PEM.
-    KeyPairMismatch,
+    KeyPairMismatch => "SecurityError",
     /// The backup was made for another wrapping key than the vault's.
-    WrappingKeyMismatch,
+    WrappingKeyMismatch => "SecurityError",
     /// One key file was wrapped for another public key than the vault's wrapping key.
-    KeyFileWrappingKeyMismatch,
+    KeyFileWrappingKeyMismatch => "SecurityError",
     /// Unwrapped material is not the key its file names (size, type, public half).
-    KeyMaterialInvalid,
-    UnwrapFailed,
-    CryptoFailed,
+    KeyMaterialInvalid => "SecurityError",
+    UnwrapFailed => "SecurityError",
+    CryptoFailed => "SecurityError",
 
     // The file system.
-    FileReadFailed,
-    FileWriteFailed,
+    FileReadFailed => "ReadError",
+    FileWriteFailed => "WriteError",
 
     // The vault.
     /// `(Get-MocConfig)` did not give versions that can be read.
-    MocVersionUnknown,
-    MocModuleVersionTooOld,
-    MocStackVersionTooOld,
-    VaultTimeout,
+    MocVersionUnknown => "NotInstalled",
+    MocModuleVersionTooOld => "NotInstalled",
+    MocStackVersionTooOld => "NotInstalled",
+    VaultTimeout => "OperationTimeout",
     /// The vault failed; the message is its own text, in full.
-    VaultFailed,
+    VaultFailed => "InvalidOperation",
     /// The vault cannot do what was asked (e.g. tell a key's public half).
-    VaultUnsupported,
+    VaultUnsupported => "NotImplemented",
 
     /// The caller asked to stop.
-    Cancelled,
+    Cancelled => "OperationStopped",
 }
 
 impl ErrorCode {
-    /// The PowerShell `ErrorCategory` name for this code; the one table of categories.
-    pub fn category(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            NullArgument | InvalidRequest | InvalidKeyName | InvalidKeyType | InvalidKeySize | InvalidTimestamp | InvalidPath
-            | KeySizeMismatch | BackupRootIsFile | KeyNamedLikeWrappingKey => "InvalidArgument",
-            InternalError | VaultFailed => "InvalidOperation",
-            FileMissing | BackupFolderMissing | VaultMissing | KeyNotFound | WrappingKeyMissing => "ObjectNotFound",
-            KeyExists | BackupExists => "ResourceExists",
-            PemInvalid | KeyFileInvalid | KeyFileNameInvalid | NotABackup | NotALocalVault | VaultKeyDamaged => "InvalidData",
-            PemEncrypted | VaultUnsupported => "NotImplemented",
-            KeyPairMismatch | WrappingKeyMismatch | KeyFileWrappingKeyMismatch | KeyMaterialInvalid | UnwrapFailed | CryptoFailed => {
-                "SecurityError"
-            }
-            FileReadFailed => "ReadError",
-            FileWriteFailed => "WriteError",
-            MocVersionUnknown | MocModuleVersionTooOld | MocStackVersionTooOld => "NotInstalled",
-            VaultTimeout => "OperationTimeout",
-            Cancelled => "OperationStopped",
-        }
-    }
-
     /// The `errorId` string (the variant's name).
     pub fn as_str(self) -> String {
         format!("{self:?}")
@@ -280,7 +280,7 @@ mod tests {
             "NotInstalled",
             "OperationTimeout",
         ];
-        for code in crate::api::ALL_ERROR_CODES {
+        for code in ErrorCode::ALL {
             let c = code.category();
             assert!(KNOWN.contains(&c) || c == "OperationStopped", "{code:?} -> {c}");
         }

@@ -1,4 +1,5 @@
-//! Key files: the MOC export file (REFERENCE.md 3.1) and the plaintext `NO_KEY_WRAP` import file (3.2).
+//! Key files: the MOC export file (`docs/format.md` section 2) and the plaintext `NO_KEY_WRAP`
+//! import file (section 3).
 //!
 //! Writing is byte-exact: compact JSON, keys in MOC's order, base64url **with** padding, no BOM.
 //! Reading is tolerant (unknown keys ignored, key names case-insensitive, line breaks inside values
@@ -39,7 +40,7 @@ pub fn b64url_decode(value: &str) -> std::result::Result<Vec<u8>, String> {
 /// How the `private-key` value of a key file is protected (`private-key-wrapping-info.enc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enc {
-    /// Azure Key Vault BYOK's mechanism: OAEP SHA-1 then RFC 5649 (REFERENCE.md 3.3).
+    /// Azure Key Vault BYOK's mechanism: OAEP SHA-1 then RFC 5649 (`docs/format.md` section 4; inferred).
     RsaAesKeyWrap,
     RsaAesKeyWrap256,
     RsaAesKeyWrap384,
@@ -97,7 +98,8 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
-    /// The exact bytes MOC writes for an export (REFERENCE.md 3.1): no trailing newline.
+    /// The exact bytes MOC writes for an export (`docs/format.md` section 2): no trailing newline (inferred from MOC's Go SDK, which
+    /// writes the JSON without one).
     pub fn to_export_bytes(&self) -> Zeroizing<Vec<u8>> {
         let public_key = b64url_encode(&self.public_key);
         let private_key = Zeroizing::new(b64url_encode(&self.private_key));
@@ -156,7 +158,7 @@ impl KeyFile {
     }
 }
 
-/// The `NO_KEY_WRAP` import file of REFERENCE.md 3.2, byte for byte what the original's
+/// The `NO_KEY_WRAP` import file of `docs/format.md` section 3, byte for byte what the original's
 /// `Generate-ImportJsonFromPEM` writes for the documented PEMs: the PEM bodies are the base64 of these
 /// DERs, so re-encoding them as padded base64url gives the same characters, followed by one `\n`.
 pub fn import_json(public_pkcs1_der: &[u8], private_pkcs8_der: &[u8]) -> Zeroizing<Vec<u8>> {

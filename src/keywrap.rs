@@ -1,4 +1,4 @@
-//! `CKM_RSA_AES_KEY_WRAP` and its SHA-2 variants (REFERENCE.md 3.3), the mechanism MOC took from Azure Key
+//! `CKM_RSA_AES_KEY_WRAP` and its SHA-2 variants (`docs/format.md` section 4), the mechanism MOC took from Azure Key
 //! Vault BYOK: `RSAES-OAEP(wrapping public key, K) || AES-KWP(K, target)` with `K` a fresh AES-256 key.
 //!
 //! `K` and every unwrapped target live in `Zeroizing` buffers, so they are wiped when dropped.

@@ -1,4 +1,4 @@
-//! The backup layout of REFERENCE.md section 2, shared with the original script:
+//! The backup layout of `docs/format.md` section 1, shared with the original script:
 //! `<backup root>/<yyyyMMddHHmmss>/{AES,RSA}/<key name>_<size>.json`.
 //!
 //! Key names come from vault listings and from file names, and both end up in paths, so every name is

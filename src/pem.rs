@@ -47,7 +47,12 @@ impl PrivateKey {
 /// Reads the public half of an RSA key: `RSA PUBLIC KEY` (PKCS#1, what the documented PowerShell
 /// steps write) or `PUBLIC KEY` (SubjectPublicKeyInfo, what OpenSSL writes).
 pub fn read_public_key(path: &Path, role: &'static str) -> Result<PublicKey> {
-    let (label, der) = read_block(path, role)?;
+    public_key_from_file_bytes(&read_file(path, role)?, path, role)
+}
+
+/// As [`read_public_key`], from the bytes of the file at `path` (named in messages) already read.
+pub fn public_key_from_file_bytes(bytes: &[u8], path: &Path, role: &'static str) -> Result<PublicKey> {
+    let (label, der) = block_of(bytes, path, role)?;
     let key = match label.as_str() {
         "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| bad_key(path, role, &e.to_string()))?,
         "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der)
@@ -118,14 +123,23 @@ fn wrong_label(path: &Path, role: &str, label: &str, want: &str) -> Error {
 
 /// Reads the file, decodes its text and returns the label and DER of its first PEM block.
 fn read_block(path: &Path, role: &'static str) -> Result<(String, Vec<u8>)> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => Zeroizing::new(b),
+    block_of(&read_file(path, role)?, path, role)
+}
+
+/// The bytes of a PEM file; a missing file is named with its role.
+pub fn read_file(path: &Path, role: &'static str) -> Result<Zeroizing<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Zeroizing::new(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Missing { code: ErrorCode::FileMissing, what: role_title(role), path: path.to_path_buf(), fix: "Check the path and try again." })
+            Err(Error::Missing { code: ErrorCode::FileMissing, what: role_title(role), path: path.to_path_buf(), fix: "Check the path and try again." })
         }
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    let text = decode_text(&bytes).ok_or_else(|| {
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// Decodes the text of a PEM file's bytes and returns the label and DER of its first block.
+fn block_of(bytes: &[u8], path: &Path, role: &'static str) -> Result<(String, Vec<u8>)> {
+    let text = decode_text(bytes).ok_or_else(|| {
         Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' is not text (UTF-8 or UTF-16).", path.display()))
     })?;
     parse_block(&text).map_err(|why| Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' is not a PEM key file: {why}.", path.display())))

@@ -1,7 +1,7 @@
 //! The wrapping key pair: `Import-TvmWrappingKeyFromPem` and `Generate-ImportJsonFromPEM`.
 //!
 //! Both read the PEM pair, check it (RSA, the public half matches the private one, the size the caller
-//! claims is the size it is) and build the `NO_KEY_WRAP` file of REFERENCE.md 3.2. The import writes that
+//! claims is the size it is) and build the `NO_KEY_WRAP` file of `docs/format.md` section 3. The import writes that
 //! file only because MOC's import reads a file: it goes to an owner-only temporary file that is removed
 //! on every path, success, failure or panic, and its bytes are wiped from memory.
 use std::io::Write;

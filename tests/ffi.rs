@@ -337,6 +337,8 @@ fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
         (result["imported"].as_u64(), result["exists"].as_u64(), result["failed"].as_u64(), result["backupPath"].as_str()),
         (Some(2), Some(0), Some(0), Some(v(&folder).as_str()))
     );
+    // Per key, a restore sends progress, a host message, keyPending and keyRestored: four crossings.
+    assert_eq!(seen.borrow().events.len(), 1 + 4 * 2);
     let restored = seen.borrow().named("keyRestored").iter().map(|e| e["restore"].clone()).collect::<Vec<_>>();
     assert_eq!(restored[0], json!({ "name": "vm_1", "type": "AES", "size": 256, "outcome": "Imported", "file": v(&folder.join("AES/vm_1_256.json")) }));
     // A cancel at the first keyPending stops the restore with Cancelled, and a structured error.

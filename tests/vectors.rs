@@ -66,7 +66,7 @@ fn our_wrap_unwraps_with_the_python_key_and_has_the_documented_size() {
     let public = pem::read_public_key(&vectors().join("wrapping_public_pkcs1.pem"), "public key").unwrap();
     let target = [7u8; 32];
     let blob = keywrap::wrap(&public.key, &target, Enc::RsaAesKeyWrap, &mut rand::rngs::OsRng).unwrap();
-    // REFERENCE.md 3.3: an AES-256 key wrapped with a 2048-bit key is 296 bytes.
+    // docs/format.md section 4: an AES-256 key wrapped with a 2048-bit key is 296 bytes.
     assert_eq!(blob.len(), 296);
     assert_eq!(&*keywrap::unwrap(&private, &blob, Enc::RsaAesKeyWrap).unwrap().0, &target);
     // The OAEP hash matters: the same blob read as SHA-256 fails.

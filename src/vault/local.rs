@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -31,6 +32,18 @@ const KEYS: &str = "keys";
 
 pub struct LocalVault {
     root: PathBuf,
+    /// The last wrapping key a restore unwrapped with, parsed, with the stored material it came from: a
+    /// restore imports many keys with one wrapping key, and parsing an RSA private key (with its checks)
+    /// costs more than the unwrap itself. Reused only while the stored material is byte-identical.
+    unwrapper: Mutex<Option<Unwrapper>>,
+    /// The last wrapping public key a backup exported with, parsed, with the PEM file's bytes: a backup
+    /// wraps every key with one public key. Reused only while the file's bytes are the same.
+    wrapper: Mutex<Option<(Vec<u8>, pem::PublicKey)>>,
+}
+
+struct Unwrapper {
+    material: Zeroizing<Vec<u8>>,
+    key: RsaPrivateKey,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,7 +88,7 @@ impl LocalVault {
     /// with `-WhatIf`, leaves nothing behind. Without it, a folder that is not a vault is refused (a
     /// mistyped path must not back up an empty vault).
     pub fn open(root: &Path, create: bool) -> Result<LocalVault> {
-        let vault = LocalVault { root: root.to_path_buf() };
+        let vault = LocalVault { root: root.to_path_buf(), unwrapper: Mutex::new(None), wrapper: Mutex::new(None) };
         let marker = root.join(MARKER);
         match fs::read(&marker) {
             Ok(bytes) => {
@@ -124,6 +137,36 @@ impl LocalVault {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             Err(e) => Err(Error::io("create", &marker, e)),
         }
+    }
+
+    /// The RSA public key in the PEM file at `path` and its PKCS#1 DER, parsed only when the file's bytes are
+    /// not those parsed last.
+    fn wrapping_public_key(&self, path: &Path) -> Result<(RsaPublicKey, Vec<u8>)> {
+        let bytes = pem::read_file(path, "wrapping key")?;
+        let mut cached = self.wrapper.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((seen, key)) = cached.as_ref() {
+            if seen.as_slice() == bytes.as_slice() {
+                return Ok((key.key.clone(), key.pkcs1_der.clone()));
+            }
+        }
+        let key = pem::public_key_from_file_bytes(&bytes, path, "wrapping key")?;
+        let found = (key.key.clone(), key.pkcs1_der.clone());
+        *cached = Some((bytes.to_vec(), key));
+        Ok(found)
+    }
+
+    /// Unwraps `blob` with the RSA private key whose PKCS#8 DER is `material`, parsing it only when it is
+    /// not the one parsed last.
+    fn unwrap_with(&self, material: &[u8], blob: &[u8], enc: Enc) -> Result<Zeroizing<Vec<u8>>> {
+        // A panic while the lock was held left nothing half-written in it that matters: it is a cache.
+        let mut cached = self.unwrapper.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reuse = cached.as_ref().is_some_and(|u| u.material.as_slice() == material);
+        if !reuse {
+            let key = RsaPrivateKey::from_pkcs8_der(material).map_err(crypto)?;
+            *cached = Some(Unwrapper { material: Zeroizing::new(material.to_vec()), key });
+        }
+        let unwrapper = cached.as_ref().ok_or_else(|| Error::new(ErrorCode::InternalError, "the unwrapping key cache is empty"))?;
+        Ok(keywrap::unwrap(&unwrapper.key, blob, enc)?.0)
     }
 
     fn not_a_vault(&self) -> Error {
@@ -231,7 +274,7 @@ impl Vault for LocalVault {
                 spec.size
             )));
         }
-        let wrapping = pem::read_public_key(wrapping_key_path, "wrapping key")?;
+        let (wrapping, wrapping_der) = self.wrapping_public_key(wrapping_key_path)?;
         let public_key = match spec.key_type {
             KeyType::Aes => Vec::new(),
             KeyType::Rsa => {
@@ -239,12 +282,12 @@ impl Vault for LocalVault {
                 RsaPublicKey::from(&key).to_pkcs1_der().map_err(crypto)?.into_vec()
             }
         };
-        let blob = keywrap::wrap(&wrapping.key, &stored.material, Enc::RsaAesKeyWrap, &mut OsRng)?;
+        let blob = keywrap::wrap(&wrapping, &stored.material, Enc::RsaAesKeyWrap, &mut OsRng)?;
         let file = KeyFile {
             public_key,
             private_key: Zeroizing::new(blob),
             wrapping_key_name: String::new(),
-            wrapping_public_key: wrapping.pkcs1_der,
+            wrapping_public_key: wrapping_der,
             enc: Enc::RsaAesKeyWrap,
         };
         write_replace(out_file, &file.to_export_bytes()).map_err(|e| Error::io("write", out_file, e))
@@ -273,8 +316,7 @@ impl Vault for LocalVault {
                 if wrapping.spec.key_type != KeyType::Rsa {
                     return Err(Error::new(ErrorCode::VaultFailed, format!("The wrapping key '{wrapping_name}' is not an RSA key.")));
                 }
-                let private = RsaPrivateKey::from_pkcs8_der(&wrapping.material).map_err(crypto)?;
-                keywrap::unwrap(&private, &key_file.private_key, enc)?.0
+                self.unwrap_with(&wrapping.material, &key_file.private_key, enc)?
             }
         };
         check_material(name, spec, &material, &key_file.public_key)?;

@@ -1,8 +1,7 @@
 //! The cluster's MOC key vault. MOC is reached only through the Moc PowerShell cmdlets, which run in the
 //! caller's PowerShell session, so this vault sends each operation as a [`HostOp`] to a [`Host`] (the C#
 //! side, through one dispatcher callback of the C ABI) and reads its [`HostReply`]. What MOC's replies
-//! mean is decided here, once: the version gates of the original script (REFERENCE in `docs/format.md`
-//! and `docs/abi.md`) and the wording of MOC's failures (`InvalidVersion`: the key exists; `Not Found`:
+//! mean is decided here, once: the version gates of the original script (`docs/format.md` section 9) and the wording of MOC's failures (`InvalidVersion`: the key exists; `Not Found`:
 //! it is missing).
 use std::cmp::Ordering;
 

@@ -85,7 +85,7 @@ pub trait Vault {
     fn names(&self) -> Result<Vec<String>> {
         Ok(self.list()?.into_iter().map(|k| k.name).collect())
     }
-    /// Writes `out_file` in the MOC export format (REFERENCE.md 3.1), wrapped with the RSA public key PEM
+    /// Writes `out_file` in the MOC export format (`docs/format.md` section 2), wrapped with the RSA public key PEM
     /// at `wrapping_key_path`.
     fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()>;
     /// Imports a key file. `wrapping_key_name` names a key of this vault that unwraps it; `None` for a

@@ -4,7 +4,7 @@ using Xunit.Sdk;
 
 namespace TvmBackupUtils.Tests;
 
-/// <summary>New-TvmImportJson / Generate-ImportJsonFromPEM: the NO_KEY_WRAP file of REFERENCE 3.2, byte for byte.</summary>
+/// <summary>New-TvmImportJson / Generate-ImportJsonFromPEM: the NO_KEY_WRAP file of docs/format.md section 3, byte for byte.</summary>
 public sealed class ImportJsonTests
 {
     private static string Vector(string name)
@@ -133,7 +133,7 @@ Generate-ImportJsonFromPEM .\public.pem .\private.pem .\import.json").AssertClea
 
     /// <summary>
     /// A public key as SubjectPublicKeyInfo (BEGIN PUBLIC KEY, what `openssl rsa -pubout` writes): the import
-    /// file must still carry the PKCS#1 public key (REFERENCE 3.2), or the command must refuse the file.
+    /// file must still carry the PKCS#1 public key (docs/format.md section 3), or the command must refuse the file.
     /// It must never copy the SPKI body into "public-key".
     /// </summary>
     [Fact]

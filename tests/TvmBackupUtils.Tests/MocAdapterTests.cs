@@ -83,7 +83,7 @@ public sealed class MocRunbookTests
     }
 }
 
-/// <summary>The Moc cmdlet calls, checked against the original's (REFERENCE 2 and 3.4) through the stand-in's record.</summary>
+/// <summary>The Moc cmdlet calls, checked against the original's (docs/format.md section 9) through the stand-in's record.</summary>
 public sealed class MocCallTests
 {
     private readonly ITestOutputHelper _out;
@@ -284,7 +284,7 @@ Backup-TVMKeys $pub $root -Group g1 -KeyVaultName v1 | Out-Null").AssertClean();
     }
 }
 
-/// <summary>The original's MOC version gates (REFERENCE 2), applied by the engine to the MOC vault only.</summary>
+/// <summary>The original's MOC version gates (docs/format.md section 9), applied by the engine to the MOC vault only.</summary>
 public sealed class MocVersionGateTests
 {
     private const string Unable = "Unable to determine Moc installation versions.";

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace TvmBackupUtils.Tests;
 
-/// <summary>What the module exports, and the parameters of the four commands of the original (REFERENCE 2).</summary>
+/// <summary>What the module exports, and the parameters of the four commands of the original (docs/format.md section 9).</summary>
 public sealed class ModuleSurfaceTests
 {
     [Theory]

@@ -260,7 +260,7 @@ public sealed class RehearsalTests : IClassFixture<RehearsalFixture>
         Assert.Equal(B64.Url(rsa.ExportRSAPublicKey()), doc.RootElement.GetProperty("public-key").GetString());
     }
 
-    /// <summary>REFERENCE 3.3: RSAES-OAEP-SHA1(K) (modulus length) || RFC 5649 AES-KWP(K, target).</summary>
+    /// <summary>docs/format.md section 4: RSAES-OAEP-SHA1(K) (modulus length) || RFC 5649 AES-KWP(K, target).</summary>
     internal static byte[] Unwrap(string privateKeyB64Url, RSA wrapping)
     {
         var blob = B64.FromUrl(privateKeyB64Url);

@@ -11,7 +11,7 @@ namespace TvmBackupUtils.Moc
     /// <summary>
     /// The host half of the cluster's MOC key vault: the engine's MOC vault (src/vault/moc.rs) sends each
     /// operation as JSON to one dispatcher, and this class runs the Moc cmdlet the original script calls for
-    /// it, with its parameter names and values (docs/format.md; REFERENCE 2, 3.4), and replies with what the
+    /// it, with its parameter names and values (docs/format.md section 9, docs/abi.md), and replies with what the
     /// cmdlet gave. It only calls and converts: what a failure means (MOC's <c>InvalidVersion</c>,
     /// <c>Not Found</c>) and the version gates are decided by the engine from the reply.
     /// </summary>

@@ -1,4 +1,4 @@
-// The key files MOC reads and writes (REFERENCE 3.1-3.3), with the behaviour of MOC's Go code:
+// The key files MOC reads and writes (docs/format.md sections 2-4), with the behaviour of MOC's Go code:
 // - export: compact JSON from Go's json.Marshal of KeyImportExportValue (keys in struct order, no "version",
 //   HTML-safe string escaping), base64url WITH padding (Go base64.URLEncoding), no BOM, no trailing newline;
 // - import: Go's json.Unmarshal (key names matched case-insensitively, unknown keys ignored, the last of
@@ -226,7 +226,7 @@ internal sealed class ImportFile
         new(message, "MocStandIn.InvalidKeyFile", ErrorCategory.InvalidData);
 }
 
-/// <summary>The wrapping mechanisms of REFERENCE 3.3.</summary>
+/// <summary>The wrapping mechanisms of docs/format.md section 4.</summary>
 internal static class KeyWrap
 {
     /// <summary>OAEP hash of a wrapped <c>enc</c>; null for NO_KEY_WRAP; throws for an unknown value.</summary>

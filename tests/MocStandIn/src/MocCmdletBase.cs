@@ -156,7 +156,7 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
 
 /// <summary>
 /// A Moc cmdlet that works on one key vault: every one of them but Get-MocConfig takes -group and
-/// -keyvaultName, mandatory, as the real module does (REFERENCE.md 3.4). Emptiness is the vault's to refuse.
+/// -keyvaultName, mandatory, as the real module does (docs/format.md section 9). Emptiness is the vault's to refuse.
 /// </summary>
 public abstract class MocVaultCmdletBase : MocCmdletBase
 {

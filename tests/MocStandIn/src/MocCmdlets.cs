@@ -1,5 +1,5 @@
 // The stand-in Moc cmdlets: the names and parameter names of the real Moc module's key vault cmdlets
-// (REFERENCE 3.4), lower-camel as the real ones (PowerShell binds them case-insensitively). STAND-IN for tests.
+// (docs/format.md section 9), lower-camel as the real ones (PowerShell binds them case-insensitively). STAND-IN for tests.
 
 using System;
 using System.Collections;
@@ -221,7 +221,7 @@ public sealed class ImportMocKeyCommand : MocVaultCmdletBase
             .Flag("vault-name", keyvaultName).Flag("key-type", type).Flag("key-file-path", importKeyFile)
             .Flag("name", name).Flag("wrapping-key-name", string.IsNullOrEmpty(wrappingKeyName) ? null : wrappingKeyName);
 
-    /// <summary>MOC hangs when the key imported has the wrapping key's name (REFERENCE 2, Import-TVMKeys).</summary>
+    /// <summary>MOC hangs when the key imported has the wrapping key's name (docs/format.md section 9).</summary>
     internal override string? DocumentedHang() =>
         Settings.HangOnWrappingKeyCollision && !string.IsNullOrEmpty(wrappingKeyName)
             && string.Equals(name, wrappingKeyName, StringComparison.OrdinalIgnoreCase)

@@ -1,8 +1,8 @@
-// How the stand-in fails: the way the Moc cmdlets surface a failed mocctl.exe run (REFERENCE 3.4),
+// How the stand-in fails: the way the Moc cmdlets surface a failed mocctl.exe run (docs/format.md section 9),
 //   <mocctl command line> System.Collections.Hashtable.generic_non_zero 1 [Error: <mocctl stderr>]
 // as a terminating error. The stderr texts follow MOC's Go SDK where it is public (errors.Wrapf gives
 // "<message>: <cause>", the causes being MOC's error words "Not Found", "Invalid Input", "InvalidVersion", ...;
-// a cloud agent failure is prefixed "Keys <Operation> failed:  " with two spaces, as REFERENCE quotes it).
+// a cloud agent failure is prefixed "Keys <Operation> failed:  " with two spaces, as docs/format.md section 9 quotes it).
 
 using System;
 using System.Management.Automation;

@@ -114,7 +114,7 @@ public static class StandIn
         return result;
     }
 
-    /// <summary>Opens a MOC export file (REFERENCE 3.1 and 3.3) with the wrapping private key.</summary>
+    /// <summary>Opens a MOC export file (docs/format.md sections 2 and 4) with the wrapping private key.</summary>
     public static byte[] Unwrap(TestKeyPair wrapping, byte[] exportFile)
     {
         using var doc = JsonDocument.Parse(exportFile);

@@ -29,7 +29,7 @@ public sealed class TestKeyPair
     public byte[] PublicDer => Rsa.ExportRSAPublicKey();
     public byte[] PrivateDer => Rsa.ExportPkcs8PrivateKey();
 
-    /// <summary>REFERENCE 3.2, exactly: ASCII, compact, a single trailing "\n".</summary>
+    /// <summary>docs/format.md section 3, exactly: ASCII, compact, a single trailing "\n".</summary>
     public byte[] ExpectedImportJson =>
         Encoding.ASCII.GetBytes(
             "{\"public-key\":\"" + B64.Url(PublicDer) + "\",\"private-key\":\"" + B64.Url(PrivateDer) +
