@@ -602,6 +602,31 @@ fn the_moc_version_gates_run_when_the_vault_opens_and_release_the_host_on_failur
 }
 
 #[test]
+fn opening_a_moc_vault_with_a_malformed_request_is_refused_and_releases_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    for request in [&b"{"[..], br#"{"checkStackVersion":"yes"}"#, br#"{"checkStackVersion":true,"group":"g"}"#] {
+        let host = Host::new(&dir.path().join("v"), Mode::Forward);
+        let callbacks = TvmHostVault { context: &host as *const Host as *mut c_void, dispatch: Some(dispatch), release: Some(release) };
+        let mut vault = null_mut();
+        let mut out = TvmBuffer { data: null_mut(), len: 0 };
+        let status = unsafe { tvm_vault_open_moc(&callbacks, request.as_ptr(), request.len(), None, null_mut(), &mut vault, &mut out) };
+        let e = take(out);
+        assert_eq!((status, error_id(&e)), (TvmStatus::InvalidRequest, "InvalidRequest"), "{e}");
+        assert!(vault.is_null());
+        assert!(host.ops.borrow().is_empty(), "nothing was sent to the host");
+        assert_eq!(host.released.get(), 1, "the host is released on a refused request too");
+    }
+    // A NULL vault out-pointer: refused, and the host still released.
+    let host = Host::new(&dir.path().join("v"), Mode::Forward);
+    let callbacks = TvmHostVault { context: &host as *const Host as *mut c_void, dispatch: Some(dispatch), release: Some(release) };
+    let request = b"{}";
+    let mut out = TvmBuffer { data: null_mut(), len: 0 };
+    let status = unsafe { tvm_vault_open_moc(&callbacks, request.as_ptr(), request.len(), None, null_mut(), null_mut(), &mut out) };
+    assert_eq!((status, error_id(&take(out))), (TvmStatus::NullArgument, "NullArgument"));
+    assert_eq!(host.released.get(), 1);
+}
+
+#[test]
 fn moc_replies_become_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let host = Host::new(&dir.path().join("a"), Mode::MocTexts);

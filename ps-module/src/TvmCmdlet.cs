@@ -121,8 +121,12 @@ namespace TvmBackupUtils
             return result;
         }
 
-        /// <summary>The result in <paramref name="bytes"/>, or the terminating error it holds when the call failed.</summary>
-        private protected TResult ResultOf<TResult>(TvmStatus status, byte[] bytes, object? target) where TResult : class
+        /// <summary>
+        /// The result in <paramref name="bytes"/>, or the terminating error it holds when the call failed.
+        /// <paramref name="source"/>, when given, is how the user gave the input every error of this call is about
+        /// (-VaultPath, or $env:TVM_VAULT_PATH); the message then starts with it.
+        /// </summary>
+        private protected TResult ResultOf<TResult>(TvmStatus status, byte[] bytes, object? target, string? source = null) where TResult : class
         {
             if (status == TvmStatus.Ok)
             {
@@ -134,7 +138,11 @@ namespace TvmBackupUtils
                 throw new PipelineStoppedException();
             }
             TvmError error = Errors.Read(bytes, status);
-            ThrowTerminatingError(Errors.FromEngine(status, error, ParameterFor(error.Input), target));
+            if (source != null)
+            {
+                error.Message = $"{source}: {error.Message}";
+            }
+            ThrowTerminatingError(Errors.FromEngine(status, error, source == null ? ParameterFor(error.Input) : null, target));
             throw new InvalidOperationException("ThrowTerminatingError returned.");
         }
 
@@ -312,7 +320,7 @@ namespace TvmBackupUtils
             {
                 _vault = VaultHandle.FromPointer(vault);
             }
-            ResultOf<OpenResult>(status, result, path);
+            ResultOf<OpenResult>(status, result, path, source);
             return _vault!;
         }
 

@@ -106,7 +106,7 @@ impl LocalVault {
                         code: ErrorCode::VaultMissing,
                         what: "The local vault",
                         path: root.to_path_buf(),
-                        fix: "Its folder is missing or empty. Check -VaultPath (or TVM_VAULT_PATH); a new vault is created by New-TvmVaultKey or an import.",
+                        fix: "Its folder is missing or empty. Check the vault path; a new vault is created by New-TvmVaultKey or an import.",
                     });
                 }
             }
