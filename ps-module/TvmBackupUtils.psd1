@@ -25,8 +25,10 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('AzureLocal', 'AzureStackHCI', 'TrustedLaunch', 'TVM', 'Backup', 'KeyVault')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('AzureLocal', 'AzureStackHCI', 'TrustedLaunch', 'TVM', 'Backup', 'KeyVault', 'Windows', 'Linux')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            ProjectUri   = 'https://github.com/tvmbackuputils/TvmBackupUtils'
+            ReleaseNotes = 'Drop-in replacement of the TvmBackupUtils.psm1 sample: the same commands, parameters and host messages; backups that are complete or absent, restores that are safe to re-run, stable ErrorIds (see the README for the ErrorIds that changed).'
         }
     }
 }

@@ -21,7 +21,7 @@ public sealed class BindingTests
     // ---- what is tested ---------------------------------------------------------------------------------------
 
     private static string DllPath => Path.Combine(Repo.ModuleDir, "TvmBackupUtils.dll");
-    private static string NativePath => Path.Combine(Repo.ModuleDir, "runtimes", "linux-x64", "native", "libtvmkeys.so");
+    private static string NativePath => Repo.NativeLibrary;
     private static string HeaderPath => Path.Combine(Repo.Root, "include", "tvmkeys.h");
     private static string SamplesPath => Path.Combine(Repo.Root, "tests", "abi", "samples.json");
 
@@ -29,7 +29,7 @@ public sealed class BindingTests
     {
         if (!File.Exists(DllPath))
             throw new XunitException(
-                $"The staged module assembly {DllPath} is missing. Run `bash ps-module/build.sh` in {Repo.Root} first.");
+                $"The staged module assembly {DllPath} is missing. Run `./build.ps1 Stage` in {Repo.Root} first.");
         return Assembly.LoadFrom(DllPath);
     });
 

@@ -19,7 +19,7 @@
         BENCH keys=<n> runs=<n> backup_ms=<median> restore_ms=<median>
     Every vault write of the engine is fsync'ed, so on a disk the figures include the disk's sync latency
     (and its noise); a -WorkPath on tmpfs (/dev/shm) leaves mostly the CPU work: engine, C ABI, cmdlets.
-    Uses only the module's cmdlets, core cmdlets and .NET, so it runs in pwsh and in tests/TvmHost alike.
+    Uses only the module's cmdlets, core cmdlets and .NET.
 .EXAMPLE
     pwsh -NoLogo -NoProfile -NonInteractive -File tests/bench/Boundary.ps1 -ModulePath target/TvmBackupUtils -WorkPath /tmp/bench
 #>

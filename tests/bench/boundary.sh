@@ -13,10 +13,7 @@
 #   BENCH_KEYS=1000     keys in the vault
 #   BENCH_RUNS=3        timed runs per process
 #   BENCH_ROUNDS=2      processes per module
-#   BENCH_HOST=auto     pwsh | tvmhost | auto (auto: pwsh if found, else tvmhost)
-#   PWSH=<path>         the pwsh to use (default: pwsh on PATH, else /tmp/pwsh-tool/pwsh, which
-#                       `dotnet tool install PowerShell --version 7.6.9 --tool-path /tmp/pwsh-tool` makes)
-#   TVMHOST_DLL=<path>  a built TvmHost.dll (default: builds tests/TvmHost of this repo, -c Release)
+#   PWSH=<path>         the pwsh to use (default: pwsh on PATH, else the tool manifest's pwsh)
 #   BENCH_WORK=<dir>    where the vaults and logs go (default: a new folder under /tmp, removed at the end
 #                       unless BENCH_KEEP=1; a given BENCH_WORK keeps its logs). Every vault write is
 #                       fsync'ed, so on disk the figures include the disk's sync latency and its noise;
@@ -31,7 +28,6 @@ script="$bench_dir/Boundary.ps1"
 keys="${BENCH_KEYS:-1000}"
 runs="${BENCH_RUNS:-3}"
 rounds="${BENCH_ROUNDS:-2}"
-host_kind="${BENCH_HOST:-auto}"
 
 if [[ $# -lt 1 || $# -gt 2 ]]; then
     echo "usage: bash tests/bench/boundary.sh BEFORE_MODULE [AFTER_MODULE]" >&2
@@ -50,30 +46,19 @@ for m in "${modules[@]}"; do
     fi
 done
 
-# One host for both modules.
+# One host for both modules: $PWSH, else pwsh on PATH, else the pwsh of the repository's tool manifest
+# (`dotnet tool restore` installs it).
 pwsh_bin="${PWSH:-}"
 if [[ -z "$pwsh_bin" ]]; then
     if command -v pwsh >/dev/null 2>&1; then
         pwsh_bin="$(command -v pwsh)"
-    elif [[ -x /tmp/pwsh-tool/pwsh ]]; then
-        pwsh_bin=/tmp/pwsh-tool/pwsh
+    else
+        (cd "$repo" && dotnet tool restore >/dev/null)
+        pwsh_bin="$(cd "$repo" && dotnet pwsh -NoProfile -Command '[IO.Path]::Combine($PSHOME, "pwsh")')"
     fi
 fi
-case "$host_kind" in
-    auto) if [[ -n "$pwsh_bin" ]]; then host_kind=pwsh; else host_kind=tvmhost; fi ;;
-    pwsh) [[ -n "$pwsh_bin" ]] || { echo "boundary.sh: BENCH_HOST=pwsh but no pwsh found (set PWSH)" >&2; exit 2; } ;;
-    tvmhost) ;;
-    *) echo "boundary.sh: BENCH_HOST must be pwsh, tvmhost or auto" >&2; exit 2 ;;
-esac
-if [[ "$host_kind" == pwsh ]]; then
-    host_cmd=("$pwsh_bin" -NoLogo -NoProfile -NonInteractive -File)
-else
-    tvmhost_dll="${TVMHOST_DLL:-$repo/tests/TvmHost/bin/Release/net10.0/TvmHost.dll}"
-    if [[ -z "${TVMHOST_DLL:-}" ]]; then
-        dotnet build "$repo/tests/TvmHost" -c Release --nologo -v quiet >&2
-    fi
-    host_cmd=(dotnet "$tvmhost_dll" -NonInteractive -File)
-fi
+[[ -x "$pwsh_bin" ]] || { echo "boundary.sh: no pwsh at '$pwsh_bin' (set PWSH)" >&2; exit 2; }
+host_cmd=("$pwsh_bin" -NoLogo -NoProfile -NonInteractive -File)
 
 work="${BENCH_WORK:-$(mktemp -d /tmp/tvm-bench.XXXXXX)}"
 mkdir -p "$work"

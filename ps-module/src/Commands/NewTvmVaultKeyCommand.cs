@@ -29,7 +29,7 @@ namespace TvmBackupUtils.Commands
         {
             // ValidateSet ignores case; the engine gets the canonical spelling.
             string type = Type.ToUpperInvariant();
-            if (!ShouldProcess(Name, $"Create a {type} key of {Size} bits in the vault"))
+            if (!ShouldProcess(Name, $"Create an {type} key of {Size} bits in the vault"))
             {
                 return;
             }

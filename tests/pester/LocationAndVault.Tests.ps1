@@ -1,0 +1,510 @@
+# Relative paths, the choice of vault, the local vault's on-disk format and the wrapping key import.
+# Moved from the xunit classes RelativePathTests, VaultChoiceTests, LocalVaultTests and WrappingKeyTests
+# (tests/TvmBackupUtils.Tests/LocationAndVaultTests.cs).
+BeforeDiscovery {
+    # The commands that talk to a vault, as the xunit theory AllVaultCommands wrote them.
+    $script:AllVaultCommands = @(
+        'Get-TvmVaultKey'
+        'New-TvmVaultKey -Name k -Type AES -Size 256'
+        'Backup-TVMKeys $pub $root'
+        'Import-TVMKeys $backup w'
+        'Import-TvmWrappingKeyFromPem w $pub $priv 2048'
+    )
+    $script:RejectedTypeOrSize = @(
+        @{ Type = 'AES'; Size = 128 }
+        @{ Type = 'AES'; Size = 2048 }
+        @{ Type = 'RSA'; Size = 1024 }
+        @{ Type = 'EC'; Size = 256 }
+    )
+    $script:PemFlavors = @(
+        @{ Flavor = 'Utf16LeBomCrlf'; Source = 'Windows PowerShell 5.1 Out-File' }
+        @{ Flavor = 'Utf8BomCrlf'; Source = 'Set-Content -Encoding utf8BOM, editors on Windows' }
+        @{ Flavor = 'Utf8NoFinalNewline'; Source = '[IO.File]::WriteAllText of ExportRSAPublicKeyPem()' }
+    )
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+
+    # Runs -ScriptBlock as the xunit TvmSession.Run did: inside try/catch (a terminating error is caught, not
+    # left in the Error stream), with ErrorActionPreference Continue, and sorts what it sent: Output (objects)
+    # and OutputTypes (their .NET type names), Host (texts of the information records tagged PSHOST),
+    # Warnings, Errors (non-terminating) and Terminating (the terminating error), errors as Id (the
+    # FullyQualifiedErrorId), Category and Message. Also defined in the scripts Invoke-EngineScript runs.
+    function Invoke-Captured {
+        param([scriptblock] $ScriptBlock)
+        $ErrorActionPreference = 'Continue'
+        $__cap = [pscustomobject]@{
+            Output = [System.Collections.Generic.List[object]]::new()
+            OutputTypes = [System.Collections.Generic.List[string]]::new()
+            Host = [System.Collections.Generic.List[string]]::new()
+            Warnings = [System.Collections.Generic.List[string]]::new()
+            Errors = [System.Collections.Generic.List[object]]::new()
+            Terminating = $null
+        }
+        $__summary = {
+            param($e)
+            [pscustomobject]@{ Id = [string]$e.FullyQualifiedErrorId; Category = [string]$e.CategoryInfo.Category; Message = [string]$e.Exception.Message }
+        }
+        try {
+            & $ScriptBlock 2>&1 3>&1 6>&1 | ForEach-Object {
+                if ($_ -is [System.Management.Automation.ErrorRecord]) { $__cap.Errors.Add((& $__summary $_)) }
+                elseif ($_ -is [System.Management.Automation.WarningRecord]) { $__cap.Warnings.Add($_.Message) }
+                elseif ($_ -is [System.Management.Automation.InformationRecord]) {
+                    if ($_.Tags -contains 'PSHOST') { $__cap.Host.Add("$($_.MessageData)") }
+                } elseif ($null -ne $_) {
+                    $__cap.Output.Add($_)
+                    $__cap.OutputTypes.Add($_.GetType().FullName)
+                }
+            }
+        } catch {
+            $__cap.Terminating = & $__summary $_
+        }
+        $__cap
+    }
+
+    # Everything a captured run sent, for the message of a failed assertion.
+    function Format-Captured($Run) {
+        $lines = @('---- output ----') + @($Run.OutputTypes) + '---- host ----' + @($Run.Host) + '---- warnings ----' + @($Run.Warnings) +
+            '---- errors ----' + @($Run.Errors | ForEach-Object { "[$($_.Id)] [$($_.Category)] $($_.Message)" })
+        if ($Run.Terminating) { $lines += '---- terminating ----', "[$($Run.Terminating.Id)] [$($Run.Terminating.Category)] $($Run.Terminating.Message)" }
+        $lines -join "`n"
+    }
+
+    # The xunit AssertClean: no terminating error and no error at all.
+    function Assert-Clean($Run) {
+        if ($Run.Terminating -or @($Run.Errors).Count -gt 0) {
+            throw "The script was expected to succeed without errors.`n$(Format-Captured $Run)"
+        }
+    }
+
+    # The xunit AssertTerminating: a terminating error with this ErrorId, raised by a TvmBackupUtils command,
+    # of this category. Returns it.
+    function Assert-Terminating($Run, [string] $ErrorId, [string] $Category) {
+        if (-not $Run.Terminating) { throw "Expected a terminating error $ErrorId, got none.`n$(Format-Captured $Run)" }
+        $Run.Terminating.Id.Split(',')[0] | Should -BeExactly $ErrorId -Because (Format-Captured $Run)
+        $Run.Terminating.Id | Should -BeLike "$ErrorId,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
+        $Run.Terminating.Category | Should -Be $Category
+        $Run.Terminating
+    }
+
+    # A new pwsh started as Invoke-Pwsh does. TestHelpers' Invoke-Pwsh starts (Get-Process -Id $PID).Path,
+    # which under `dotnet pwsh` (the local tool) is dotnet itself, not pwsh: there the new process is started as
+    # `dotnet <pwsh.dll> ...`.
+    function Invoke-NewPwsh([string] $File, [string[]] $ArgumentList, [hashtable] $Environment) {
+        if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -ne 'dotnet') {
+            return Invoke-Pwsh -File $File -ArgumentList $ArgumentList -Environment $Environment
+        }
+        $info = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        $pwshDll = [System.Reflection.Assembly]::GetEntryAssembly().Location
+        foreach ($a in @($pwshDll, '-NoLogo', '-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) { $info.ArgumentList.Add($a) }
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = $true
+        $info.UseShellExecute = $false
+        $info.WorkingDirectory = (Get-Location).ProviderPath
+        foreach ($k in $Environment.Keys) { $info.Environment[$k] = [string]$Environment[$k] }
+        $process = [System.Diagnostics.Process]::Start($info)
+        $stderr = $process.StandardError.ReadToEndAsync()
+        $stdout = $process.StandardOutput.ReadToEnd()
+        $process.WaitForExit()
+        [pscustomobject]@{
+            ExitCode = $process.ExitCode
+            Output = @(($stdout + $stderr.Result) -split "`r?`n" | Where-Object { $_ -ne '' })
+            StdOut = $stdout
+            StdErr = $stderr.Result
+        }
+    }
+
+    # Runs -Body in a new pwsh (with -Environment, e.g. TMPDIR, which the engine of this process would not
+    # see) with the staged module imported and -Variables as [string] parameters of the script; returns what
+    # Invoke-Captured sorted there (output objects deserialized) plus TvmVaultPath (the child's
+    # $env:TVM_VAULT_PATH) and MocConfigCommands (how many Get-MocConfig commands it had).
+    function Invoke-EngineScript {
+        param(
+            [Parameter(Mandatory)] [string] $Body,
+            [System.Collections.IDictionary] $Variables = @{},
+            [hashtable] $Environment = @{}
+        )
+        $id = [guid]::NewGuid().ToString('N').Substring(0, 8)
+        $file = Join-Path $TestDrive "engine-$id.ps1"
+        $resultFile = Join-Path $TestDrive "engine-$id.clixml"
+        $names = @($Variables.Keys)
+        $params = @('[string] $TvmModulePath', '[string] $TvmResultFile') + @($names | ForEach-Object { "[string] `$$_" })
+        $text = @(
+            "param($($params -join ', '))"
+            'Set-StrictMode -Off'
+            "function Invoke-Captured {`n$(${function:Invoke-Captured})`n}"
+            'Import-Module ([IO.Path]::Combine($TvmModulePath, ''TvmBackupUtils.psd1'')) -Force -ErrorAction Stop'
+            '$TvmMocConfigCommands = @(Get-Command Get-MocConfig -ErrorAction SilentlyContinue).Count'
+            "`$TvmRun = Invoke-Captured {`n$Body`n}"
+            '$TvmRun | Add-Member TvmVaultPath $env:TVM_VAULT_PATH'
+            '$TvmRun | Add-Member MocConfigCommands $TvmMocConfigCommands'
+            '$TvmRun | Export-Clixml -Path $TvmResultFile -Depth 4'
+        ) -join "`n"
+        Set-Content -Path $file -Value $text -Encoding utf8
+        $arguments = @((Get-TvmModulePath), $resultFile) + @($names | ForEach-Object { [string]$Variables[$_] })
+        $process = Invoke-NewPwsh -File $file -ArgumentList $arguments -Environment $Environment
+        if (-not (Test-Path $resultFile)) {
+            throw "The new pwsh (exit code $($process.ExitCode)) wrote no result:`n$($process.Output -join "`n")"
+        }
+        Import-Clixml -Path $resultFile
+    }
+
+    # Every file and folder under -Path (none when it does not exist).
+    function Get-Entries([string] $Path) {
+        if (-not (Test-Path $Path)) { return @() }
+        @(Get-ChildItem -LiteralPath $Path -Recurse -Force)
+    }
+
+    # The local vault's key file of -Name, read as the xunit VaultFiles.Read did: Name, Type, Size, Material
+    # (the base64url text decoded), MaterialText and RawText.
+    function Read-VaultKeyFile([string] $Vault, [string] $Name) {
+        $raw = [IO.File]::ReadAllText((Get-VaultKeyFile $Vault $Name))
+        $json = $raw | ConvertFrom-Json
+        [pscustomobject]@{
+            Name = $json.name
+            Type = $json.type
+            Size = [int]$json.size
+            MaterialText = [string]$json.material
+            Material = [Convert]::FromBase64String(([string]$json.material).Replace('-', '+').Replace('_', '/'))
+            RawText = $raw
+        }
+    }
+
+    # base64url WITH '=' padding, as MOC wants it (the xunit B64.IsPaddedUrl).
+    function Test-PaddedBase64Url([string] $Text) { ($Text.Length % 4 -eq 0) -and ($Text -cmatch '^[A-Za-z0-9_-]*={0,2}$') }
+
+    # Writes -Rsa's public (PKCS#1) and private (PKCS#8) PEM into -Folder as the xunit TestKeyPair.Write did
+    # for -Flavor (public-<flavor>.pem, private-<flavor>.pem); returns Public and Private.
+    function Write-KeyPairFlavor([System.Security.Cryptography.RSA] $Rsa, [string] $Folder, [string] $Flavor) {
+        $null = New-Item -ItemType Directory -Path $Folder -Force
+        $pair = [pscustomobject]@{ Public = (Join-Path $Folder "public-$Flavor.pem"); Private = (Join-Path $Folder "private-$Flavor.pem") }
+        foreach ($f in @(@($pair.Public, $Rsa.ExportRSAPublicKeyPem()), @($pair.Private, $Rsa.ExportPkcs8PrivateKeyPem()))) {
+            $text = $f[1].Replace("`r`n", "`n").TrimEnd("`n")
+            $crlf = $Flavor -in 'Utf8Crlf', 'Utf8BomCrlf', 'Utf16LeBomCrlf'
+            if ($crlf) { $text = $text.Replace("`n", "`r`n") }
+            if ($Flavor -ne 'Utf8NoFinalNewline') { $text += $(if ($crlf) { "`r`n" } else { "`n" }) }
+            $bytes = switch ($Flavor) {
+                { $_ -in 'Utf8BomLf', 'Utf8BomCrlf' } { [byte[]](0xEF, 0xBB, 0xBF) + [Text.Encoding]::UTF8.GetBytes($text); break }
+                { $_ -in 'Utf16LeBomCrlf', 'Utf16LeBomLf' } { [byte[]](0xFF, 0xFE) + [Text.Encoding]::Unicode.GetBytes($text); break }
+                default { [Text.Encoding]::UTF8.GetBytes($text) }
+            }
+            [IO.File]::WriteAllBytes($f[0], [byte[]]$bytes)
+        }
+        $pair
+    }
+}
+
+Describe 'Relative paths' {
+    # They resolve against the PowerShell location, not the process working directory.
+    BeforeAll { Import-TvmModule }
+
+    It 'after Set-Location resolve under that location for every command, not under the process working directory' {
+        $loc = New-TestFolder loc
+        $null = Copy-VectorKeyPair -Folder $loc
+        $processCwd = [Environment]::CurrentDirectory
+        [IO.Path]::GetFullPath($loc) | Should -Not -Be ([IO.Path]::GetFullPath($processCwd))
+
+        Push-Location $loc
+        try {
+            $run = Invoke-Captured {
+                New-TvmVaultKey -Name vm_key_1 -Type AES -Size 256 -VaultPath .\vaultA | Out-Null
+                $b = Backup-TVMKeys .\public.pem .\backups -VaultPath .\vaultA
+                Import-TvmWrappingKeyFromPem w .\public.pem .\private.pem 2048 -VaultPath .\vaultB | Out-Null
+                $rel = '.\backups\' + [System.IO.Path]::GetFileName($b.Path)
+                Import-TVMKeys $rel w -VaultPath .\vaultB
+                $b
+            }
+        } finally {
+            Pop-Location
+        }
+
+        Assert-Clean $run
+        $run.OutputTypes[-1] | Should -Be 'TvmBackupUtils.TvmBackup'
+        $backup = $run.Output[-1]
+        [IO.Path]::GetDirectoryName($backup.Path) | Should -Be ([IO.Path]::Combine($loc, 'backups'))
+        [IO.Path]::Combine($backup.Path, 'AES', 'vm_key_1_256.json') | Should -Exist
+        Get-VaultKeyFile ([IO.Path]::Combine($loc, 'vaultA')) vm_key_1 | Should -Exist
+        Get-VaultKeyFile ([IO.Path]::Combine($loc, 'vaultB')) w | Should -Exist
+        Get-VaultKeyFile ([IO.Path]::Combine($loc, 'vaultB')) vm_key_1 | Should -Exist
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKeyRestore'
+        "$($run.Output[0].Outcome)" | Should -Be 'Imported'
+        # As the original's Join-Path: the key file is shown under the backup path as typed ...
+        $typed = [IO.Path]::Combine('.\backups\' + [IO.Path]::GetFileName($backup.Path), 'AES', 'vm_key_1_256.json')
+        $run.Host | Should -Contain "Importing key vm_key_1 with size 256 from AES folder path = $typed"
+        # ... while the output object carries the full path.
+        "$($run.Output[0].File)" | Should -Be ([IO.Path]::Combine($backup.Path, 'AES', 'vm_key_1_256.json'))
+        foreach ($d in 'vaultA', 'vaultB', 'backups') {
+            [IO.Path]::Combine($processCwd, $d) | Should -Not -Exist -Because "$d must not be created in the process cwd $processCwd"
+        }
+    }
+
+    It 'of the backup are printed by Import-TVMKeys as given, in its first message and in the key file''s path' {
+        # As the original prints $BackupPath and Join-Path of it: the paths in host messages are as typed.
+        $loc = New-TestFolder loc
+        $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($loc, 'keys'))
+        $vaultA = [IO.Path]::Combine($loc, 'vaultA')
+        $vaultB = [IO.Path]::Combine($loc, 'vaultB')
+        $root = [IO.Path]::Combine($loc, 'backups')
+        $wname = 'TvmWrappingKey'
+        # The rehearsal prepared: k1 in vault A, backed up, the wrapping key in vault B.
+        $prepare = Invoke-Captured {
+            New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vaultA | Out-Null
+            Backup-TVMKeys -WrappingKeyPath $keys.Public -BackupRootPath $root -VaultPath $vaultA
+            Import-TvmWrappingKeyFromPem $wname $keys.Public $keys.Private '2048' -VaultPath $vaultB | Out-Null
+        }
+        Assert-Clean $prepare
+        @($prepare.Output).Count | Should -Be 1
+        $prepare.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmBackup'
+        $rel = '.\backups\' + [IO.Path]::GetFileName($prepare.Output[0].Path)
+
+        Push-Location $loc
+        try {
+            $run = Invoke-Captured { Import-TVMKeys $rel $wname -VaultPath .\vaultB }
+        } finally {
+            Pop-Location
+        }
+
+        Assert-Clean $run
+        $run.Host[0] | Should -BeExactly ('Importing TVM  keys from .\backups\' + [IO.Path]::GetFileName($prepare.Output[0].Path))
+        $typed = [IO.Path]::Combine($rel, 'AES', 'k1_256.json')
+        $run.Host[1] | Should -BeExactly "Importing key k1 with size 256 from AES folder path = $typed"
+    }
+
+    It 'with forward slashes resolve under the location' {
+        $loc = New-TestFolder loc2
+        Push-Location $loc
+        try {
+            $run = Invoke-Captured { New-TvmVaultKey -Name k -Type AES -Size 256 -VaultPath ./sub/vault }
+        } finally {
+            Pop-Location
+        }
+        Assert-Clean $run
+        Get-VaultKeyFile ([IO.Path]::Combine($loc, 'sub', 'vault')) k | Should -Exist
+    }
+}
+
+Describe 'The choice of vault' {
+    # Which vault a command talks to: -VaultPath, else TVM_VAULT_PATH, else the MOC vault (the Moc cmdlets).
+    BeforeAll { Import-TvmModule }
+    BeforeEach {
+        # As the xunit session: TVM_VAULT_PATH cleared for the test and restored afterwards.
+        $savedVaultPath = $env:TVM_VAULT_PATH
+        $env:TVM_VAULT_PATH = $null
+    }
+    AfterEach { $env:TVM_VAULT_PATH = $savedVaultPath }
+
+    It 'without -VaultPath, TVM_VAULT_PATH or a Moc module, <_> is the original''s terminating MocVersionUnknown "Unable to determine Moc installation versions." and changes nothing' -ForEach $AllVaultCommands {
+        # Never a silent fallback to another vault: the MOC vault's version gate cannot run Get-MocConfig.
+        $keys = Copy-VectorKeyPair -Folder (New-TestFolder keys)
+        $work = New-TestFolder work
+        $backup = [IO.Path]::Combine($work, 'backups', '20240101000000')
+        $null = New-Item -ItemType Directory -Path ([IO.Path]::Combine($backup, 'AES')), ([IO.Path]::Combine($backup, 'RSA'))
+        $root = [IO.Path]::Combine($work, 'root')
+        $tmp = New-TestFolder tmp
+
+        $run = Invoke-EngineScript -Body $_ -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; root = $root; backup = $backup }) `
+            -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+
+        $run.TvmVaultPath | Should -BeNullOrEmpty
+        $run.MocConfigCommands | Should -Be 0 -Because 'no Moc module is loaded'
+        $e = Assert-Terminating $run MocVersionUnknown NotInstalled
+        $e.Message | Should -BeExactly 'Unable to determine Moc installation versions.'
+        $root | Should -Not -Exist -Because 'Backup-TVMKeys must not create its root before failing'
+        Get-Entries $tmp | Should -BeNullOrEmpty
+        @(Get-ChildItem -LiteralPath $backup -Force | ForEach-Object Name | Sort-Object -CaseSensitive) | Should -BeExactly @('AES', 'RSA')
+    }
+
+    It 'TVM_VAULT_PATH set in the session is the vault when there is no -VaultPath' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'envvault')
+        $run = Invoke-Captured {
+            $env:TVM_VAULT_PATH = $vault
+            New-TvmVaultKey -Name envkey -Type AES -Size 256 | Out-Null
+            Get-TvmVaultKey
+        }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.Output[0].Name | Should -Be 'envkey'
+        Get-VaultKeyFile $vault envkey | Should -Exist
+    }
+
+    It 'TVM_VAULT_PATH of the process is the vault when there is no -VaultPath' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'procvault')
+        $run = Invoke-EngineScript -Body 'New-TvmVaultKey -Name prockey -Type AES -Size 256' -Environment @{ TVM_VAULT_PATH = $vault }
+        $run.TvmVaultPath | Should -Be $vault
+        Assert-Clean $run
+        Get-VaultKeyFile $vault prockey | Should -Exist
+    }
+
+    It '-VaultPath wins over TVM_VAULT_PATH' {
+        $work = New-TestFolder work
+        $envVault = [IO.Path]::Combine($work, 'envvault')
+        $paramVault = [IO.Path]::Combine($work, 'paramvault')
+        $run = Invoke-Captured {
+            $env:TVM_VAULT_PATH = $envVault
+            New-TvmVaultKey -Name k -Type AES -Size 256 -VaultPath $paramVault
+        }
+        Assert-Clean $run
+        Get-VaultKeyFile $paramVault k | Should -Exist
+        Get-VaultKeyFile $envVault k | Should -Not -Exist
+    }
+}
+
+Describe 'The local vault' {
+    # The LocalVault on-disk format of the contract, as New-TvmVaultKey writes it.
+    BeforeAll { Import-TvmModule }
+
+    It 'New-TvmVaultKey AES writes the vault marker and a key file with 32 bytes of padded base64url material' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        $run = Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $k = $run.Output[0]
+        $k.Name | Should -Be 'k1'
+        $k.Type | Should -Be 'AES'
+        [int]$k.Size | Should -Be 256
+
+        $marker = [IO.File]::ReadAllText([IO.Path]::Combine($vault, 'tvmvault.json')) | ConvertFrom-Json
+        $marker.format | Should -BeExactly 'tvmkeys-local-vault'
+        $marker.version | Should -BeOfType [long] -Because 'the version is a JSON integer'
+        $marker.version | Should -Be 1
+        $f = Read-VaultKeyFile $vault k1
+        $f.Name | Should -Be 'k1'
+        $f.Type | Should -Be 'AES'
+        $f.Size | Should -Be 256
+        $f.Material.Length | Should -Be 32
+        Test-PaddedBase64Url $f.MaterialText | Should -BeTrue
+    }
+
+    It 'New-TvmVaultKey RSA 2048 stores PKCS#8 that .NET imports as a 2048-bit key' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name r1 -Type RSA -Size 2048 -VaultPath $vault })
+        $rsa = [System.Security.Cryptography.RSA]::Create()
+        try {
+            $read = 0
+            $rsa.ImportPkcs8PrivateKey([byte[]](Read-VaultKeyFile $vault r1).Material, [ref]$read)
+            $rsa.KeySize | Should -Be 2048
+        } finally {
+            $rsa.Dispose()
+        }
+    }
+
+    It 'New-TvmVaultKey writes the key file readable and writable by its owner only' -Skip:$IsWindows {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault })
+        [IO.File]::GetUnixFileMode((Get-VaultKeyFile $vault k1)) | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite')
+    }
+
+    It 'New-TvmVaultKey of an existing name is the terminating KeyExists and keeps the key' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault })
+        $before = [IO.File]::ReadAllBytes((Get-VaultKeyFile $vault k1))
+        $run = Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault }
+        $null = Assert-Terminating $run KeyExists ResourceExists
+        [Convert]::ToHexString([IO.File]::ReadAllBytes((Get-VaultKeyFile $vault k1))) | Should -Be ([Convert]::ToHexString($before))
+    }
+
+    It 'New-TvmVaultKey -Type <Type> -Size <Size>, which the vault rejects, is terminating and writes no key' -ForEach $RejectedTypeOrSize {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        $run = Invoke-Captured { New-TvmVaultKey -Name bad -Type $Type -Size $Size -VaultPath $vault }
+        $run.Terminating | Should -Not -BeNullOrEmpty -Because (Format-Captured $run)
+        Get-VaultKeyFile $vault bad | Should -Not -Exist
+    }
+
+    It 'New-TvmVaultKey -Type aes is stored with the vault''s case-sensitive spelling AES' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        $run = Invoke-Captured { New-TvmVaultKey -Name k1 -Type aes -Size 256 -VaultPath $vault }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.Output[0].Type | Should -BeExactly 'AES'
+        (Read-VaultKeyFile $vault k1).Type | Should -BeExactly 'AES'
+    }
+
+    It 'Get-TvmVaultKey by a positional name returns only that key, with its fingerprint' {
+        $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
+        Assert-Clean (Invoke-Captured { 'a1', 'a2', 'a3' | ForEach-Object { New-TvmVaultKey -Name $_ -Type AES -Size 256 -VaultPath $vault } | Out-Null })
+        $run = Invoke-Captured { Get-TvmVaultKey a2 -VaultPath $vault }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.Output[0].Name | Should -Be 'a2'
+        $run.Output[0].Fingerprint | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'The wrapping key import' {
+    # Import-TvmWrappingKeyFromPem with the PEM files people actually have.
+    BeforeAll {
+        Import-TvmModule
+        # The wrapping key of tests/vectors (RSA-2048), as a .NET key to write in every flavour and compare.
+        $script:WrappingRsa = [System.Security.Cryptography.RSA]::Create()
+        $WrappingRsa.ImportFromPem([IO.File]::ReadAllText((Get-TestVector 'wrapping_private_pkcs8.pem')))
+    }
+    AfterAll { $WrappingRsa.Dispose() }
+
+    It 'accepts PEM files written as <Flavor> (<Source>) and stores the same key' -ForEach $PemFlavors {
+        $work = New-TestFolder work
+        $pem = Write-KeyPairFlavor -Rsa $WrappingRsa -Folder ([IO.Path]::Combine($work, 'pem')) -Flavor $Flavor
+        $vault = [IO.Path]::Combine($work, 'vault')
+        $run = Invoke-Captured { Import-TvmWrappingKeyFromPem -KeyName w -PublicKeyPath $pem.Public -PrivateKeyPath $pem.Private -KeySize '2048' -VaultPath $vault }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.Output[0].Name | Should -Be 'w'
+        $run.Output[0].Type | Should -Be 'RSA'
+        [int]$run.Output[0].Size | Should -Be 2048
+        $rsa = [System.Security.Cryptography.RSA]::Create()
+        try {
+            $read = 0
+            $rsa.ImportPkcs8PrivateKey([byte[]](Read-VaultKeyFile $vault w).Material, [ref]$read)
+            [Convert]::ToHexString($rsa.ExportParameters($false).Modulus) | Should -Be ([Convert]::ToHexString($WrappingRsa.ExportParameters($false).Modulus))
+        } finally {
+            $rsa.Dispose()
+        }
+    }
+
+    It 'of an RSA-3072 pair with -KeySize 3072 is stored as 3072' {
+        $work = New-TestFolder work
+        $pair = New-TestKeyPair -Folder ([IO.Path]::Combine($work, 'pem')) -Bits 3072
+        $vault = [IO.Path]::Combine($work, 'vault')
+        $run = Invoke-Captured { Import-TvmWrappingKeyFromPem w3 $pair.Public $pair.Private 3072 -VaultPath $vault }
+        Assert-Clean $run
+        @($run.Output).Count | Should -Be 1
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        [int]$run.Output[0].Size | Should -Be 3072
+        (Read-VaultKeyFile $vault w3).Size | Should -Be 3072
+    }
+
+    It 'makes its temporary import file in the temp folder (TMPDIR), removes it and leaves nothing there' {
+        $work = New-TestFolder work
+        $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($work, 'pem'))
+        $vault = [IO.Path]::Combine($work, 'vault')
+        $tmp = New-TestFolder tmp
+        $run = Invoke-EngineScript -Body 'Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault' `
+            -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; vault = $vault }) `
+            -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+        Assert-Clean $run
+        $run.Host[0] | Should -Match 'at temporary location (.+)\.\.\.$' -Because (Format-Captured $run)
+        $null = $run.Host[0] -match 'at temporary location (.+)\.\.\.$'
+        $tempFile = $Matches[1]
+        [IO.Path]::GetDirectoryName([IO.Path]::GetFullPath($tempFile)) | Should -Be ([IO.Path]::GetFullPath($tmp))
+        $tempFile | Should -Not -Exist
+        Get-Entries $tmp | Should -BeNullOrEmpty
+    }
+
+    It 'with -WhatIf writes no key and nothing in the temp folder' {
+        $work = New-TestFolder work
+        $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($work, 'pem'))
+        $vault = [IO.Path]::Combine($work, 'vault')
+        $tmp = New-TestFolder tmp
+        $run = Invoke-EngineScript -Body 'Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault -WhatIf' `
+            -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; vault = $vault }) `
+            -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+        Assert-Clean $run
+        Get-VaultKeyFile $vault w | Should -Not -Exist
+        Get-Entries $tmp | Should -BeNullOrEmpty
+    }
+}

@@ -1,0 +1,485 @@
+# One full rehearsal on the local vault, run once for the Describe: vault A seeded with 5 AES-256 keys (GUID
+# names and vm_key_1), an RSA-2048 key and the RSA-4096 AzureStackTvmAKRootKey; Backup-TVMKeys by name; the
+# wrapping key pair imported into an empty vault B by position; Import-TVMKeys by position. The tests then
+# read what each step returned and wrote.
+# Moved from the xunit classes RehearsalTests and RehearsalFixture (with Infrastructure/Rehearsal.cs).
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+
+    # RFC 5649 (AES key wrap with padding) unwrapping, over AES-ECB so it does not depend on .NET 10's
+    # Aes.DecryptKeyWrapPadded, which the xunit test called. Includes RFC 3394's unwrapping (W^-1).
+    if (-not ('TvmRehearsalTests.KeyWrap' -as [type])) {
+        Add-Type -TypeDefinition @'
+using System;
+using System.Security.Cryptography;
+
+namespace TvmRehearsalTests
+{
+    public static class KeyWrap
+    {
+        private static readonly byte[] Aiv = { 0xA6, 0x59, 0x59, 0xA6 };
+
+        /// <summary>RFC 5649 section 4.2: the target wrapped with kek; throws when the integrity check fails.</summary>
+        public static byte[] UnwrapPadded(byte[] kek, byte[] wrapped)
+        {
+            if (wrapped.Length < 16 || wrapped.Length % 8 != 0)
+                throw new CryptographicException("AES-KWP: wrapped data of " + wrapped.Length + " bytes");
+            int n = wrapped.Length / 8 - 1;
+            byte[] a = new byte[8];
+            byte[] p = new byte[8 * n];
+            using (Aes aes = Aes.Create())
+            {
+                aes.Mode = CipherMode.ECB;
+                aes.Padding = PaddingMode.None;
+                aes.Key = kek;
+                using (ICryptoTransform d = aes.CreateDecryptor())
+                {
+                    byte[] b = new byte[16];
+                    byte[] o = new byte[16];
+                    if (n == 1)
+                    {
+                        d.TransformBlock(wrapped, 0, 16, o, 0);
+                        Buffer.BlockCopy(o, 0, a, 0, 8);
+                        Buffer.BlockCopy(o, 8, p, 0, 8);
+                    }
+                    else
+                    {
+                        Buffer.BlockCopy(wrapped, 0, a, 0, 8);
+                        Buffer.BlockCopy(wrapped, 8, p, 0, 8 * n);
+                        for (int j = 5; j >= 0; j--)
+                        {
+                            for (int i = n; i >= 1; i--)
+                            {
+                                ulong t = (ulong)(n * j + i);
+                                Buffer.BlockCopy(a, 0, b, 0, 8);
+                                for (int k = 0; k < 8; k++) b[7 - k] ^= (byte)(t >> (8 * k));
+                                Buffer.BlockCopy(p, 8 * (i - 1), b, 8, 8);
+                                d.TransformBlock(b, 0, 16, o, 0);
+                                Buffer.BlockCopy(o, 0, a, 0, 8);
+                                Buffer.BlockCopy(o, 8, p, 8 * (i - 1), 8);
+                            }
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < 4; k++)
+                if (a[k] != Aiv[k]) throw new CryptographicException("AES-KWP: integrity check failed");
+            int mli = (a[4] << 24) | (a[5] << 16) | (a[6] << 8) | a[7];
+            if (mli <= 8 * (n - 1) || mli > 8 * n)
+                throw new CryptographicException("AES-KWP: message length " + mli + " for " + n + " blocks");
+            for (int k = mli; k < p.Length; k++)
+                if (p[k] != 0) throw new CryptographicException("AES-KWP: padding is not zero");
+            byte[] result = new byte[mli];
+            Buffer.BlockCopy(p, 0, result, 0, mli);
+            return result;
+        }
+    }
+}
+'@
+    }
+
+    # Runs -Script and keeps what it produced, as the xunit session's PsResult: Output (pipeline objects),
+    # Host (texts of the information records tagged PSHOST), Warnings, Errors (non-terminating) and
+    # Terminating (the error it stopped with, or $null). Output written before a terminating error is kept.
+    function Invoke-Step([scriptblock] $Script) {
+        $records = [System.Collections.Generic.List[object]]::new()
+        $terminating = $null
+        try {
+            & $Script 2>&1 3>&1 6>&1 | ForEach-Object { $records.Add($_) }
+        } catch {
+            $terminating = $_
+        }
+        [pscustomobject]@{
+            Script = "$Script".Trim()
+            Output = @($records | Where-Object { $null -ne $_ -and $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] -and $_ -isnot [System.Management.Automation.InformationRecord] })
+            Host = @($records | Where-Object { $_ -is [System.Management.Automation.InformationRecord] -and $_.Tags -contains 'PSHOST' } | ForEach-Object { "$($_.MessageData)" })
+            Warnings = @($records | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
+            Errors = @($records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+            Terminating = $terminating
+        }
+    }
+
+    function Get-StepDescription($Run) {
+        $lines = @("---- script ----", $Run.Script, "---- output ($($Run.Output.Count)) ----")
+        $lines += @($Run.Output | ForEach-Object { "  $($_.GetType().FullName): $(($_.PSObject.Properties | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join '; ')" })
+        $lines += "---- host ($($Run.Host.Count)) ----"
+        $lines += @($Run.Host | ForEach-Object { "  $_" })
+        $lines += "---- warnings ($($Run.Warnings.Count)) ----"
+        $lines += @($Run.Warnings | ForEach-Object { "  $_" })
+        $lines += "---- errors ($($Run.Errors.Count)) ----"
+        $lines += @($Run.Errors | ForEach-Object { "  [$($_.FullyQualifiedErrorId)] [$($_.CategoryInfo.Category)] $($_.Exception.Message)" })
+        if ($Run.Terminating) {
+            $t = $Run.Terminating
+            $lines += "---- terminating ----", "  [$($t.FullyQualifiedErrorId)] [$($t.CategoryInfo.Category)] $($t.Exception.Message)"
+        }
+        $lines -join [Environment]::NewLine
+    }
+
+    # Fails (with everything the step produced) unless it ran without any error.
+    function Assert-StepClean($Run) {
+        if ($Run.Terminating -or $Run.Errors.Count -gt 0) {
+            throw "The step was expected to succeed without errors.`n$(Get-StepDescription $Run)"
+        }
+    }
+
+    # The TvmBackup the backup step returned; fails when the step had an error or returned no single TvmBackup.
+    function Get-RequiredBackup {
+        Assert-StepClean $BackupRun
+        if ($null -eq $Backup) { throw "Backup-TVMKeys did not return one TvmBackup.`n$(Get-StepDescription $BackupRun)" }
+        $Backup
+    }
+
+    function Assert-Lists {
+        if ($ListFailure) { throw "Get-TvmVaultKey failed: $ListFailure" }
+    }
+
+    # The objects of a step, each required to be a TvmKey (or -TypeName), as the xunit Objects.Keys did.
+    function Get-TypedOutput($Run, [string] $TypeName = 'TvmBackupUtils.TvmKey') {
+        foreach ($o in $Run.Output) {
+            if ($o.GetType().FullName -ne $TypeName) { throw "Expected an object of type $TypeName, got $($o.GetType().FullName): $o" }
+            $o
+        }
+    }
+
+    function Get-KeyRow { process { "$($_.Name)|$($_.Type)|$($_.Size)" } }
+
+    # Strings sorted with the ordinal comparer (Sort-Object compares by culture and ignores case).
+    function Sort-Ordinal { $a = [string[]]@($input); [Array]::Sort($a, [StringComparer]::Ordinal); , $a }
+
+    function Get-EntryNames([string] $Folder) { @([IO.Directory]::GetFileSystemEntries($Folder) | ForEach-Object { [IO.Path]::GetFileName($_) }) }
+
+    function ConvertTo-B64Url([byte[]] $Data) { [Convert]::ToBase64String($Data).Replace('+', '-').Replace('/', '_') }
+    function ConvertFrom-B64Url([string] $Text) { [Convert]::FromBase64String($Text.Replace('-', '+').Replace('_', '/')) }
+    function Test-PaddedB64Url([string] $Text) { $Text.Length % 4 -eq 0 -and $Text -cmatch '^[A-Za-z0-9_-]*={0,2}$' }
+
+    # The local vault's key file (docs/format.md section 6): Name, Type, Size, Material (bytes), RawText.
+    function Read-VaultKeyFile([string] $Vault, [string] $Name) {
+        $text = [IO.File]::ReadAllText((Get-VaultKeyFile $Vault $Name))
+        $json = $text | ConvertFrom-Json
+        [pscustomobject]@{ Name = $json.name; Type = $json.type; Size = [int]$json.size; Material = [byte[]](ConvertFrom-B64Url $json.material); RawText = $text }
+    }
+
+    function Get-Hex([byte[]] $Data) { [Convert]::ToHexString($Data) }
+
+    # docs/format.md section 4: RSAES-OAEP-SHA1(K) (modulus length) || RFC 5649 AES-KWP(K, target).
+    function Unprotect-Blob([string] $PrivateKeyB64Url, [System.Security.Cryptography.RSA] $Wrapping) {
+        $blob = [byte[]](ConvertFrom-B64Url $PrivateKeyB64Url)
+        $modulusBytes = $Wrapping.KeySize / 8
+        $blob.Length | Should -BeGreaterThan ($modulusBytes + 16) -Because "the blob of $($blob.Length) bytes must hold more than the RSA part"
+        $kek = $Wrapping.Decrypt([byte[]]$blob[0..($modulusBytes - 1)], [System.Security.Cryptography.RSAEncryptionPadding]::OaepSHA1)
+        $kek.Length | Should -Be 32
+        , [TvmRehearsalTests.KeyWrap]::UnwrapPadded($kek, [byte[]]$blob[$modulusBytes..($blob.Length - 1)])
+    }
+
+    $AesNames = @(
+        '0f8c3a52-7d4e-4b1a-9c2e-5a6b7c8d9e01'
+        '3b9d1e44-2a6f-4c8b-8e7d-1f2a3b4c5d6e'
+        'a4e2f6c1-9b3d-4e5f-a7b8-c9d0e1f2a3b4'
+        'D7C1B2A3-4E5F-4A6B-8C7D-9E0F1A2B3C4D'
+        'vm_key_1'
+    )
+    $RootKey = 'AzureStackTvmAKRootKey'
+    $Rsa2048Name = 'rsa_2048_key'
+    $WrappingKeyName = 'TvmWrappingKey'
+    $Seeded = @($AesNames | ForEach-Object { [pscustomobject]@{ Name = $_; Type = 'AES'; Size = 256 } }) + @(
+        [pscustomobject]@{ Name = $RootKey; Type = 'RSA'; Size = 4096 }
+        [pscustomobject]@{ Name = $Rsa2048Name; Type = 'RSA'; Size = 2048 }
+    )
+    function Get-AesFile([string] $Name) { [IO.Path]::Combine((Get-RequiredBackup).Path, 'AES', "${Name}_256.json") }
+}
+
+Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into vault B, restore into B' {
+    BeforeAll {
+        # The xunit session ran with TVM_VAULT_PATH cleared; every step here names its vault.
+        $savedVaultPath = $env:TVM_VAULT_PATH
+        $env:TVM_VAULT_PATH = $null
+        Import-TvmModule
+
+        $work = New-TestFolder rehearsal
+        $VaultA = [IO.Path]::Combine($work, 'vaultA')
+        $VaultB = [IO.Path]::Combine($work, 'vaultB')
+        $Root = [IO.Path]::Combine($work, 'backups')
+        $Wrapping = New-TestKeyPair -Folder ([IO.Path]::Combine($work, 'keys'))
+        $pub = $Wrapping.Public
+        $priv = $Wrapping.Private
+        $wname = $WrappingKeyName
+
+        $SeedRun = Invoke-Step { foreach ($k in $Seeded) { New-TvmVaultKey -Name $k.Name -Type $k.Type -Size $k.Size -VaultPath $VaultA } }
+        $BackupStarted = [DateTime]::Now
+        $BackupRun = Invoke-Step { Backup-TVMKeys -WrappingKeyPath $pub -BackupRootPath $Root -VaultPath $VaultA }
+        $BackupEnded = [DateTime]::Now
+        $Backup = $null
+        if (-not $BackupRun.Terminating -and $BackupRun.Output.Count -eq 1 -and $BackupRun.Output[0].GetType().FullName -eq 'TvmBackupUtils.TvmBackup') {
+            $Backup = $BackupRun.Output[0]
+        }
+        $backupPath = if ($Backup) { $Backup.Path } else { $null }
+        $WrapRun = Invoke-Step { Import-TvmWrappingKeyFromPem $wname $pub $priv '2048' -VaultPath $VaultB }
+        $RestoreRun = Invoke-Step { Import-TVMKeys $backupPath $wname -VaultPath $VaultB }
+        $ListA = @()
+        $ListB = @()
+        $ListFailure = $null
+        try {
+            foreach ($vault in $VaultA, $VaultB) {
+                $run = Invoke-Step { Get-TvmVaultKey -VaultPath $vault }
+                Assert-StepClean $run
+                if ($vault -eq $VaultA) { $ListA = @(Get-TypedOutput $run) } else { $ListB = @(Get-TypedOutput $run) }
+            }
+        } catch {
+            $ListFailure = $_
+        }
+    }
+
+    AfterAll {
+        $env:TVM_VAULT_PATH = $savedVaultPath
+        if ($Wrapping) { $Wrapping.Rsa.Dispose() }
+    }
+
+    Context 'Seeding (the local vault, New-TvmVaultKey and Get-TvmVaultKey)' {
+        It 'New-TvmVaultKey returns one TvmKey per key, with its name, type and size' {
+            Assert-StepClean $SeedRun
+            $keys = @(Get-TypedOutput $SeedRun)
+            @($keys | Get-KeyRow) | Should -Be @($Seeded | Get-KeyRow)
+        }
+
+        It 'Get-TvmVaultKey lists every key, with distinct hex fingerprints' {
+            Assert-Lists
+            ($ListA | Get-KeyRow | Sort-Ordinal) | Should -Be ($Seeded | Get-KeyRow | Sort-Ordinal)
+            foreach ($k in $ListA) { "$($k.Fingerprint)" | Should -MatchExactly '^[0-9a-fA-F]{16,}$' -Because "the fingerprint of $($k.Name)" }
+            @($ListA | ForEach-Object { $_.Fingerprint.ToLowerInvariant() } | Select-Object -Unique).Count | Should -Be $ListA.Count
+        }
+    }
+
+    Context 'Backup-TVMKeys' {
+        It 'by name writes the original''s host messages word for word' {
+            $b = Get-RequiredBackup
+            $hostLines = $BackupRun.Host
+            $hostLines.Count | Should -BeGreaterThan 0 -Because (Get-StepDescription $BackupRun)
+            $hostLines[0] | Should -BeExactly "Backing up TVM Vault keys to $($b.Path)"
+            $expectedPerKey = $Seeded | ForEach-Object { "Backing up key $($_.Name) to $($_.Type) folder" } | Sort-Ordinal
+            ($hostLines | Select-Object -Skip 1 | Sort-Ordinal) | Should -BeExactly $expectedPerKey
+        }
+
+        It 'returns a TvmBackup with the full path of its folder and the timestamp the folder is named for' {
+            $b = Get-RequiredBackup
+            [IO.Path]::IsPathFullyQualified($b.Path) | Should -BeTrue -Because $b.Path
+            [IO.Path]::GetDirectoryName($b.Path) | Should -BeExactly ([IO.Path]::GetFullPath($Root))
+            $folder = [IO.Path]::GetFileName($b.Path)
+            $folder | Should -MatchExactly '^[0-9]{14}$'
+            $b.Timestamp | Should -BeOfType [DateTime]
+            $b.Timestamp.ToString('yyyyMMddHHmmss', [Globalization.CultureInfo]::InvariantCulture) | Should -BeExactly $folder
+            # local time of the run, like Get-Date -Format yyyyMMddHHmmss
+            $b.Timestamp | Should -BeGreaterOrEqual $BackupStarted.AddSeconds(-1)
+            $b.Timestamp | Should -BeLessOrEqual $BackupEnded.AddSeconds(1)
+        }
+
+        It 'returns in its Keys the keys of the vault' {
+            $b = Get-RequiredBackup
+            Assert-Lists
+            $keys = @($b.Keys | ForEach-Object {
+                    $_.GetType().FullName | Should -Be 'TvmBackupUtils.TvmKey'
+                    $_
+                })
+            ($keys | Get-KeyRow | Sort-Ordinal) | Should -Be ($ListA | Get-KeyRow | Sort-Ordinal)
+        }
+
+        It 'lays out a timestamp folder with AES and RSA folders holding one NAME_SIZE.json file per key' {
+            $b = Get-RequiredBackup
+            (Get-EntryNames $b.Path | Where-Object { $_ -ne 'manifest.json' } | Sort-Ordinal) | Should -BeExactly @('AES', 'RSA')
+            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'AES')) | Sort-Ordinal) |
+                Should -BeExactly ($Seeded | Where-Object Type -EQ 'AES' | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Sort-Ordinal)
+            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'RSA')) | Sort-Ordinal) |
+                Should -BeExactly (@("${RootKey}_4096.json", "${Rsa2048Name}_2048.json") | Sort-Ordinal)
+        }
+
+        It 'leaves no partial folder in the backup root' {
+            $b = Get-RequiredBackup
+            $entries = Get-EntryNames $Root
+            $entries | Should -BeExactly @([IO.Path]::GetFileName($b.Path))
+            @($entries | Where-Object { $_ -like '*partial*' -or $_.StartsWith('.') }) | Should -BeNullOrEmpty
+        }
+
+        It 'writes key files of compact JSON without a BOM, members in the Moc key order' {
+            $b = Get-RequiredBackup
+            $files = @([IO.Directory]::GetFiles([IO.Path]::Combine($b.Path, 'AES'))) + @([IO.Directory]::GetFiles([IO.Path]::Combine($b.Path, 'RSA')))
+            $files.Count | Should -Be $Seeded.Count
+            foreach ($file in $files) {
+                $bytes = [IO.File]::ReadAllBytes($file)
+                ($bytes.Length -gt 3 -and $bytes[0] -eq [byte][char]'{') | Should -BeTrue -Because "$file must start with '{' (no BOM)"
+                $text = [Text.Encoding]::ASCII.GetString($bytes).TrimEnd("`n")
+                $text | Should -Not -Match '\s' -Because "$file is compact"
+                $doc = [System.Text.Json.JsonDocument]::Parse([Text.Encoding]::UTF8.GetString($bytes))
+                try {
+                    $rootElement = $doc.RootElement
+                    @($rootElement.EnumerateObject() | ForEach-Object Name) | Should -BeExactly @('public-key', 'private-key', 'private-key-wrapping-info')
+                    $info = $rootElement.GetProperty('private-key-wrapping-info')
+                    @($info.EnumerateObject() | ForEach-Object Name) | Should -BeExactly @('key-name', 'public-key', 'enc')
+                    $info.GetProperty('enc').GetString() | Should -BeExactly 'CKM_RSA_AES_KEY_WRAP'
+                } finally {
+                    $doc.Dispose()
+                }
+            }
+        }
+
+        It 'writes key files whose keys are padded base64url' {
+            $b = Get-RequiredBackup
+            foreach ($file in [IO.Directory]::GetFiles($b.Path, '*.json', [IO.SearchOption]::AllDirectories)) {
+                $json = [IO.File]::ReadAllText($file) | ConvertFrom-Json
+                foreach ($v in $json.'public-key', $json.'private-key', $json.'private-key-wrapping-info'.'public-key') {
+                    Test-PaddedB64Url $v | Should -BeTrue -Because "$([IO.Path]::GetFileName($file)): not padded base64url: $($v.Substring(0, [Math]::Min(40, $v.Length)))..."
+                }
+            }
+        }
+
+        It 'writes an AES key file with an empty public key and the wrapping public key''s DER' {
+            $json = [IO.File]::ReadAllText((Get-AesFile $AesNames[0])) | ConvertFrom-Json
+            $json.'public-key' | Should -BeExactly ''
+            $info = $json.'private-key-wrapping-info'
+            $info.'key-name' | Should -BeExactly ''
+            $info.'public-key' | Should -BeExactly (ConvertTo-B64Url $Wrapping.Rsa.ExportRSAPublicKey())
+        }
+
+        It 'writes an AES blob of 296 bytes (396 characters) with an RSA-2048 wrapping key' {
+            $json = [IO.File]::ReadAllText((Get-AesFile $AesNames[1])) | ConvertFrom-Json
+            $blob = $json.'private-key'
+            $blob.Length | Should -Be 396
+            ([byte[]](ConvertFrom-B64Url $blob)).Length | Should -Be 296
+        }
+
+        It 'writes an AES key file that unwraps with .NET to the vault''s key material (<Name>)' -ForEach @(
+            @{ Index = 0; Name = '0f8c3a52-7d4e-4b1a-9c2e-5a6b7c8d9e01' }
+            @{ Index = 3; Name = 'D7C1B2A3-4E5F-4A6B-8C7D-9E0F1A2B3C4D' }
+            @{ Index = 4; Name = 'vm_key_1' }
+        ) {
+            $AesNames[$Index] | Should -BeExactly $Name
+            $json = [IO.File]::ReadAllText((Get-AesFile $Name)) | ConvertFrom-Json
+            $target = Unprotect-Blob $json.'private-key' $Wrapping.Rsa
+            $vault = Read-VaultKeyFile $VaultA $Name
+            $vault.Material.Length | Should -Be 32
+            Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
+        }
+
+        It 'writes an RSA-4096 key file that unwraps to the vault''s PKCS#8 and carries its PKCS#1 public key' {
+            $b = Get-RequiredBackup
+            $file = [IO.Path]::Combine($b.Path, 'RSA', "${RootKey}_4096.json")
+            $json = [IO.File]::ReadAllText($file) | ConvertFrom-Json
+            $target = Unprotect-Blob $json.'private-key' $Wrapping.Rsa
+            $vault = Read-VaultKeyFile $VaultA $RootKey
+            Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
+
+            $rsa = [System.Security.Cryptography.RSA]::Create()
+            try {
+                $read = 0
+                $rsa.ImportPkcs8PrivateKey($target, [ref]$read)
+                $rsa.KeySize | Should -Be 4096
+                $json.'public-key' | Should -BeExactly (ConvertTo-B64Url $rsa.ExportRSAPublicKey())
+            } finally {
+                $rsa.Dispose()
+            }
+        }
+    }
+
+    Context 'Import-TvmWrappingKeyFromPem' {
+        It 'by position writes the original''s four messages and removes the temporary file' {
+            Assert-StepClean $WrapRun
+            $hostLines = $WrapRun.Host
+            $hostLines.Count | Should -Be 4
+            $w = $WrappingKeyName
+            $hostLines[0] | Should -MatchExactly "^Generating import JSON for key $w at temporary location (.+)\.\.\.$"
+            $null = $hostLines[0] -cmatch "^Generating import JSON for key $w at temporary location (.+)\.\.\.$"
+            $tmp = $Matches[1]
+            $hostLines[1] | Should -BeExactly "Importing key $w into the vault..."
+            $hostLines[2] | Should -BeExactly "Key $w successfully imported into the vault."
+            $hostLines[3] | Should -BeExactly "Temporary file $tmp has been cleaned up."
+            Test-Path -LiteralPath $tmp | Should -BeFalse -Because "the temporary file $tmp must be gone"
+        }
+
+        It 'returns the RSA key and stores the private key in the vault' {
+            Assert-StepClean $WrapRun
+            $keys = @(Get-TypedOutput $WrapRun)
+            $keys.Count | Should -Be 1
+            $keys | Get-KeyRow | Should -BeExactly "$WrappingKeyName|RSA|2048"
+            $stored = Read-VaultKeyFile $VaultB $WrappingKeyName
+            $rsa = [System.Security.Cryptography.RSA]::Create()
+            try {
+                $read = 0
+                $rsa.ImportPkcs8PrivateKey($stored.Material, [ref]$read)
+                $expected = $Wrapping.Rsa.ExportParameters($true)
+                $actual = $rsa.ExportParameters($true)
+                Get-Hex $actual.Modulus | Should -BeExactly (Get-Hex $expected.Modulus)
+                Get-Hex $actual.D | Should -BeExactly (Get-Hex $expected.D)
+            } finally {
+                $rsa.Dispose()
+            }
+        }
+    }
+
+    Context 'Import-TVMKeys' {
+        It 'by position writes the original''s host messages word for word, AES first, files in ordinal order' {
+            $b = Get-RequiredBackup
+            Assert-StepClean $RestoreRun
+            $expected = @("Importing TVM  keys from $($b.Path)")
+            foreach ($type in 'AES', 'RSA') {
+                $keys = @($Seeded | Where-Object Type -EQ $type)
+                $files = $keys | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Sort-Ordinal
+                foreach ($f in $files) {
+                    $k = $keys | Where-Object { "$($_.Name)_$($_.Size).json" -ceq $f }
+                    $expected += "Importing key $($k.Name) with size $($k.Size) from $type folder path = $([IO.Path]::Combine($b.Path, $type, $f))"
+                }
+            }
+            $RestoreRun.Host | Should -BeExactly $expected
+        }
+
+        It 'returns one Imported result per key file' {
+            $b = Get-RequiredBackup
+            Assert-StepClean $RestoreRun
+            $results = @(Get-TypedOutput $RestoreRun -TypeName 'TvmBackupUtils.TvmKeyRestore')
+            ($results | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|$($_.Outcome)" } | Sort-Ordinal) |
+                Should -BeExactly ($Seeded | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|Imported" } | Sort-Ordinal)
+            foreach ($r in $results) { "$($r.File)" | Should -BeExactly ([IO.Path]::Combine($b.Path, $r.Type, "$($r.Name)_$($r.Size).json")) }
+            $RestoreRun.Warnings | Should -BeNullOrEmpty
+        }
+
+        It 'puts every key of vault A into vault B with the same type, size and fingerprint' {
+            Assert-StepClean $RestoreRun
+            Assert-Lists
+            $ListA.Count | Should -Be $Seeded.Count
+            foreach ($a in $ListA) {
+                $inB = @($ListB | Where-Object Name -CEQ $a.Name)
+                $inB.Count | Should -Be 1 -Because "key $($a.Name) of vault A must be in vault B once; B has: $(($ListB | ForEach-Object Name) -join ', ')"
+                "$($inB[0].Type)|$($inB[0].Size)|$($inB[0].Fingerprint)" | Should -BeExactly "$($a.Type)|$($a.Size)|$($a.Fingerprint)"
+            }
+            # B holds A's keys and the wrapping key, nothing else
+            ($ListB | ForEach-Object Name | Sort-Ordinal) | Should -BeExactly (@($ListA | ForEach-Object Name) + $WrappingKeyName | Sort-Ordinal)
+        }
+
+        It 'restores key material into vault B byte for byte as in vault A' {
+            Assert-StepClean $RestoreRun
+            foreach ($k in $Seeded) {
+                $a = Read-VaultKeyFile $VaultA $k.Name
+                $b = Read-VaultKeyFile $VaultB $k.Name
+                "$($b.Name)|$($b.Type)|$($b.Size)" | Should -BeExactly "$($a.Name)|$($a.Type)|$($a.Size)"
+                [System.Linq.Enumerable]::SequenceEqual($a.Material, $b.Material) | Should -BeTrue -Because "the material of $($k.Name) must not differ"
+            }
+        }
+
+        It 'keeps the full name of a key whose name has underscores' {
+            Assert-StepClean $RestoreRun
+            Assert-Lists
+            @($ListB | Where-Object { $_.Name -ceq 'vm_key_1' -and $_.Type -eq 'AES' -and $_.Size -eq 256 }).Count | Should -BeGreaterThan 0
+            @($ListB | Where-Object { $_.Name -ceq $Rsa2048Name -and $_.Type -eq 'RSA' -and $_.Size -eq 2048 }).Count | Should -BeGreaterThan 0
+            # the original's first-'_' split would have made "vm" (size "key_1_256") and "rsa"
+            @($ListB | Where-Object { $_.Name -cin 'vm', 'vm_key', 'rsa', 'rsa_2048' }) | Should -BeNullOrEmpty
+            Test-Path -LiteralPath (Get-VaultKeyFile $VaultB 'vm_key_1') -PathType Leaf | Should -BeTrue
+        }
+
+        It 'leaves the restored and imported key files readable and writable by the owner only' -Skip:$IsWindows {
+            Assert-StepClean $RestoreRun
+            $files = [IO.Directory]::GetFiles([IO.Path]::Combine($VaultB, 'keys'))
+            $files.Count | Should -Be ($Seeded.Count + 1)
+            foreach ($file in $files) {
+                $mode = [IO.File]::GetUnixFileMode($file)
+                $mode | Should -Be ([IO.UnixFileMode]::UserRead -bor [IO.UnixFileMode]::UserWrite) -Because "$([IO.Path]::GetFileName($file)) has mode $mode"
+            }
+        }
+    }
+}
