@@ -4,7 +4,7 @@
 # Moved from the xunit class BadInputTests.
 #
 # The engine writes its temporary import file in the temp folder of the native environment, which $env:TMPDIR set
-# here does not reach: the commands whose temp folder is checked run in a new pwsh (Invoke-Pwsh) with TMPDIR
+# here does not reach: the commands whose temp folder is checked run in a new pwsh (Invoke-InNewPwsh) with TMPDIR
 # pointing at a private, empty folder, and the test looks at that folder when the process has ended.
 BeforeDiscovery {
     $script:BadPemCases = foreach ($command in 'ImportJson', 'WrappingKey') {
@@ -53,205 +53,128 @@ BeforeAll {
     $script:Wrapping = [System.Security.Cryptography.RSA]::Create(2048)
     $script:Other = [System.Security.Cryptography.RSA]::Create(2048)
 
-    # Writes public.pem (PKCS#1) and private.pem (PKCS#8) of -Rsa into -Folder, UTF-8 and LF; returns their paths.
-    function Write-KeyPair([System.Security.Cryptography.RSA] $Rsa, [string] $Folder) {
-        $null = New-Item -ItemType Directory -Path $Folder -Force
-        $public = Join-Path $Folder 'public.pem'
-        $private = Join-Path $Folder 'private.pem'
-        Write-PemFile -Path $public -Pem $Rsa.ExportRSAPublicKeyPem()
-        Write-PemFile -Path $private -Pem $Rsa.ExportPkcs8PrivateKeyPem()
-        [pscustomobject]@{ Public = $public; Private = $private }
+    # An EC key (P-256) written as PEM to -Path: its private key (PKCS#8), or its public key (SPKI); returns the path.
+    function Write-EcPem([string] $Path, [switch] $Public) {
+        $ec = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
+        try {
+            [IO.File]::WriteAllText($Path, $(if ($Public) { $ec.ExportSubjectPublicKeyInfoPem() } else { $ec.ExportPkcs8PrivateKeyPem() }) + "`n")
+        } finally {
+            $ec.Dispose()
+        }
+        $Path
     }
 
-    # The files of -Case under -Folder: Public and Private to pass, Culprit (the bad one) and Ids (the ErrorIds
-    # accepted).
+    # The files of -Case under -Folder: Public and Private to pass, Culprit (the bad one) and Id (the ErrorId).
     function New-BadPemCase([string] $Case, [string] $Folder) {
         $dir = Join-Path $Folder 'pem'
         $pair = Write-KeyPair $Wrapping $dir
         $pub = $pair.Public
         $priv = $pair.Private
         switch ($Case) {
-            'missing-public' { $pub = Join-Path $dir 'no-such-public.pem'; $culprit = $pub; $ids = @('FileMissing') }
-            'missing-private' { $priv = Join-Path $dir 'no-such-private.pem'; $culprit = $priv; $ids = @('FileMissing') }
-            'public-is-a-private-key' { $pub = $priv; $culprit = $pub; $ids = @('PemInvalid') }
-            'private-is-a-public-key' { $priv = $pub; $culprit = $priv; $ids = @('PemInvalid') }
+            'missing-public' { $pub = Join-Path $dir 'no-such-public.pem'; $culprit = $pub; $id = 'FileMissing' }
+            'missing-private' { $priv = Join-Path $dir 'no-such-private.pem'; $culprit = $priv; $id = 'FileMissing' }
+            'public-is-a-private-key' { $pub = $priv; $culprit = $pub; $id = 'PemInvalid' }
+            'private-is-a-public-key' { $priv = $pub; $culprit = $priv; $id = 'PemInvalid' }
             'public-not-pem' {
                 $pub = Join-Path $dir 'garbage-public.pem'
                 [IO.File]::WriteAllText($pub, "this is not a PEM file`n")
-                $culprit = $pub; $ids = @('PemInvalid')
+                $culprit = $pub; $id = 'PemInvalid'
             }
-            'ec-private' {
-                $ec = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
-                $priv = Join-Path $dir 'ec-private.pem'
-                [IO.File]::WriteAllText($priv, $ec.ExportPkcs8PrivateKeyPem() + "`n")
-                $ec.Dispose()
-                $culprit = $priv; $ids = @('PemInvalid')
-            }
-            'ec-public' {
-                $ec = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
-                $pub = Join-Path $dir 'ec-public.pem'
-                [IO.File]::WriteAllText($pub, $ec.ExportSubjectPublicKeyInfoPem() + "`n")
-                $ec.Dispose()
-                $culprit = $pub; $ids = @('PemInvalid')
-            }
+            'ec-private' { $priv = Write-EcPem (Join-Path $dir 'ec-private.pem'); $culprit = $priv; $id = 'PemInvalid' }
+            'ec-public' { $pub = Write-EcPem (Join-Path $dir 'ec-public.pem') -Public; $culprit = $pub; $id = 'PemInvalid' }
             'encrypted-private' {
                 $priv = Join-Path $dir 'encrypted-private.pem'
                 $pbe = [System.Security.Cryptography.PbeParameters]::new([System.Security.Cryptography.PbeEncryptionAlgorithm]::Aes256Cbc,
                     [System.Security.Cryptography.HashAlgorithmName]::SHA256, 10000)
                 [IO.File]::WriteAllText($priv, $Wrapping.ExportEncryptedPkcs8PrivateKeyPem([char[]]'p@ss', $pbe) + "`n")
-                $culprit = $priv; $ids = @('PemEncrypted')
+                $culprit = $priv; $id = 'PemEncrypted'
             }
-            'mismatched-public' { $pub = (Write-KeyPair $Other (Join-Path $Folder 'other')).Public; $culprit = $pub; $ids = @('KeyPairMismatch') }
+            'mismatched-public' { $pub = (Write-KeyPair $Other (Join-Path $Folder 'other')).Public; $culprit = $pub; $id = 'KeyPairMismatch' }
             default { throw "unknown case $Case" }
         }
-        [pscustomobject]@{ Public = $pub; Private = $priv; Culprit = $culprit; Ids = $ids }
+        [pscustomobject]@{ Public = $pub; Private = $priv; Culprit = $culprit; Id = $id }
     }
 
-    # file name -> hex of the bytes of every file under <vault>/keys (empty when there is none).
-    function Get-VaultSnapshot([string] $Vault) {
-        $snapshot = [ordered]@{}
-        $keys = Join-Path $Vault 'keys'
-        if (Test-Path -LiteralPath $keys) {
-            foreach ($f in Get-ChildItem -LiteralPath $keys -File -Force | Sort-Object Name -CaseSensitive) {
-                $snapshot[$f.Name] = [Convert]::ToHexString([IO.File]::ReadAllBytes($f.FullName))
-            }
-        }
-        $snapshot
-    }
-
-    # A vault holding one AES key, made before the command runs; returns the snapshot of its files.
-    function Initialize-SeededVault([string] $Vault) {
-        $null = New-TvmVaultKey -Name existing -Type AES -Size 256 -VaultPath $Vault -ErrorAction Stop
-        $before = Get-VaultSnapshot $Vault
+    # A test folder (Folder) with a vault (Vault) holding one AES key, made before the command runs (Before: the
+    # snapshot of its files), an empty Tmp folder (the new pwsh's TMPDIR), and Out, an import file in an empty folder.
+    function New-BadInputFolder {
+        $folder = New-TestFolder
+        $vault = Join-Path $folder 'vault'
+        $null = New-TvmVaultKey -Name existing -Type AES -Size 256 -VaultPath $vault -ErrorAction Stop
+        $before = Get-VaultSnapshot $vault
         $before.Count | Should -Be 1 -Because 'the vault is seeded with one key'
-        $before
+        $work = [pscustomobject]@{ Folder = $folder; Vault = $vault; Before = $before; Tmp = (Join-Path $folder 'tmp'); Out = [IO.Path]::Combine($folder, 'out', 'import.json') }
+        $null = New-Item -ItemType Directory -Path $work.Tmp, (Join-Path $folder 'out')
+        $work
     }
 
-    # Runs one of the two commands in a new pwsh whose TMPDIR is -TempFolder; returns what the run ended with
-    # (Threw, FullyQualifiedErrorId, Category, Message: error details then exception message, Errors, Output).
-    $script:Runner = Join-Path $TestDrive 'run-command.ps1'
-    Set-Content -LiteralPath $Runner -Encoding utf8 -Value @'
-param([string] $ModulePath, [string] $SpecPath, [string] $ResultPath)
-Remove-Item Env:TVM_VAULT_PATH -ErrorAction SilentlyContinue
-Import-Module ([IO.Path]::Combine($ModulePath, 'TvmBackupUtils.psd1')) -Force -ErrorAction Stop
-$spec = Get-Content -LiteralPath $SpecPath -Raw | ConvertFrom-Json
-$result = [ordered]@{ Threw = $false; FullyQualifiedErrorId = ''; Category = ''; Message = ''; Errors = @(); Output = @() }
-$errors = $null
-try {
-    $output = @(switch ($spec.Command) {
-        'ImportJson' { Generate-ImportJsonFromPEM $spec.Public $spec.Private $spec.Out -ErrorVariable errors }
-        'WrappingKey' { Import-TvmWrappingKeyFromPem w $spec.Public $spec.Private $spec.KeySize -VaultPath $spec.Vault -ErrorVariable errors }
-        default { throw "unknown command $($spec.Command)" }
-    })
-    $result.Output = @($output | ForEach-Object { "$_" })
-} catch {
-    $result.Threw = $true
-    $result.FullyQualifiedErrorId = "$($_.FullyQualifiedErrorId)"
-    $result.Category = "$($_.CategoryInfo.Category)"
-    $result.Message = if ($_.ErrorDetails -and $_.ErrorDetails.Message) { "$($_.ErrorDetails.Message) $($_.Exception.Message)" } else { "$($_.Exception.Message)" }
-}
-$result.Errors = @($errors | Where-Object { $_ } | ForEach-Object { "[$($_.FullyQualifiedErrorId)] $($_.Exception.Message)" })
-$result | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $ResultPath -Encoding utf8
-'@
-    function Invoke-CommandInNewPwsh {
-        param([string] $Command, [string] $Public, [string] $Private, [string] $Out, [string] $Vault, [string] $KeySize = '2048',
-            [Parameter(Mandatory)] [string] $TempFolder)
-        $work = New-TestFolder run
-        $spec = Join-Path $work 'spec.json'
-        $resultPath = Join-Path $work 'result.json'
-        @{ Command = $Command; Public = $Public; Private = $Private; Out = $Out; Vault = $Vault; KeySize = $KeySize } |
-            ConvertTo-Json | Set-Content -LiteralPath $spec -Encoding utf8
-        $run = Invoke-Pwsh -File $Runner -ArgumentList @((Get-TvmModulePath), $spec, $resultPath) -Environment @{ TMPDIR = $TempFolder + [IO.Path]::DirectorySeparatorChar }
-        Test-Path -LiteralPath $resultPath | Should -BeTrue -Because "the new pwsh writes its result (exit $($run.ExitCode)): $($run.Output -join "`n")"
-        $result = Get-Content -LiteralPath $resultPath -Raw | ConvertFrom-Json
-        $result | Add-Member -NotePropertyName Describe -NotePropertyValue (
-            "threw=$($result.Threw) [$($result.FullyQualifiedErrorId)] [$($result.Category)] $($result.Message); errors: $($result.Errors -join '; '); output: $($result.Output -join '; '); process: $($run.Output -join ' | ')")
-        $result
+    # Runs one of the two commands (ImportJson: Generate-ImportJsonFromPEM into -Work's Out; WrappingKey:
+    # Import-TvmWrappingKeyFromPem w into its vault) in a new pwsh without TVM_VAULT_PATH and with its Tmp as TMPDIR.
+    function Invoke-PemCommand([string] $Command, $Work, [string] $Public, [string] $Private, [string] $KeySize = '2048') {
+        $body = switch ($Command) {
+            'ImportJson' { 'Generate-ImportJsonFromPEM $Public $Private $Out' }
+            'WrappingKey' { 'Import-TvmWrappingKeyFromPem w $Public $Private $KeySize -VaultPath $Vault' }
+            default { throw "unknown command $Command" }
+        }
+        Invoke-InNewPwsh -Body $body -Variables @{ Public = $Public; Private = $Private; Out = $Work.Out; Vault = $Work.Vault; KeySize = $KeySize } `
+            -Environment @{ TMPDIR = $Work.Tmp + [IO.Path]::DirectorySeparatorChar; TVM_VAULT_PATH = $null }
     }
 
-    # Fails unless the run stopped with a terminating error whose ErrorId is one of -Ids, raised by a TvmBackupUtils
-    # command, in the category the contract pairs with that id (or -Category).
-    function Assert-Terminating($Result, [string[]] $Ids, [string] $Category) {
-        $Result.Threw | Should -BeTrue -Because "a terminating error $($Ids -join ' or ') is expected: $($Result.Describe)"
-        $id = $Result.FullyQualifiedErrorId.Split(',')[0]
-        $Ids | Should -Contain $id -Because $Result.Describe
-        $Result.FullyQualifiedErrorId | Should -BeLike "$id,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
-        if (-not $Category) { $Category = $CategoryOf[$id] }
-        $Result.Category | Should -Be $Category -Because "error $id is in category $Category"
-    }
-
-    # No out file (and nothing else in its folder), the vault's files as they were and no key w, and nothing left
-    # in the private temp folder.
-    function Assert-NothingWritten([string] $OutFile, [string] $Vault, $Before, [string] $TempFolder, $Result) {
+    # Nothing written by the run -Result in the test folder -Work: no -OutFile (and nothing else in its folder), the
+    # vault's files as they were and no key w, and nothing left in the private temp folder.
+    function Assert-NothingWritten($Work, $Result, [string] $OutFile) {
         if ($OutFile) {
-            Test-Path -LiteralPath $OutFile | Should -BeFalse -Because "$OutFile is not written: $($Result.Describe)"
+            Test-Path -LiteralPath $OutFile | Should -BeFalse -Because "$OutFile is not written: $(Format-Captured $Result)"
             @(Get-ChildItem -LiteralPath ([IO.Path]::GetDirectoryName($OutFile)) -Force).Count | Should -Be 0 -Because 'nothing is left next to the out file'
         }
-        $after = Get-VaultSnapshot $Vault
-        @($after.Keys) | Should -Be @($Before.Keys)
-        foreach ($name in $Before.Keys) { $after[$name] | Should -Be $Before[$name] -Because "$name is unchanged" }
-        Test-Path -LiteralPath (Get-VaultKeyFile $Vault 'w') | Should -BeFalse -Because 'no key w is in the vault'
-        $leftovers = @(Get-ChildItem -LiteralPath $TempFolder -Recurse -Force | ForEach-Object FullName)
-        $leftovers | Should -BeNullOrEmpty -Because "nothing is left in the temp folder: $($Result.Describe)"
+        $after = Get-VaultSnapshot $Work.Vault
+        @($after.Keys) | Should -Be @($Work.Before.Keys)
+        foreach ($name in $Work.Before.Keys) { $after[$name] | Should -Be $Work.Before[$name] -Because "$name is unchanged" }
+        Test-Path -LiteralPath (Get-VaultKeyFile $Work.Vault 'w') | Should -BeFalse -Because 'no key w is in the vault'
+        $leftovers = @(Get-ChildItem -LiteralPath $Work.Tmp -Recurse -Force | ForEach-Object FullName)
+        $leftovers | Should -BeNullOrEmpty -Because "nothing is left in the temp folder: $(Format-Captured $Result)"
     }
 }
 
 Describe 'Bad PEM input' {
     It '<Command> with <Case> is a terminating error naming the file, and writes nothing' -ForEach $BadPemCases {
-        $folder = New-TestFolder
-        $vault = Join-Path $folder 'vault'
-        $before = Initialize-SeededVault $vault
-        $tmp = Join-Path $folder 'tmp'
-        $null = New-Item -ItemType Directory -Path $tmp
-        $bad = New-BadPemCase $Case $folder
-        $outFolder = Join-Path $folder 'out'
-        $null = New-Item -ItemType Directory -Path $outFolder
-        $out = Join-Path $outFolder 'import.json'
+        $w = New-BadInputFolder
+        $bad = New-BadPemCase $Case $w.Folder
 
-        $r = Invoke-CommandInNewPwsh -Command $Command -Public $bad.Public -Private $bad.Private -Out $out -Vault $vault -TempFolder $tmp
+        $r = Invoke-PemCommand $Command $w $bad.Public $bad.Private
 
-        Assert-Terminating $r $bad.Ids
-        $r.Message | Should -BeLike "*$([IO.Path]::GetFileName($bad.Culprit))*"
-        Assert-NothingWritten $out $vault $before $tmp $r
+        $null = Assert-TvmTerminating $r $bad.Id $CategoryOf[$bad.Id]
+        Get-ErrorText $r.Terminating | Should -BeLike "*$([IO.Path]::GetFileName($bad.Culprit))*"
+        Assert-NothingWritten $w $r $w.Out
     }
 
     It '<Command> with the vectors <PublicFile> and <PrivateFile> is a terminating <ErrorId> naming <Culprit>, and writes nothing' -ForEach $RefusedVectors {
-        $folder = New-TestFolder
-        $vault = Join-Path $folder 'vault'
-        $before = Initialize-SeededVault $vault
-        $tmp = Join-Path $folder 'tmp'
-        $null = New-Item -ItemType Directory -Path $tmp
-        $outFolder = Join-Path $folder 'out'
-        $null = New-Item -ItemType Directory -Path $outFolder
-        $out = Join-Path $outFolder 'import.json'
+        $w = New-BadInputFolder
 
-        $r = Invoke-CommandInNewPwsh -Command $Command -Public (Get-TestVector $PublicFile) -Private (Get-TestVector $PrivateFile) -Out $out -Vault $vault -TempFolder $tmp
+        $r = Invoke-PemCommand $Command $w (Get-TestVector $PublicFile) (Get-TestVector $PrivateFile)
 
-        Assert-Terminating $r @($ErrorId)
-        $r.Message | Should -BeLike "*$Culprit*"
-        Assert-NothingWritten $(if ($Command -eq 'ImportJson') { $out } else { $null }) $vault $before $tmp $r
+        $null = Assert-TvmTerminating $r $ErrorId $CategoryOf[$ErrorId]
+        Get-ErrorText $r.Terminating | Should -BeLike "*$Culprit*"
+        Assert-NothingWritten $w $r $(if ($Command -eq 'ImportJson') { $w.Out })
     }
 }
 
 Describe 'Import-TvmWrappingKeyFromPem' {
     It 'with KeySize ''<KeySize>'' is a terminating invalid-argument error naming it, and writes nothing' -ForEach $BadKeySizes {
-        $folder = New-TestFolder
-        $vault = Join-Path $folder 'vault'
-        $before = Initialize-SeededVault $vault
-        $tmp = Join-Path $folder 'tmp'
-        $null = New-Item -ItemType Directory -Path $tmp
-        $pair = Write-KeyPair $Wrapping (Join-Path $folder 'pem')
+        $w = New-BadInputFolder
+        $pair = Write-KeyPair $Wrapping (Join-Path $w.Folder 'pem')
 
-        $r = Invoke-CommandInNewPwsh -Command WrappingKey -Public $pair.Public -Private $pair.Private -Vault $vault -KeySize $KeySize -TempFolder $tmp
+        $r = Invoke-PemCommand WrappingKey $w $pair.Public $pair.Private -KeySize $KeySize
 
         if ($KeySize -eq '') {
             # PowerShell itself refuses an empty string for a mandatory [string] parameter
-            $r.Threw | Should -BeTrue -Because $r.Describe
+            $r.Threw | Should -BeTrue -Because (Format-Captured $r)
         } else {
-            Assert-Terminating $r @($ErrorId) -Category InvalidArgument
-            ($r.Message.Contains($KeySize) -or $r.Message.Contains('KeySize')) | Should -BeTrue -Because "the message names the key size: $($r.Message)"
+            $null = Assert-TvmTerminating $r $ErrorId InvalidArgument
+            $message = Get-ErrorText $r.Terminating
+            ($message.Contains($KeySize) -or $message.Contains('KeySize')) | Should -BeTrue -Because "the message names the key size: $message"
         }
-        Assert-NothingWritten $null $vault $before $tmp $r
+        Assert-NothingWritten $w $r
     }
 
     It 'with a missing public key file is a terminating FileMissing error that names the missing file' {
@@ -260,10 +183,8 @@ Describe 'Import-TvmWrappingKeyFromPem' {
         $absent = Join-Path $folder 'pem' 'absent.pem'
         $vault = Join-Path $folder 'vault'
         $err = Get-TerminatingError { Import-TvmWrappingKeyFromPem w $absent $pair.Private '2048' -VaultPath $vault }
-        $err | Should -Not -BeNullOrEmpty
-        $err.FullyQualifiedErrorId | Should -BeLike 'FileMissing,TvmBackupUtils.*'
-        $err.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ObjectNotFound)
-        $message = if ($err.ErrorDetails -and $err.ErrorDetails.Message) { "$($err.ErrorDetails.Message) $($err.Exception.Message)" } else { "$($err.Exception.Message)" }
+        $null = Assert-TvmTerminating $err FileMissing ObjectNotFound
+        $message = Get-ErrorText $err
         $message.Contains($absent) | Should -BeTrue -Because "the message names $absent`: $message"
         Test-Path -LiteralPath (Get-VaultKeyFile $vault 'w') | Should -BeFalse
     }

@@ -9,18 +9,14 @@
 BeforeDiscovery {
     # The commands that write, each with a call on the fixture ($w, see New-Fixture), the What if lines it
     # prints with -WhatIf (regular expressions; {Field} is the fixture's path, escaped), the objects it writes with
-    # -WhatIf and with -Confirm:$false ("<type> <Name> <Outcome>"), and a check (run with $w) that it wrote.
+    # -WhatIf (WhatIfObjects, none where not given) and with -Confirm:$false ("<type> <Name> <Outcome>"), and a check
+    # (run with $w) that it wrote.
     $script:Writers = @(
-        @{
-            Command = 'Backup-TVMKeys'; Case = 'a backup of vault A into a backup root that does not exist yet'
+        @{ Command = 'Backup-TVMKeys'; Case = 'a backup of vault A into a backup root that does not exist yet'
             Script = 'Backup-TVMKeys -WrappingKeyPath $w.Public -BackupRootPath $w.NewBackupRoot -VaultPath $w.VaultA'
             WhatIf = @('^What if: Performing the operation "Back up the TVM vault keys into a new backup \d{14}" on target "{NewBackupRoot}"\.$')
-            WhatIfObjects = @()
-            Objects = @('TvmBackup')
-            Wrote = '@(Get-ChildItem -Path $w.NewBackupRoot -Recurse -File).Count -eq 3'
-        }
-        @{
-            Command = 'Import-TVMKeys'; Case = 'a restore of the backup into vault B, which holds the wrapping key'
+            Objects = @('TvmBackup'); Wrote = '@(Get-ChildItem -Path $w.NewBackupRoot -Recurse -File).Count -eq 3' }
+        @{ Command = 'Import-TVMKeys'; Case = 'a restore of the backup into vault B, which holds the wrapping key'
             Script = 'Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB'
             WhatIf = @(
                 '^What if: Performing the operation "Import key into the vault" on target "k1 \(AES 256\)"\.$'
@@ -29,49 +25,29 @@ BeforeDiscovery {
             )
             WhatIfObjects = @('TvmKeyRestore k1 Skipped', 'TvmKeyRestore k2 Skipped', 'TvmKeyRestore r1 Skipped')
             Objects = @('TvmKeyRestore k1 Imported', 'TvmKeyRestore k2 Imported', 'TvmKeyRestore r1 Imported')
-            Wrote = '(@(Get-TvmVaultKey -VaultPath $w.VaultB | ForEach-Object Name) -join ",") -eq "k1,k2,r1,wrap"'
-        }
-        @{
-            Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a second wrapping key into vault B'
+            Wrote = '(@(Get-TvmVaultKey -VaultPath $w.VaultB | ForEach-Object Name) -join ",") -eq "k1,k2,r1,wrap"' }
+        @{ Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a second wrapping key into vault B'
             Script = 'Import-TvmWrappingKeyFromPem -KeyName wrap2 -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -KeySize 2048 -VaultPath $w.VaultB'
             WhatIf = @('^What if: Performing the operation "Import the RSA key pair {Public} / {Private} into the vault as a wrapping key" on target "wrap2"\.$')
-            WhatIfObjects = @()
-            Objects = @('TvmKey wrap2')
-            Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultB wrap2)'
-        }
-        @{
-            Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a wrapping key into a vault folder that does not exist yet'
+            Objects = @('TvmKey wrap2'); Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultB wrap2)' }
+        @{ Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a wrapping key into a vault folder that does not exist yet'
             Script = 'Import-TvmWrappingKeyFromPem -KeyName wrap -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -KeySize 2048 -VaultPath $w.NewVault'
             WhatIf = @('^What if: Performing the operation "Import the RSA key pair {Public} / {Private} into the vault as a wrapping key" on target "wrap"\.$')
-            WhatIfObjects = @()
-            Objects = @('TvmKey wrap')
-            Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault wrap)'
-        }
-        @{
-            Command = 'New-TvmImportJson'; Case = 'the import file of the key pair'
+            Objects = @('TvmKey wrap'); Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault wrap)' }
+        @{ Command = 'New-TvmImportJson'; Case = 'the import file of the key pair'
             Script = 'New-TvmImportJson -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -OutFilePath $w.ImportJson'
             WhatIf = @('^What if: Performing the operation "Write the import JSON \(NO_KEY_WRAP\) of the RSA key pair" on target "{ImportJson}"\.$')
-            WhatIfObjects = @()
-            Objects = @()
-            Wrote = '(Get-Item $w.ImportJson).Length -gt 2000'
-        }
-        @{
-            Command = 'New-TvmVaultKey'; Case = 'a new key in vault A'
+            Objects = @(); Wrote = '(Get-Item $w.ImportJson).Length -gt 2000' }
+        @{ Command = 'New-TvmVaultKey'; Case = 'a new key in vault A'
             Script = 'New-TvmVaultKey -Name k9 -Type AES -Size 256 -VaultPath $w.VaultA'
             WhatIf = @('^What if: Performing the operation "Create an? AES key of 256 bits in the vault" on target "k9"\.$')
-            WhatIfObjects = @()
-            Objects = @('TvmKey k9')
-            Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultA k9)'
-        }
-        @{
-            Command = 'New-TvmVaultKey'; Case = 'a new key into a vault folder that does not exist yet'
+            Objects = @('TvmKey k9'); Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultA k9)' }
+        @{ Command = 'New-TvmVaultKey'; Case = 'a new key into a vault folder that does not exist yet'
             Script = 'New-TvmVaultKey -Name k9 -Type RSA -Size 2048 -VaultPath $w.NewVault'
             WhatIf = @('^What if: Performing the operation "Create an? RSA key of 2048 bits in the vault" on target "k9"\.$')
-            WhatIfObjects = @()
-            Objects = @('TvmKey k9')
-            Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault k9)'
-        }
+            Objects = @('TvmKey k9'); Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault k9)' }
     )
+    foreach ($writer in $Writers) { if (-not $writer.ContainsKey('WhatIfObjects')) { $writer.WhatIfObjects = @() } }
 
     # For $?: each command once failing (the ErrorId it fails with) and once succeeding, on the fixture.
     $script:Failures = @(
@@ -203,24 +179,31 @@ BeforeAll {
         @(Compare-Object $Before $After | ForEach-Object { "$($_.SideIndicator) $($_.InputObject)" })
     }
 
-    # Runs -Script (a call on the fixture $w) in a new pwsh with TMPDIR in the work folder; -ConfirmLevel sets
-    # $ConfirmPreference there first. The child stops at the first error (exit code 1). Returns Invoke-Pwsh's
-    # result plus WhatIf (the What if lines) and Objects ("<type> <Name> <Outcome>" of each output object).
-    $script:ChildScript = Join-Path $TestDrive 'Invoke-OnFixture.ps1'
-    Set-Content -LiteralPath $ChildScript -Value @'
-param([string] $ModulePath, [string] $FixtureFile, [string] $Script, [string] $ConfirmLevel)
+    # Runs -Script (a call on the fixture $w) in a new pwsh with TMPDIR in the work folder, as a runbook's statements
+    # (Invoke-InNewPwsh -Raw); -ConfirmLevel sets $ConfirmPreference there first. The child stops at the first error
+    # (exit code 1). Returns Invoke-Pwsh's result plus WhatIf (the What if lines) and Objects ("<type> <Name>
+    # <Outcome>" of each output object).
+    function Invoke-OnFixture($Fixture, [string] $Script, [string] $ConfirmLevel = '') {
+        $body = @'
 $ErrorActionPreference = 'Stop'
-Import-Module ([IO.Path]::Combine($ModulePath, 'TvmBackupUtils.psd1'))
 $w = Get-Content -Raw -LiteralPath $FixtureFile | ConvertFrom-Json
 if ($ConfirmLevel) { $ConfirmPreference = $ConfirmLevel }
 & ([scriptblock]::Create($Script)) | ForEach-Object { "OBJECT $($_.GetType().Name) $($_.Name) $($_.Outcome)".TrimEnd() }
 '@
-    function Invoke-OnFixture($Fixture, [string] $Script, [string] $ConfirmLevel = '') {
-        $run = Invoke-Pwsh -File $ChildScript -ArgumentList @((Get-TvmModulePath), $Fixture.FixtureFile, $Script, $ConfirmLevel) `
+        $run = Invoke-InNewPwsh -Raw -Body $body -Variables @{ FixtureFile = $Fixture.FixtureFile; Script = $Script; ConfirmLevel = $ConfirmLevel } `
             -Environment @{ TMPDIR = $Fixture.Tmp }
         $run | Add-Member -NotePropertyName WhatIf -NotePropertyValue @($run.Output | Where-Object { $_ -like 'What if:*' })
         $run | Add-Member -NotePropertyName Objects -NotePropertyValue @($run.Output | Where-Object { $_ -like 'OBJECT *' } | ForEach-Object { $_.Substring(7) })
         $run
+    }
+
+    # Invoke-OnFixture of -Script on a new fixture, watched (Watch-Folder); returns the fixture, the run, the changes
+    # seen under the work folder, and Get-FolderState of it before and after, in that order.
+    function Invoke-WatchedOnFixture([string] $Script) {
+        $fixture = New-Fixture
+        $before = @(Get-FolderState $fixture.Root)
+        $watch = Watch-Folder $fixture.Root { Invoke-OnFixture $fixture $Script }
+        $fixture, $watch.Result, $watch.Changes, $before, @(Get-FolderState $fixture.Root)
     }
 
     # A row's What if patterns with {Field} replaced by the fixture's path, escaped.
@@ -230,14 +213,7 @@ if ($ConfirmLevel) { $ConfirmPreference = $ConfirmLevel }
 }
 
 Describe '-WhatIf on <Command>: <Case>' -ForEach $Writers {
-    BeforeAll {
-        $w = New-Fixture
-        $before = @(Get-FolderState $w.Root)
-        $watch = Watch-Folder $w.Root { Invoke-OnFixture $w "$Script -WhatIf" }
-        $run = $watch.Result
-        $changes = $watch.Changes
-        $after = @(Get-FolderState $w.Root)
-    }
+    BeforeAll { $w, $run, $changes, $before, $after = Invoke-WatchedOnFixture "$Script -WhatIf" }
 
     It 'runs without an error' {
         $run.StdErr | Should -BeNullOrEmpty
@@ -284,14 +260,7 @@ Describe '-Confirm:$false on <Command>: <Case>' -ForEach $Writers {
 
 Describe '-Confirm on <Command>: <Case>, in a host that cannot prompt' -ForEach $Writers {
     # The control for -Confirm:$false: the same call with -Confirm does ask, so the test above shows something.
-    BeforeAll {
-        $w = New-Fixture
-        $before = @(Get-FolderState $w.Root)
-        $watch = Watch-Folder $w.Root { Invoke-OnFixture $w "$Script -Confirm" }
-        $run = $watch.Result
-        $changes = $watch.Changes
-        $after = @(Get-FolderState $w.Root)
-    }
+    BeforeAll { $w, $run, $changes, $before, $after = Invoke-WatchedOnFixture "$Script -Confirm" }
 
     It 'asks for confirmation, which the non-interactive host refuses, and stops' {
         $run.ExitCode | Should -Be 1
@@ -380,10 +349,7 @@ Describe '$? after a command, in a script run by pwsh -File' -ForEach @(@{ Failu
         $rows = @(@($Failures) + @($Successes) | ForEach-Object { @{ Script = $_.Script; FixtureFile = (New-Fixture).FixtureFile } })
         $rowsFile = Join-Path $TestDrive 'status-rows.json'
         ConvertTo-Json -InputObject $rows -Depth 3 | Set-Content -LiteralPath $rowsFile
-        $statusScript = Join-Path $TestDrive 'Get-Status.ps1'
-        Set-Content -LiteralPath $statusScript -Value @'
-param([string] $ModulePath, [string] $RowsFile)
-Import-Module ([IO.Path]::Combine($ModulePath, 'TvmBackupUtils.psd1'))
+        $run = Invoke-InNewPwsh -Raw -Variables @{ RowsFile = $rowsFile } -Body @'
 # -ErrorVariable holds the ErrorRecord of a non-terminating error, and the exception (whose ErrorRecord it is) of
 # a terminating one.
 foreach ($row in @(Get-Content -Raw -LiteralPath $RowsFile | ConvertFrom-Json)) {
@@ -394,7 +360,6 @@ foreach ($row in @(Get-Content -Raw -LiteralPath $RowsFile | ConvertFrom-Json)) 
     & ([scriptblock]::Create($call)) 2> $null
 }
 '@
-        $run = Invoke-Pwsh -File $statusScript -ArgumentList @((Get-TvmModulePath), $rowsFile)
         $lines = @($run.Output | Where-Object { $_ -like 'STATUS *' })
         $status = @{}
         for ($i = 0; $i -lt $lines.Count; $i++) {

@@ -22,35 +22,6 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-TvmModule
 
-    # A PEM file in one of the encodings and line ends the docs' PowerShell recipes produce (the PemFlavor of
-    # the xunit tests; TestHelpers' Write-PemFile has only a subset of them).
-    function Write-PemFlavor([string] $Path, [string] $Pem, [string] $Flavor = 'Utf8Lf') {
-        $text = $Pem.Replace("`r`n", "`n").TrimEnd("`n")
-        $crlf = $Flavor -in 'Utf8Crlf', 'Utf8BomCrlf', 'Utf16LeBomCrlf'
-        if ($crlf) { $text = $text.Replace("`n", "`r`n") }
-        if ($Flavor -ne 'Utf8NoFinalNewline') { $text += $(if ($crlf) { "`r`n" } else { "`n" }) }
-        $bytes = switch ($Flavor) {
-            { $_ -in 'Utf8BomLf', 'Utf8BomCrlf' } { [byte[]](0xEF, 0xBB, 0xBF) + [Text.Encoding]::UTF8.GetBytes($text); break }
-            { $_ -in 'Utf16LeBomCrlf', 'Utf16LeBomLf' } { [byte[]](0xFF, 0xFE) + [Text.Encoding]::Unicode.GetBytes($text); break }
-            default { [Text.Encoding]::UTF8.GetBytes($text) }
-        }
-        [IO.File]::WriteAllBytes($Path, [byte[]]$bytes)
-    }
-
-    # Writes public.pem and private.pem (PKCS#1 public, PKCS#8 private; a flavor suffix unless Utf8Lf) of the
-    # .NET key -Rsa into -Folder; returns Public and Private.
-    function Write-KeyPair([System.Security.Cryptography.RSA] $Rsa, [string] $Folder, [string] $Flavor = 'Utf8Lf') {
-        $null = New-Item -ItemType Directory -Path $Folder -Force
-        $suffix = if ($Flavor -eq 'Utf8Lf') { '' } else { "-$Flavor" }
-        $public = Join-Path $Folder "public$suffix.pem"
-        $private = Join-Path $Folder "private$suffix.pem"
-        Write-PemFlavor $public $Rsa.ExportRSAPublicKeyPem() $Flavor
-        Write-PemFlavor $private $Rsa.ExportPkcs8PrivateKeyPem() $Flavor
-        [pscustomobject]@{ Public = $public; Private = $private }
-    }
-
-    function ConvertTo-Base64Url([byte[]] $Data) { [Convert]::ToBase64String($Data).Replace('+', '-').Replace('/', '_') }
-
     # docs/format.md section 3, exactly: ASCII, compact, a single trailing "\n".
     function Get-ExpectedImportJson([System.Security.Cryptography.RSA] $Rsa) {
         [Text.Encoding]::ASCII.GetBytes(
@@ -74,11 +45,6 @@ BeforeAll {
             throw ("$([IO.Path]::GetFileName($File)) differs from the expected bytes.`nexpected: $([Text.Encoding]::Latin1.GetString($Expected))`n" +
                 "actual:   $([Text.Encoding]::Latin1.GetString($actual))`nexpected hex tail: $(& $tail $Expected) actual hex tail: $(& $tail $actual)")
         }
-    }
-
-    # The message of a terminating error as the xunit tests read it: the error details, then the exception's.
-    function Get-ErrorText([System.Management.Automation.ErrorRecord] $Err) {
-        if ($Err.ErrorDetails -and $Err.ErrorDetails.Message) { "$($Err.ErrorDetails.Message) $($Err.Exception.Message)" } else { "$($Err.Exception.Message)" }
     }
 
     # The key pairs shared by the file (RSA key generation costs time): RSA-2048 and RSA-3072, made with .NET.
@@ -123,8 +89,7 @@ Describe 'The import file of the key pair of tests/vectors' {
             $err = $_
         }
         if ($err) {
-            $err.FullyQualifiedErrorId | Should -BeLike 'PemInvalid,TvmBackupUtils.*'
-            $err.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidData)
+            $null = Assert-TvmTerminating $err PemInvalid InvalidData
             Get-ErrorText $err | Should -BeLike '*wrapping_public_spki.pem*'
             Test-Path -LiteralPath $out | Should -BeFalse
         } else {

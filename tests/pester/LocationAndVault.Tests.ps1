@@ -26,172 +26,10 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
 
-    # Runs -ScriptBlock as the xunit TvmSession.Run did: inside try/catch (a terminating error is caught, not
-    # left in the Error stream), with ErrorActionPreference Continue, and sorts what it sent: Output (objects)
-    # and OutputTypes (their .NET type names), Host (texts of the information records tagged PSHOST),
-    # Warnings, Errors (non-terminating) and Terminating (the terminating error), errors as Id (the
-    # FullyQualifiedErrorId), Category and Message. Also defined in the scripts Invoke-EngineScript runs.
-    function Invoke-Captured {
-        param([scriptblock] $ScriptBlock)
-        $ErrorActionPreference = 'Continue'
-        $__cap = [pscustomobject]@{
-            Output = [System.Collections.Generic.List[object]]::new()
-            OutputTypes = [System.Collections.Generic.List[string]]::new()
-            Host = [System.Collections.Generic.List[string]]::new()
-            Warnings = [System.Collections.Generic.List[string]]::new()
-            Errors = [System.Collections.Generic.List[object]]::new()
-            Terminating = $null
-        }
-        $__summary = {
-            param($e)
-            [pscustomobject]@{ Id = [string]$e.FullyQualifiedErrorId; Category = [string]$e.CategoryInfo.Category; Message = [string]$e.Exception.Message }
-        }
-        try {
-            & $ScriptBlock 2>&1 3>&1 6>&1 | ForEach-Object {
-                if ($_ -is [System.Management.Automation.ErrorRecord]) { $__cap.Errors.Add((& $__summary $_)) }
-                elseif ($_ -is [System.Management.Automation.WarningRecord]) { $__cap.Warnings.Add($_.Message) }
-                elseif ($_ -is [System.Management.Automation.InformationRecord]) {
-                    if ($_.Tags -contains 'PSHOST') { $__cap.Host.Add("$($_.MessageData)") }
-                } elseif ($null -ne $_) {
-                    $__cap.Output.Add($_)
-                    $__cap.OutputTypes.Add($_.GetType().FullName)
-                }
-            }
-        } catch {
-            $__cap.Terminating = & $__summary $_
-        }
-        $__cap
-    }
-
-    # Everything a captured run sent, for the message of a failed assertion.
-    function Format-Captured($Run) {
-        $lines = @('---- output ----') + @($Run.OutputTypes) + '---- host ----' + @($Run.Host) + '---- warnings ----' + @($Run.Warnings) +
-            '---- errors ----' + @($Run.Errors | ForEach-Object { "[$($_.Id)] [$($_.Category)] $($_.Message)" })
-        if ($Run.Terminating) { $lines += '---- terminating ----', "[$($Run.Terminating.Id)] [$($Run.Terminating.Category)] $($Run.Terminating.Message)" }
-        $lines -join "`n"
-    }
-
-    # The xunit AssertClean: no terminating error and no error at all.
-    function Assert-Clean($Run) {
-        if ($Run.Terminating -or @($Run.Errors).Count -gt 0) {
-            throw "The script was expected to succeed without errors.`n$(Format-Captured $Run)"
-        }
-    }
-
-    # The xunit AssertTerminating: a terminating error with this ErrorId, raised by a TvmBackupUtils command,
-    # of this category. Returns it.
-    function Assert-Terminating($Run, [string] $ErrorId, [string] $Category) {
-        if (-not $Run.Terminating) { throw "Expected a terminating error $ErrorId, got none.`n$(Format-Captured $Run)" }
-        $Run.Terminating.Id.Split(',')[0] | Should -BeExactly $ErrorId -Because (Format-Captured $Run)
-        $Run.Terminating.Id | Should -BeLike "$ErrorId,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
-        $Run.Terminating.Category | Should -Be $Category
-        $Run.Terminating
-    }
-
-    # A new pwsh started as Invoke-Pwsh does. TestHelpers' Invoke-Pwsh starts (Get-Process -Id $PID).Path,
-    # which under `dotnet pwsh` (the local tool) is dotnet itself, not pwsh: there the new process is started as
-    # `dotnet <pwsh.dll> ...`.
-    function Invoke-NewPwsh([string] $File, [string[]] $ArgumentList, [hashtable] $Environment) {
-        if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -ne 'dotnet') {
-            return Invoke-Pwsh -File $File -ArgumentList $ArgumentList -Environment $Environment
-        }
-        $info = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        $pwshDll = [System.Reflection.Assembly]::GetEntryAssembly().Location
-        foreach ($a in @($pwshDll, '-NoLogo', '-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) { $info.ArgumentList.Add($a) }
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $info.UseShellExecute = $false
-        $info.WorkingDirectory = (Get-Location).ProviderPath
-        foreach ($k in $Environment.Keys) { $info.Environment[$k] = [string]$Environment[$k] }
-        $process = [System.Diagnostics.Process]::Start($info)
-        $stderr = $process.StandardError.ReadToEndAsync()
-        $stdout = $process.StandardOutput.ReadToEnd()
-        $process.WaitForExit()
-        [pscustomobject]@{
-            ExitCode = $process.ExitCode
-            Output = @(($stdout + $stderr.Result) -split "`r?`n" | Where-Object { $_ -ne '' })
-            StdOut = $stdout
-            StdErr = $stderr.Result
-        }
-    }
-
-    # Runs -Body in a new pwsh (with -Environment, e.g. TMPDIR, which the engine of this process would not
-    # see) with the staged module imported and -Variables as [string] parameters of the script; returns what
-    # Invoke-Captured sorted there (output objects deserialized) plus TvmVaultPath (the child's
-    # $env:TVM_VAULT_PATH) and MocConfigCommands (how many Get-MocConfig commands it had).
-    function Invoke-EngineScript {
-        param(
-            [Parameter(Mandatory)] [string] $Body,
-            [System.Collections.IDictionary] $Variables = @{},
-            [hashtable] $Environment = @{}
-        )
-        $id = [guid]::NewGuid().ToString('N').Substring(0, 8)
-        $file = Join-Path $TestDrive "engine-$id.ps1"
-        $resultFile = Join-Path $TestDrive "engine-$id.clixml"
-        $names = @($Variables.Keys)
-        $params = @('[string] $TvmModulePath', '[string] $TvmResultFile') + @($names | ForEach-Object { "[string] `$$_" })
-        $text = @(
-            "param($($params -join ', '))"
-            'Set-StrictMode -Off'
-            "function Invoke-Captured {`n$(${function:Invoke-Captured})`n}"
-            'Import-Module ([IO.Path]::Combine($TvmModulePath, ''TvmBackupUtils.psd1'')) -Force -ErrorAction Stop'
-            '$TvmMocConfigCommands = @(Get-Command Get-MocConfig -ErrorAction SilentlyContinue).Count'
-            "`$TvmRun = Invoke-Captured {`n$Body`n}"
-            '$TvmRun | Add-Member TvmVaultPath $env:TVM_VAULT_PATH'
-            '$TvmRun | Add-Member MocConfigCommands $TvmMocConfigCommands'
-            '$TvmRun | Export-Clixml -Path $TvmResultFile -Depth 4'
-        ) -join "`n"
-        Set-Content -Path $file -Value $text -Encoding utf8
-        $arguments = @((Get-TvmModulePath), $resultFile) + @($names | ForEach-Object { [string]$Variables[$_] })
-        $process = Invoke-NewPwsh -File $file -ArgumentList $arguments -Environment $Environment
-        if (-not (Test-Path $resultFile)) {
-            throw "The new pwsh (exit code $($process.ExitCode)) wrote no result:`n$($process.Output -join "`n")"
-        }
-        Import-Clixml -Path $resultFile
-    }
-
     # Every file and folder under -Path (none when it does not exist).
     function Get-Entries([string] $Path) {
         if (-not (Test-Path $Path)) { return @() }
         @(Get-ChildItem -LiteralPath $Path -Recurse -Force)
-    }
-
-    # The local vault's key file of -Name, read as the xunit VaultFiles.Read did: Name, Type, Size, Material
-    # (the base64url text decoded), MaterialText and RawText.
-    function Read-VaultKeyFile([string] $Vault, [string] $Name) {
-        $raw = [IO.File]::ReadAllText((Get-VaultKeyFile $Vault $Name))
-        $json = $raw | ConvertFrom-Json
-        [pscustomobject]@{
-            Name = $json.name
-            Type = $json.type
-            Size = [int]$json.size
-            MaterialText = [string]$json.material
-            Material = [Convert]::FromBase64String(([string]$json.material).Replace('-', '+').Replace('_', '/'))
-            RawText = $raw
-        }
-    }
-
-    # base64url WITH '=' padding, as MOC wants it (the xunit B64.IsPaddedUrl).
-    function Test-PaddedBase64Url([string] $Text) { ($Text.Length % 4 -eq 0) -and ($Text -cmatch '^[A-Za-z0-9_-]*={0,2}$') }
-
-    # Writes -Rsa's public (PKCS#1) and private (PKCS#8) PEM into -Folder as the xunit TestKeyPair.Write did
-    # for -Flavor (public-<flavor>.pem, private-<flavor>.pem); returns Public and Private.
-    function Write-KeyPairFlavor([System.Security.Cryptography.RSA] $Rsa, [string] $Folder, [string] $Flavor) {
-        $null = New-Item -ItemType Directory -Path $Folder -Force
-        $pair = [pscustomobject]@{ Public = (Join-Path $Folder "public-$Flavor.pem"); Private = (Join-Path $Folder "private-$Flavor.pem") }
-        foreach ($f in @(@($pair.Public, $Rsa.ExportRSAPublicKeyPem()), @($pair.Private, $Rsa.ExportPkcs8PrivateKeyPem()))) {
-            $text = $f[1].Replace("`r`n", "`n").TrimEnd("`n")
-            $crlf = $Flavor -in 'Utf8Crlf', 'Utf8BomCrlf', 'Utf16LeBomCrlf'
-            if ($crlf) { $text = $text.Replace("`n", "`r`n") }
-            if ($Flavor -ne 'Utf8NoFinalNewline') { $text += $(if ($crlf) { "`r`n" } else { "`n" }) }
-            $bytes = switch ($Flavor) {
-                { $_ -in 'Utf8BomLf', 'Utf8BomCrlf' } { [byte[]](0xEF, 0xBB, 0xBF) + [Text.Encoding]::UTF8.GetBytes($text); break }
-                { $_ -in 'Utf16LeBomCrlf', 'Utf16LeBomLf' } { [byte[]](0xFF, 0xFE) + [Text.Encoding]::Unicode.GetBytes($text); break }
-                default { [Text.Encoding]::UTF8.GetBytes($text) }
-            }
-            [IO.File]::WriteAllBytes($f[0], [byte[]]$bytes)
-        }
-        $pair
     }
 }
 
@@ -287,12 +125,8 @@ Describe 'Relative paths' {
 Describe 'The choice of vault' {
     # Which vault a command talks to: -VaultPath, else TVM_VAULT_PATH, else the MOC vault (the Moc cmdlets).
     BeforeAll { Import-TvmModule }
-    BeforeEach {
-        # As the xunit session: TVM_VAULT_PATH cleared for the test and restored afterwards.
-        $savedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
-    }
-    AfterEach { $env:TVM_VAULT_PATH = $savedVaultPath }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath }
 
     It 'without -VaultPath, TVM_VAULT_PATH or a Moc module, <_> is the original''s terminating MocVersionUnknown "Unable to determine Moc installation versions." and changes nothing' -ForEach $AllVaultCommands {
         # Never a silent fallback to another vault: the MOC vault's version gate cannot run Get-MocConfig.
@@ -303,13 +137,13 @@ Describe 'The choice of vault' {
         $root = [IO.Path]::Combine($work, 'root')
         $tmp = New-TestFolder tmp
 
-        $run = Invoke-EngineScript -Body $_ -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; root = $root; backup = $backup }) `
+        $run = Invoke-InNewPwsh -Body $_ -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; root = $root; backup = $backup }) `
             -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
 
         $run.TvmVaultPath | Should -BeNullOrEmpty
         $run.MocConfigCommands | Should -Be 0 -Because 'no Moc module is loaded'
-        $e = Assert-Terminating $run MocVersionUnknown NotInstalled
-        $e.Message | Should -BeExactly 'Unable to determine Moc installation versions.'
+        $e = Assert-TvmTerminating $run MocVersionUnknown NotInstalled
+        $e.Exception.Message | Should -BeExactly 'Unable to determine Moc installation versions.'
         $root | Should -Not -Exist -Because 'Backup-TVMKeys must not create its root before failing'
         Get-Entries $tmp | Should -BeNullOrEmpty
         @(Get-ChildItem -LiteralPath $backup -Force | ForEach-Object Name | Sort-Object -CaseSensitive) | Should -BeExactly @('AES', 'RSA')
@@ -331,7 +165,7 @@ Describe 'The choice of vault' {
 
     It 'TVM_VAULT_PATH of the process is the vault when there is no -VaultPath' {
         $vault = [IO.Path]::Combine((New-TestFolder work), 'procvault')
-        $run = Invoke-EngineScript -Body 'New-TvmVaultKey -Name prockey -Type AES -Size 256' -Environment @{ TVM_VAULT_PATH = $vault }
+        $run = Invoke-InNewPwsh -Body 'New-TvmVaultKey -Name prockey -Type AES -Size 256' -Environment @{ TVM_VAULT_PATH = $vault }
         $run.TvmVaultPath | Should -Be $vault
         Assert-Clean $run
         Get-VaultKeyFile $vault prockey | Should -Exist
@@ -402,7 +236,7 @@ Describe 'The local vault' {
         Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault })
         $before = [IO.File]::ReadAllBytes((Get-VaultKeyFile $vault k1))
         $run = Invoke-Captured { New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vault }
-        $null = Assert-Terminating $run KeyExists ResourceExists
+        $null = Assert-TvmTerminating $run KeyExists ResourceExists
         [Convert]::ToHexString([IO.File]::ReadAllBytes((Get-VaultKeyFile $vault k1))) | Should -Be ([Convert]::ToHexString($before))
     }
 
@@ -442,12 +276,24 @@ Describe 'The wrapping key import' {
         # The wrapping key of tests/vectors (RSA-2048), as a .NET key to write in every flavour and compare.
         $script:WrappingRsa = [System.Security.Cryptography.RSA]::Create()
         $WrappingRsa.ImportFromPem([IO.File]::ReadAllText((Get-TestVector 'wrapping_private_pkcs8.pem')))
+
+        # Import-TvmWrappingKeyFromPem w (with -WhatIf when asked) of the pair of tests/vectors into a new vault, in a
+        # new pwsh whose TMPDIR is a new, empty folder; returns the run, with Vault and Tmp (that folder).
+        function Invoke-ImportInNewPwsh([switch] $WhatIf) {
+            $work = New-TestFolder work
+            $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($work, 'pem'))
+            $vault = [IO.Path]::Combine($work, 'vault')
+            $tmp = New-TestFolder tmp
+            $run = Invoke-InNewPwsh -Body ('Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault' + $(if ($WhatIf) { ' -WhatIf' })) `
+                -Variables @{ pub = $keys.Public; priv = $keys.Private; vault = $vault } -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+            $run | Add-Member -NotePropertyMembers ([ordered]@{ Vault = $vault; Tmp = $tmp }) -PassThru
+        }
     }
     AfterAll { $WrappingRsa.Dispose() }
 
     It 'accepts PEM files written as <Flavor> (<Source>) and stores the same key' -ForEach $PemFlavors {
         $work = New-TestFolder work
-        $pem = Write-KeyPairFlavor -Rsa $WrappingRsa -Folder ([IO.Path]::Combine($work, 'pem')) -Flavor $Flavor
+        $pem = Write-KeyPair -Rsa $WrappingRsa -Folder ([IO.Path]::Combine($work, 'pem')) -Flavor $Flavor
         $vault = [IO.Path]::Combine($work, 'vault')
         $run = Invoke-Captured { Import-TvmWrappingKeyFromPem -KeyName w -PublicKeyPath $pem.Public -PrivateKeyPath $pem.Private -KeySize '2048' -VaultPath $vault }
         Assert-Clean $run
@@ -479,32 +325,20 @@ Describe 'The wrapping key import' {
     }
 
     It 'makes its temporary import file in the temp folder (TMPDIR), removes it and leaves nothing there' {
-        $work = New-TestFolder work
-        $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($work, 'pem'))
-        $vault = [IO.Path]::Combine($work, 'vault')
-        $tmp = New-TestFolder tmp
-        $run = Invoke-EngineScript -Body 'Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault' `
-            -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; vault = $vault }) `
-            -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+        $run = Invoke-ImportInNewPwsh
         Assert-Clean $run
         $run.Host[0] | Should -Match 'at temporary location (.+)\.\.\.$' -Because (Format-Captured $run)
         $null = $run.Host[0] -match 'at temporary location (.+)\.\.\.$'
         $tempFile = $Matches[1]
-        [IO.Path]::GetDirectoryName([IO.Path]::GetFullPath($tempFile)) | Should -Be ([IO.Path]::GetFullPath($tmp))
+        [IO.Path]::GetDirectoryName([IO.Path]::GetFullPath($tempFile)) | Should -Be ([IO.Path]::GetFullPath($run.Tmp))
         $tempFile | Should -Not -Exist
-        Get-Entries $tmp | Should -BeNullOrEmpty
+        Get-Entries $run.Tmp | Should -BeNullOrEmpty
     }
 
     It 'with -WhatIf writes no key and nothing in the temp folder' {
-        $work = New-TestFolder work
-        $keys = Copy-VectorKeyPair -Folder ([IO.Path]::Combine($work, 'pem'))
-        $vault = [IO.Path]::Combine($work, 'vault')
-        $tmp = New-TestFolder tmp
-        $run = Invoke-EngineScript -Body 'Import-TvmWrappingKeyFromPem w $pub $priv 2048 -VaultPath $vault -WhatIf' `
-            -Variables ([ordered]@{ pub = $keys.Public; priv = $keys.Private; vault = $vault }) `
-            -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+        $run = Invoke-ImportInNewPwsh -WhatIf
         Assert-Clean $run
-        Get-VaultKeyFile $vault w | Should -Not -Exist
-        Get-Entries $tmp | Should -BeNullOrEmpty
+        Get-VaultKeyFile $run.Vault w | Should -Not -Exist
+        Get-Entries $run.Tmp | Should -BeNullOrEmpty
     }
 }

@@ -39,89 +39,6 @@ BeforeAll {
     $script:Group = 'AzureStackHostAttestation'
     $script:Vault = 'AzureStackTvmKeyVault'
     $script:RootKey = 'AzureStackTvmAKRootKey'
-    $script:TvmKeyType = 'TvmBackupUtils.TvmKey'
-    $script:TvmKeyRestoreType = 'TvmBackupUtils.TvmKeyRestore'
-    $script:TvmBackupType = 'TvmBackupUtils.TvmBackup'
-    # The functions a test puts in front of a Moc cmdlet (removed after every test: they are process-wide).
-    $script:MocOverrides = @('Get-MocConfig', 'Get-MocKey', 'Get-MocKeyPublicKey', 'Import-MocKey', 'Export-MocKey', 'New-MocKey')
-
-    # Runs -ScriptBlock as the xunit TvmSession.Run did (inside a try/catch, so that a cmdlet's terminating error
-    # ends it) and returns what it produced: Output (objects), Host (the texts of the information records tagged
-    # PSHOST), Warnings (texts), Errors (non-terminating ErrorRecords) and Terminating (the ErrorRecord or $null).
-    function Invoke-Captured([Parameter(Mandatory)] [scriptblock] $ScriptBlock) {
-        $ErrorActionPreference = 'Continue'
-        $__records = [System.Collections.Generic.List[object]]::new()
-        $__terminating = $null
-        try {
-            & $ScriptBlock *>&1 | ForEach-Object { $__records.Add($_) }
-        } catch {
-            $__terminating = $_
-        }
-        $output = @($__records | Where-Object {
-                $null -ne $_ -and
-                $_ -isnot [System.Management.Automation.InformationRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] -and
-                $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.VerboseRecord] -and
-                $_ -isnot [System.Management.Automation.DebugRecord]
-            })
-        [pscustomobject]@{
-            Output = $output
-            Host = @($__records | Where-Object { $_ -is [System.Management.Automation.InformationRecord] -and $_.Tags -contains 'PSHOST' } | ForEach-Object { "$($_.MessageData)" })
-            Warnings = @($__records | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
-            Errors = @($__records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
-            Terminating = $__terminating
-        }
-    }
-
-    function Format-Result($Result) {
-        $lines = @("output ($($Result.Output.Count)):") + @($Result.Output | ForEach-Object { "  $($_.GetType().FullName): " + (@($_.PSObject.Properties | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join '; ') }) +
-            @("host ($($Result.Host.Count)):") + @($Result.Host | ForEach-Object { "  $_" }) +
-            @("warnings ($($Result.Warnings.Count)):") + @($Result.Warnings | ForEach-Object { "  $_" }) +
-            @("errors ($($Result.Errors.Count)):") + @($Result.Errors | ForEach-Object { "  [$($_.FullyQualifiedErrorId)] [$($_.CategoryInfo.Category)] $($_.Exception.Message)" })
-        if ($Result.Terminating) {
-            $t = $Result.Terminating
-            $lines += "terminating: [$($t.FullyQualifiedErrorId)] [$($t.CategoryInfo.Category)] $($t.Exception.Message)"
-        }
-        $lines -join "`n"
-    }
-
-    # AssertClean: no terminating error and no error in the Error stream.
-    function Assert-Clean($Result) {
-        if ($Result.Terminating -or $Result.Errors.Count -gt 0) {
-            throw "Expected to succeed without errors.`n$(Format-Result $Result)"
-        }
-        $Result
-    }
-
-    # AssertTerminating: a terminating error of this ErrorId, from a TvmBackupUtils command, of this category.
-    function Assert-TvmTerminating($Result, [string] $Id, [System.Management.Automation.ErrorCategory] $Category) {
-        $e = $Result.Terminating
-        if (-not $e) { throw "Expected a terminating error $Id, got none.`n$(Format-Result $Result)" }
-        $e.FullyQualifiedErrorId.Split(',')[0] | Should -Be $Id -Because (Format-Result $Result)
-        $e.FullyQualifiedErrorId | Should -BeLike "$Id,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
-        $e.CategoryInfo.Category | Should -Be $Category
-        $e
-    }
-
-    function Assert-OfType($Objects, [string] $Type) {
-        foreach ($o in $Objects) { $o.GetType().FullName | Should -Be $Type }
-    }
-
-    # Objects.SingleBackup: exactly one output object, a TvmBackup.
-    function Get-SingleBackup($Result) {
-        $Result.Output.Count | Should -Be 1 -Because "one TvmBackup object is expected`n$(Format-Result $Result)"
-        Assert-OfType $Result.Output $TvmBackupType
-        $Result.Output[0]
-    }
-
-    function Get-Restores($Result) {
-        Assert-OfType $Result.Output $TvmKeyRestoreType
-        $Result.Output
-    }
-
-    # StandIn.Seed: New-MocKey for each key (Name, Type, Size) in the current cluster's default vault.
-    function Add-StandInKey([object[]] $Keys) {
-        foreach ($k in $Keys) { New-MocKey -name $k.Name -group $Group -keyvaultName $Vault -type $k.Type -size $k.Size -ErrorAction Stop }
-    }
 
     # StandIn.Keys: the keys of the current cluster's vault, in its order (Name, Type, Size).
     function Get-StandInKey([string] $KeyGroup = $Group, [string] $KeyVault = $Vault) {
@@ -132,48 +49,20 @@ BeforeAll {
 
     function Format-Key($Key) { "$($Key.Name) $($Key.Type) $($Key.Size)" }
 
-    # A recorded call as MocCallTests.AssertCalls showed it: parameter names lower-cased, values quoted.
-    function Format-MocCall($Call) {
-        $Call.Command + (-join @(foreach ($p in $Call.Parameters.GetEnumerator()) { " -$(([string]$p.Key).ToLowerInvariant()) '$($p.Value)'" }))
-    }
-
-    # An expected call: -Parameters is an [ordered] table, in the original's order.
-    function Format-ExpectedCall([string] $Command, [System.Collections.Specialized.OrderedDictionary] $Parameters = [ordered]@{}) {
+    # A recorded call as MocCallTests.AssertCalls showed it, or an expected call (-Parameters an [ordered] table,
+    # in the original's order): parameter names lower-cased, values quoted.
+    function Format-MocCall([string] $Command, [System.Collections.IDictionary] $Parameters = [ordered]@{}) {
         $Command + (-join @(foreach ($p in $Parameters.GetEnumerator()) { " -$(([string]$p.Key).ToLowerInvariant()) '$($p.Value)'" }))
     }
 
-    function Get-Calls { Get-MocStandInCall }
-
     # Same commands in the same order, each with the same parameters in the same order and the same values.
     function Assert-Calls([string[]] $Expected, $Actual) {
-        $shown = @($Actual | ForEach-Object { Format-MocCall $_ })
+        $shown = @($Actual | ForEach-Object { Format-MocCall $_.Command $_.Parameters })
         ($shown -join "`n") | Should -Be ($Expected -join "`n")
     }
 
-    # The ordinal sort of the xunit tests (StringComparer.Ordinal).
-    function Sort-Ordinal([string[]] $Values) {
-        $list = [System.Collections.Generic.List[string]]::new([string[]]$Values)
-        $list.Sort([System.StringComparer]::Ordinal)
-        , $list.ToArray()
-    }
-
-    # StandIn.Unwrap: opens a MOC export file (docs/format.md sections 2 and 4) with the wrapping private key.
-    function Get-UnwrappedMaterial([System.Security.Cryptography.RSA] $Rsa, [string] $File) {
-        $doc = [IO.File]::ReadAllText($File) | ConvertFrom-Json
-        $blob = [Convert]::FromBase64String(([string]$doc.'private-key').Replace('-', '+').Replace('_', '/'))
-        $modulus = $Rsa.KeySize / 8
-        $k = $Rsa.Decrypt([byte[]]$blob[0..($modulus - 1)], [System.Security.Cryptography.RSAEncryptionPadding]::OaepSHA1)
-        $aes = [System.Security.Cryptography.Aes]::Create()
-        try {
-            $aes.Key = $k
-            , $aes.DecryptKeyWrapPadded([byte[]]$blob[$modulus..($blob.Length - 1)])
-        } finally {
-            $aes.Dispose()
-        }
-    }
-
     # StandIn.Material: the key material of every key of the current cluster, read independently of the module:
-    # Export-MocKey with -Check's public key, then unwrapped here (RSA-OAEP SHA-1, then RFC 5649).
+    # Export-MocKey with -Check's public key, then unwrapped here (Unprotect-KeyBlob).
     function Get-StandInMaterial($Check, [string] $Dir) {
         $null = New-Item -ItemType Directory -Path $Dir -Force
         $pem = Join-Path $Dir 'check-public.pem'
@@ -182,29 +71,17 @@ BeforeAll {
         foreach ($key in (Get-StandInKey)) {
             $file = Join-Path $Dir "check-$([guid]::NewGuid().ToString('N')).json"
             Export-MocKey -name $key.Name -wrappingPubKeyFile $pem -outFile $file -group $Group -keyvaultName $Vault -size $key.Size -ErrorAction Stop
-            $result[$key.Name] = Get-UnwrappedMaterial $Check.Rsa $file
+            $result[$key.Name] = Unprotect-KeyBlob ([IO.File]::ReadAllText($file) | ConvertFrom-Json).'private-key' $Check.Rsa
             Remove-Item -LiteralPath $file
         }
         , $result
-    }
-
-    # Every test (BeforeEach/AfterEach of each Describe): no TVM_VAULT_PATH (the MOC vault), restored afterwards,
-    # and no function left in front of a Moc cmdlet.
-    function Enter-MocTest {
-        $script:SavedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
-    }
-
-    function Exit-MocTest {
-        $env:TVM_VAULT_PATH = $script:SavedVaultPath
-        foreach ($name in $MocOverrides) { Remove-Item -Path "Function:\$name" -ErrorAction SilentlyContinue }
     }
 }
 
 Describe 'The original''s documented runbooks, unchanged, against stand-in clusters A and B' {
     # From MocRunbookTests.
-    BeforeEach { Enter-MocTest }
-    AfterEach { Exit-MocTest }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath; Remove-MocOverride }
 
     It 'with no vault path back up cluster A and restore it into cluster B, every key equal' {
         $env:TVM_VAULT_PATH | Should -BeNullOrEmpty
@@ -227,7 +104,7 @@ Describe 'The original''s documented runbooks, unchanged, against stand-in clust
                 Push-Location $moduleDir
                 try { & $backupRunbook -PublicPem $pub -BackupRoot $root } finally { Pop-Location }
             })
-        $backup = Get-SingleBackup $backupRun
+        $backup = Get-SingleBackup $backupRun.Output
         @($backup.Keys).Count | Should -Be 21
         $backupRun.Host[0] | Should -BeExactly "Backing up TVM Vault keys to $($backup.Path)"
         [IO.Directory]::GetFiles((Join-Path $backup.Path 'AES')).Count | Should -Be 20
@@ -241,7 +118,7 @@ Describe 'The original''s documented runbooks, unchanged, against stand-in clust
                 Push-Location $moduleDir
                 try { & $restoreRunbook -WrappingKeyName TvmWrap -PublicPem $pub -PrivatePem $priv -BackupFolder $backupFolder } finally { Pop-Location }
             })
-        $restored = @($restoreRun.Output | Where-Object { $_.GetType().FullName -eq $TvmKeyRestoreType })
+        $restored = @($restoreRun.Output | Where-Object { $_.GetType().FullName -eq 'TvmBackupUtils.TvmKeyRestore' })
         $restored.Count | Should -Be 21
         foreach ($k in $restored) { "$($k.Outcome)" | Should -Be 'Imported' -Because "key $($k.Name)" }
         $restoreRun.Host | Should -Contain 'Key TvmWrap successfully imported into the vault.'
@@ -255,7 +132,7 @@ Describe 'The original''s documented runbooks, unchanged, against stand-in clust
         Set-StandInCluster -StateRoot (Join-Path $work 'clusterB')
         $inB = Get-StandInMaterial $check (Join-Path $work 'checkB')
         $inA.Count | Should -Be 21
-        ((Sort-Ordinal (@($inA.Keys) + 'TvmWrap')) -join "`n") | Should -BeExactly ((Sort-Ordinal @($inB.Keys)) -join "`n")
+        ((Get-OrdinalSorted (@($inA.Keys) + 'TvmWrap')) -join "`n") | Should -BeExactly ((Get-OrdinalSorted @($inB.Keys)) -join "`n")
         foreach ($name in $inA.Keys) {
             [Convert]::ToHexString($inA[$name]) | Should -BeExactly ([Convert]::ToHexString($inB[$name])) -Because "key $name must not differ between cluster A and cluster B"
             if ($name -ne $RootKey) { $inA[$name].Length | Should -Be 32 }
@@ -270,8 +147,8 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
     # the same parameters in the same order and with the same values; parameter names compare case-insensitively,
     # as PowerShell binds them (calls made through the API are recorded under the cmdlet's declared spelling: the
     # original's -Type is the stand-in's -type).
-    BeforeEach { Enter-MocTest }
-    AfterEach { Exit-MocTest }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath; Remove-MocOverride }
 
     BeforeAll {
         $script:Keys = @(
@@ -288,7 +165,7 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
             $pub = $KeyPair.Public
             $priv = $KeyPair.Private
             $root = Join-Path $Work 'backups'
-            $backup = Get-SingleBackup (Assert-Clean (Invoke-Captured { Backup-TVMKeys $pub $root }))
+            $backup = Get-SingleBackup (Assert-Clean (Invoke-Captured { Backup-TVMKeys $pub $root })).Output
             Set-StandInCluster -StateRoot (Join-Path $Work 'clusterB')
             $null = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem TvmWrap $pub $priv 2048 })
             Clear-MocStandInCall
@@ -306,21 +183,21 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
 
         $r = Assert-Clean (Invoke-Captured { Backup-TVMKeys -WrappingKeyPath $pub -BackupRootPath $root })
 
-        $backup = Get-SingleBackup $r
+        $backup = Get-SingleBackup $r.Output
         # The engine exports into the hidden partial folder and renames it when every key was read back; the
         # original wrote into <root>/<timestamp>/ directly. That is the only value that differs.
         $partial = [IO.Path]::Combine($root, '.' + [IO.Path]::GetFileName($backup.Path) + '.partial')
         $expected = @(
-            Format-ExpectedCall 'Get-MocConfig'
-            Format-ExpectedCall 'Get-MocKey' ([ordered]@{ group = $Group; keyvaultName = $Vault })
+            Format-MocCall 'Get-MocConfig'
+            Format-MocCall 'Get-MocKey' ([ordered]@{ group = $Group; keyvaultName = $Vault })
             foreach ($k in $Keys) {
-                Format-ExpectedCall 'Export-MocKey' ([ordered]@{
+                Format-MocCall 'Export-MocKey' ([ordered]@{
                         name = $k.Name; wrappingPubKeyFile = $pub; outFile = [IO.Path]::Combine($partial, $k.Type, "$($k.Name)_$($k.Size).json")
                         group = $Group; keyvaultName = $Vault; size = "$($k.Size)"
                     })
             }
         )
-        Assert-Calls $expected (Get-Calls)
+        Assert-Calls $expected (Get-StandInCall)
         [IO.Directory]::Exists($partial) | Should -BeFalse
         foreach ($k in $Keys) {
             [IO.File]::Exists([IO.Path]::Combine($backup.Path, $k.Type, "$($k.Name)_$($k.Size).json")) | Should -BeTrue -Because "$($k.Name) is in the backup"
@@ -336,17 +213,17 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
 
         $r = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $pub -PrivateKeyPath $priv -KeySize 2048 })
 
-        $r.Host.Count | Should -BeGreaterThan 0 -Because (Format-Result $r)
-        $r.Host[0] -match '^Generating import JSON for key .+ at temporary location (.+)\.\.\.$' | Should -BeTrue -Because (Format-Result $r)
+        $r.Host.Count | Should -BeGreaterThan 0 -Because (Format-Captured $r)
+        $r.Host[0] -match '^Generating import JSON for key .+ at temporary location (.+)\.\.\.$' | Should -BeTrue -Because (Format-Captured $r)
         $tmp = $Matches[1]
         Assert-Calls @(
-            Format-ExpectedCall 'Get-MocConfig'
-            Format-ExpectedCall 'Import-MocKey' ([ordered]@{ name = 'TvmWrap'; group = $Group; keyvaultName = $Vault; importKeyFile = $tmp; type = 'RSA'; size = '2048' })
+            Format-MocCall 'Get-MocConfig'
+            Format-MocCall 'Import-MocKey' ([ordered]@{ name = 'TvmWrap'; group = $Group; keyvaultName = $Vault; importKeyFile = $tmp; type = 'RSA'; size = '2048' })
             # The TvmKey written to the pipeline is the engine's result: the vault is not listed a second time.
-        ) (Get-Calls)
+        ) (Get-StandInCall)
         [IO.File]::Exists($tmp) | Should -BeFalse
         $r.Output.Count | Should -Be 1
-        Assert-OfType $r.Output $TvmKeyType
+        $null = Get-OfType $r.Output TvmKey
         Format-Key $r.Output[0] | Should -BeExactly 'TvmWrap RSA 2048'
         @(@(Get-StandInKey) | ForEach-Object { Format-Key $_ }) | Should -BeExactly @('TvmWrap RSA 2048')
     }
@@ -357,10 +234,10 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
 
         $r = Assert-Clean (Invoke-Captured { Import-TVMKeys -BackupPath $backup -WrappingKeyName TvmWrap })
 
-        $restores = @(Get-Restores $r)
+        $restores = @(Get-OfType $r.Output TvmKeyRestore)
         $restores.Count | Should -Be 3
         foreach ($k in $restores) { "$($k.Outcome)" | Should -Be 'Imported' -Because "key $($k.Name)" }
-        $calls = @(Get-Calls)
+        $calls = @(Get-StandInCall)
         $publicKeyCall = @($calls | Where-Object Command -EQ 'Get-MocKeyPublicKey') | Select-Object -First 1
         $outputFile = if ($publicKeyCall) { $publicKeyCall.Parameters['outputFile'] } else { $null }
         $sorted = [System.Collections.Generic.List[object]]::new([object[]]$Keys)
@@ -370,14 +247,14 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
                 if ($c -ne 0) { $c } else { [string]::CompareOrdinal($a.Name, $b.Name) }
             })
         $expected = @(
-            Format-ExpectedCall 'Get-MocConfig'
+            Format-MocCall 'Get-MocConfig'
             # Not in the original: the listing (a key that exists is reported as Exists, not imported again) and
             # the wrapping key's public half (checked against the backup before the first write).
-            Format-ExpectedCall 'Get-MocKey' ([ordered]@{ group = $Group; keyvaultName = $Vault })
-            Format-ExpectedCall 'Get-MocKeyPublicKey' ([ordered]@{ name = 'TvmWrap'; group = $Group; keyvaultName = $Vault; outputFile = $outputFile })
+            Format-MocCall 'Get-MocKey' ([ordered]@{ group = $Group; keyvaultName = $Vault })
+            Format-MocCall 'Get-MocKeyPublicKey' ([ordered]@{ name = 'TvmWrap'; group = $Group; keyvaultName = $Vault; outputFile = $outputFile })
             # AES folder first, then RSA, as the original enumerated them.
             foreach ($k in $sorted) {
-                Format-ExpectedCall 'Import-MocKey' ([ordered]@{
+                Format-MocCall 'Import-MocKey' ([ordered]@{
                         name = $k.Name; wrappingKeyName = 'TvmWrap'; importKeyFile = [IO.Path]::Combine($backup, $k.Type, "$($k.Name)_$($k.Size).json")
                         group = $Group; keyvaultName = $Vault; size = "$($k.Size)"; Type = $k.Type
                     })
@@ -394,8 +271,8 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
 
         $r = Assert-Clean (Invoke-Captured { Import-TVMKeys $backup TvmWrap -WhatIf })
 
-        foreach ($k in @(Get-Restores $r)) { "$($k.Outcome)" | Should -Be 'Skipped' -Because "key $($k.Name)" }
-        @(@(Get-Calls) | ForEach-Object Command) | Should -BeExactly @('Get-MocConfig', 'Get-MocKey', 'Get-MocKeyPublicKey')
+        foreach ($k in @(Get-OfType $r.Output TvmKeyRestore)) { "$($k.Outcome)" | Should -Be 'Skipped' -Because "key $($k.Name)" }
+        @(@(Get-StandInCall) | ForEach-Object Command) | Should -BeExactly @('Get-MocConfig', 'Get-MocKey', 'Get-MocKeyPublicKey')
         @(@(Get-StandInKey) | ForEach-Object Name) | Should -BeExactly @('TvmWrap')
     }
 
@@ -412,17 +289,17 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
             })
 
         $r.Output.Count | Should -Be 1
-        Assert-OfType $r.Output $TvmKeyType
+        $null = Get-OfType $r.Output TvmKey
         Format-Key $r.Output[0] | Should -BeExactly 'k1 AES 256'
-        $calls = @(Get-Calls)
+        $calls = @(Get-StandInCall)
         $create = @($calls | Where-Object Command -EQ 'New-MocKey')
         $create.Count | Should -Be 1
         $create = $create[0]
-        (Sort-Ordinal @($create.Parameters.Keys | ForEach-Object { ([string]$_).ToLowerInvariant() })) | Should -BeExactly @('group', 'keyvaultname', 'name', 'size', 'type')
+        (Get-OrdinalSorted @($create.Parameters.Keys | ForEach-Object { ([string]$_).ToLowerInvariant() })) | Should -BeExactly @('group', 'keyvaultname', 'name', 'size', 'type')
         @($create.Parameters['name'], $create.Parameters['group'], $create.Parameters['keyvaultName'], $create.Parameters['type'], $create.Parameters['size']) |
             Should -BeExactly @('k1', 'g1', 'v1', 'AES', '256')
         foreach ($c in @($calls | Where-Object Command -NE 'Get-MocConfig')) {
-            "$($c.Parameters['group']) $($c.Parameters['keyvaultName'])" | Should -BeExactly 'g1 v1' -Because (Format-MocCall $c)
+            "$($c.Parameters['group']) $($c.Parameters['keyvaultName'])" | Should -BeExactly 'g1 v1' -Because (Format-MocCall $c.Command $c.Parameters)
         }
         @(Get-StandInKey).Count | Should -Be 0 -Because 'nothing is in the default vault'
         @(Get-StandInKey g1 v1).Count | Should -Be 1
@@ -441,15 +318,14 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
 
         $r = Assert-Clean (Invoke-Captured { Get-TvmVaultKey })
 
-        Assert-OfType $r.Output $TvmKeyType
-        @($r.Output | ForEach-Object { Format-Key $_ }) | Should -BeExactly @('a1 AES 256', 'r1 RSA 4096', 'a2 AES 256')
+        @(Get-OfType $r.Output TvmKey | ForEach-Object { Format-Key $_ }) | Should -BeExactly @('a1 AES 256', 'r1 RSA 4096', 'a2 AES 256')
     }
 }
 
 Describe 'The original''s MOC version gates (docs/format.md section 9), applied by the engine to the MOC vault only' {
     # From MocVersionGateTests.
-    BeforeEach { Enter-MocTest }
-    AfterEach { Exit-MocTest }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath; Remove-MocOverride }
 
     BeforeAll {
         # Prepare: the wrapping key pair, a backup folder with one (empty) key file, and paths; sets $pub, $priv,
@@ -477,7 +353,7 @@ Describe 'The original''s MOC version gates (docs/format.md section 9), applied 
 
         $e = Assert-TvmTerminating $r $Id NotInstalled
         $e.Exception.Message | Should -BeExactly $Message
-        @(@(Get-Calls) | ForEach-Object Command) | Should -BeExactly @('Get-MocConfig')
+        @(@(Get-StandInCall) | ForEach-Object Command) | Should -BeExactly @('Get-MocConfig')
         [IO.Directory]::Exists($root) | Should -BeFalse
         @(@(Get-StandInKey) | ForEach-Object Name) | Should -BeExactly @('existing')
     }
@@ -489,7 +365,7 @@ Describe 'The original''s MOC version gates (docs/format.md section 9), applied 
 
         $null = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem w $pub $priv 2048 | Out-Null; Backup-TVMKeys $pub $root | Out-Null })
 
-        @(@(Get-Calls) | Where-Object Command -EQ 'Get-MocConfig').Count | Should -Be 2 -Because 'once per command'
+        @(@(Get-StandInCall) | Where-Object Command -EQ 'Get-MocConfig').Count | Should -Be 2 -Because 'once per command'
     }
 
     It 'the stack version is checked only for the wrapping key import' {
@@ -513,7 +389,7 @@ Describe 'The original''s MOC version gates (docs/format.md section 9), applied 
         $r = Invoke-Captured { Backup-TVMKeys $pub $root }
 
         (Assert-TvmTerminating $r MocVersionUnknown NotInstalled).Exception.Message | Should -BeExactly 'Unable to determine Moc installation versions.'
-        @(Get-Calls).Count | Should -Be 0
+        @(Get-StandInCall).Count | Should -Be 0
         [IO.Directory]::Exists($root) | Should -BeFalse
     }
 
@@ -527,6 +403,6 @@ Describe 'The original''s MOC version gates (docs/format.md section 9), applied 
 
         $null = Assert-Clean (Invoke-Captured ([scriptblock]::Create($command)))
 
-        @(Get-Calls).Count | Should -Be 0
+        @(Get-StandInCall).Count | Should -Be 0
     }
 }

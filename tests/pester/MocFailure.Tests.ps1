@@ -20,66 +20,9 @@ BeforeAll {
     Import-TvmModule
     Import-MocStandIn
 
-    $script:Group = 'AzureStackHostAttestation'
-    $script:Vault = 'AzureStackTvmKeyVault'
     $script:Names = @('k1', 'k2', 'k3')
 
-    # Runs -ScriptBlock as the xunit TvmSession.Run did: returns its Output (the pipeline's objects), Warnings
-    # (texts), Errors (the non-terminating error records) and Terminating (the record it stopped with, or $null).
-    # The host lines (information records) are not asserted here and are dropped.
-    function Invoke-Captured([scriptblock] $ScriptBlock) {
-        $ErrorActionPreference = 'Continue'
-        $WarningPreference = 'Continue'
-        $all = [System.Collections.Generic.List[object]]::new()
-        $terminating = $null
-        try {
-            & $ScriptBlock 2>&1 3>&1 6>$null | ForEach-Object { $all.Add($_) }
-        } catch {
-            $terminating = $_
-        }
-        [pscustomobject]@{
-            Output = @($all | Where-Object { $null -ne $_ -and $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] })
-            Warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
-            Errors = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
-            Terminating = $terminating
-            Threw = $null -ne $terminating
-        }
-    }
-
     function Get-ErrorId([System.Management.Automation.ErrorRecord] $Record) { "$($Record.FullyQualifiedErrorId)".Split(',')[0] }
-
-    # Fails unless the run produced no terminating and no non-terminating error (xunit AssertClean).
-    function Assert-Clean($Result) {
-        $Result.Terminating | Should -BeNullOrEmpty -Because "no terminating error was expected: $($Result.Terminating)"
-        $Result.Errors | Should -BeNullOrEmpty -Because "no error was expected: $($Result.Errors -join '; ')"
-        $Result
-    }
-
-    # The terminating error of a TvmBackupUtils command with this ErrorId and category (xunit AssertTerminating).
-    function Assert-TvmTerminating($Result, [string] $ErrorId, [System.Management.Automation.ErrorCategory] $Category) {
-        $Result.Terminating | Should -Not -BeNullOrEmpty -Because "a terminating error $ErrorId was expected"
-        $e = $Result.Terminating
-        Get-ErrorId $e | Should -BeExactly $ErrorId -Because "$($e.FullyQualifiedErrorId): $($e.Exception.Message)"
-        $e.FullyQualifiedErrorId | Should -BeLikeExactly "$ErrorId,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
-        $e.CategoryInfo.Category | Should -Be $Category
-        $e
-    }
-
-    # The output objects, each required to be of .NET type -Type (xunit Objects.Keys/Restores).
-    function Get-Typed($Result, [string] $Type) {
-        foreach ($o in $Result.Output) {
-            $o.GetType().FullName | Should -BeExactly $Type
-        }
-        $Result.Output
-    }
-
-    # New-MocKey for each key in the current cluster (default group and vault).
-    function Add-StandInKey([string[]] $Name, [string] $Type = 'AES', [int] $Size = 256) {
-        foreach ($n in $Name) { New-MocKey -name $n -group $script:Group -keyvaultName $script:Vault -type $Type -size $Size }
-    }
-
-    # The call record: Command and Parameters (an OrderedDictionary, case-insensitive).
-    function Get-Calls([string] $Command = '*') { @(Get-MocStandInCall | Where-Object { $_.Command -like $Command }) }
 
     # A cluster with k1, k2 and k3 (AES-256) and an empty call record; returns the test's paths (Pub, Priv, Root:
     # the backup root, not created, and Work).
@@ -95,9 +38,7 @@ BeforeAll {
     # A backup of the cluster, then cluster B with the wrapping key TvmWrap and an empty call record; returns
     # the backup folder.
     function Backup-AndSwitchToB($Cluster, [hashtable] $SettingsB = @{}) {
-        $r = Assert-Clean (Invoke-Captured { Backup-TVMKeys $Cluster.Pub $Cluster.Root })
-        $r.Output.Count | Should -Be 1 -Because 'Backup-TVMKeys writes one TvmBackup'
-        $backup = @(Get-Typed $r 'TvmBackupUtils.TvmBackup')[0]
+        $backup = Get-SingleBackup (Assert-Clean (Invoke-Captured { Backup-TVMKeys $Cluster.Pub $Cluster.Root })).Output
         Set-StandInCluster -StateRoot (Join-Path $Cluster.Work 'clusterB') -Settings $SettingsB
         $null = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem TvmWrap $Cluster.Pub $Cluster.Priv 2048 | Out-Null })
         Clear-MocStandInCall
@@ -111,13 +52,10 @@ BeforeAll {
 }
 
 Describe 'Failures of the Moc cmdlets' {
-    BeforeEach {
-        $savedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
-    }
+    BeforeEach { Clear-TvmVaultPath }
     AfterEach {
-        $env:TVM_VAULT_PATH = $savedVaultPath
-        foreach ($f in 'Get-MocKeyPublicKey', 'Import-MocKey', 'Export-MocKey') { if (Test-Path "Function:\$f") { Remove-Item -LiteralPath "Function:\$f" } }
+        Restore-TvmVaultPath
+        Remove-MocOverride
         Remove-Variable -Name mocctl -Scope Global -ErrorAction SilentlyContinue
     }
 
@@ -129,10 +67,10 @@ Describe 'Failures of the Moc cmdlets' {
         $e = Assert-TvmTerminating $r 'VaultTimeout' OperationTimeout
         $e.Exception.Message | Should -BeLike "*Export-MocKey did not return within 2 seconds for key 'k2'; it was stopped.*"
         Assert-NoBackupFolder $c
-        @(Get-Calls 'Export-MocKey' | ForEach-Object { $_.Parameters['name'] }) | Should -Be @('k1', 'k2')
+        @(Get-StandInCall 'Export-MocKey' | ForEach-Object { $_.Parameters['name'] }) | Should -Be @('k1', 'k2')
         # The session is still usable: the stopped call was the nested one, not the command's pipeline.
         $keys = Assert-Clean (Invoke-Captured { Get-TvmVaultKey })
-        @(Get-Typed $keys 'TvmBackupUtils.TvmKey').Count | Should -Be 3
+        @(Get-OfType $keys.Output TvmKey).Count | Should -Be 3
     }
 
     It 'a hung Import-MocKey fails that key with a timeout (one KeyImportFailed error) and the other keys are imported' {
@@ -143,7 +81,7 @@ Describe 'Failures of the Moc cmdlets' {
 
         $r.Threw | Should -BeFalse -Because "$($r.Terminating)"
         $outcomes = @{}
-        foreach ($k in (Get-Typed $r 'TvmBackupUtils.TvmKeyRestore')) { $outcomes[$k.Name] = $k }
+        foreach ($k in (Get-OfType $r.Output TvmKeyRestore)) { $outcomes[$k.Name] = $k }
         "$($outcomes['k1'].Outcome)" | Should -BeExactly 'Imported'
         "$($outcomes['k2'].Outcome)" | Should -BeExactly 'Failed'
         "$($outcomes['k3'].Outcome)" | Should -BeExactly 'Imported'
@@ -171,7 +109,7 @@ Describe 'Failures of the Moc cmdlets' {
             $running = $ps.BeginInvoke()
             # Wait until the export of k2 hangs (the stand-in records a call before it hangs).
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
-            while (-not @(Get-Calls 'Export-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }).Count) {
+            while (-not @(Get-StandInCall 'Export-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }).Count) {
                 [DateTime]::UtcNow | Should -BeLessThan $deadline -Because 'Export-MocKey of k2 starts'
                 $running.IsCompleted | Should -BeFalse -Because 'Backup-TVMKeys reaches k2 before it ends'
                 [System.Threading.Thread]::Sleep(50)
@@ -189,7 +127,7 @@ Describe 'Failures of the Moc cmdlets' {
             $thrown | Should -BeOfType ([System.Management.Automation.PipelineStoppedException])
             $thrown.GetType() | Should -Be ([System.Management.Automation.PipelineStoppedException]) -Because 'exactly PipelineStoppedException'
             Assert-NoBackupFolder $c
-            @(Get-Calls 'Export-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k3' }) | Should -BeNullOrEmpty
+            @(Get-StandInCall 'Export-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k3' }) | Should -BeNullOrEmpty
         } finally {
             $ps.Dispose()
         }
@@ -205,11 +143,11 @@ Describe 'Failures of the Moc cmdlets' {
 
         $r.Threw | Should -BeFalse -Because "$($r.Terminating)"
         $r.Errors | Should -BeNullOrEmpty
-        $k2 = @(Get-Typed $r 'TvmBackupUtils.TvmKeyRestore' | Where-Object Name -CEQ 'k2')
+        $k2 = @(Get-OfType $r.Output TvmKeyRestore | Where-Object Name -CEQ 'k2')
         $k2.Count | Should -Be 1
         "$($k2[0].Outcome)" | Should -BeExactly 'Exists'
         @($r.Warnings | Where-Object { $_.Contains('k2') }).Count | Should -BeGreaterThan 0 -Because 'a warning names k2'
-        @(Get-Calls 'Import-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }) | Should -BeNullOrEmpty
+        @(Get-StandInCall 'Import-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }) | Should -BeNullOrEmpty
     }
 
     # A key created in the cluster after the engine listed it (here by a Get-MocKeyPublicKey that another
@@ -228,9 +166,9 @@ Describe 'Failures of the Moc cmdlets' {
 
         $r.Threw | Should -BeFalse -Because "$($r.Terminating)"
         $r.Errors | Should -BeNullOrEmpty
-        @(Get-Typed $r 'TvmBackupUtils.TvmKeyRestore' | ForEach-Object { "$($_.Name)=$($_.Outcome)" }) | Should -BeExactly @('k1=Imported', 'k2=Exists', 'k3=Imported')
+        @(Get-OfType $r.Output TvmKeyRestore | ForEach-Object { "$($_.Name)=$($_.Outcome)" }) | Should -BeExactly @('k1=Imported', 'k2=Exists', 'k3=Imported')
         @($r.Warnings | Where-Object { $_.Contains('k2') }).Count | Should -BeGreaterThan 0 -Because 'a warning names k2'
-        @(Get-Calls 'Import-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }).Count | Should -Be 1
+        @(Get-StandInCall 'Import-MocKey' | Where-Object { $_.Parameters['name'] -eq 'k2' }).Count | Should -Be 1
     }
 
     It 'a failing Import-MocKey, <Kind>, gives its whole message as the key''s Message and the KeyImportFailed error' -ForEach $FailingImports {
@@ -249,7 +187,7 @@ function global:Import-MocKey { [CmdletBinding()] param(`$name, `$wrappingKeyNam
 
         $r.Threw | Should -BeFalse -Because "$($r.Terminating)"
         $text = $mocctl + ' [Error: rpc error: code = Unavailable desc = connection refused]'
-        $restores = @(Get-Typed $r 'TvmBackupUtils.TvmKeyRestore')
+        $restores = @(Get-OfType $r.Output TvmKeyRestore)
         $k2 = @($restores | Where-Object Name -CEQ 'k2')
         $k2.Count | Should -Be 1
         "$($k2[0].Outcome)" | Should -BeExactly 'Failed'
@@ -278,7 +216,7 @@ function global:Import-MocKey { [CmdletBinding()] param(`$name, `$wrappingKeyNam
             Should -BeTrue -Because "the warning is: $warning"
         $r.Errors.Count | Should -Be 3
         $errorMessages = @($r.Errors | ForEach-Object { $_.Exception.Message })
-        foreach ($k in (Get-Typed $r 'TvmBackupUtils.TvmKeyRestore')) {
+        foreach ($k in (Get-OfType $r.Output TvmKeyRestore)) {
             "$($k.Outcome)" | Should -BeExactly 'Failed'
             $expected = 'C:\Program Files\AksHci\mocctl.exe --cloudFqdn ca-mocstandin.test.local security keyvault key import ' +
                 "--group `"AzureStackHostAttestation`" --key-size `"256`" --vault-name `"AzureStackTvmKeyVault`" --key-type `"AES`" --key-file-path `"$($k.File)`" " +
@@ -296,7 +234,7 @@ function global:Import-MocKey { [CmdletBinding()] param(`$name, `$wrappingKeyNam
 
         $e = Assert-TvmTerminating $r 'KeyExists' ResourceExists
         $e.Exception.Message | Should -BeExactly "A key named 'k1' already exists in the vault."
-        @(Get-Calls 'New-MocKey').Count | Should -Be 1
+        @(Get-StandInCall 'New-MocKey').Count | Should -Be 1
     }
 
     It 'a backup whose Export-MocKey fails in MOC ends with VaultFailed carrying the whole message, and leaves no backup' {
@@ -317,11 +255,8 @@ function global:Import-MocKey { [CmdletBinding()] param(`$name, `$wrappingKeyNam
 }
 
 Describe 'The parameters the MOC vault adds to every vault command' {
-    BeforeEach {
-        $savedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
-    }
-    AfterEach { $env:TVM_VAULT_PATH = $savedVaultPath }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath }
 
     It '<_> has optional, named -Group and -KeyVaultName [string] and -TimeoutSec [int] 1..86400, all documented' -ForEach $VaultCommands {
         $cmdName = $_

@@ -6,126 +6,10 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
 
-    # RFC 5649 (AES key wrap with padding) unwrapping, over AES-ECB so it does not depend on .NET 10's
-    # Aes.DecryptKeyWrapPadded, which the xunit test called. Includes RFC 3394's unwrapping (W^-1).
-    if (-not ('TvmRehearsalTests.KeyWrap' -as [type])) {
-        Add-Type -TypeDefinition @'
-using System;
-using System.Security.Cryptography;
-
-namespace TvmRehearsalTests
-{
-    public static class KeyWrap
-    {
-        private static readonly byte[] Aiv = { 0xA6, 0x59, 0x59, 0xA6 };
-
-        /// <summary>RFC 5649 section 4.2: the target wrapped with kek; throws when the integrity check fails.</summary>
-        public static byte[] UnwrapPadded(byte[] kek, byte[] wrapped)
-        {
-            if (wrapped.Length < 16 || wrapped.Length % 8 != 0)
-                throw new CryptographicException("AES-KWP: wrapped data of " + wrapped.Length + " bytes");
-            int n = wrapped.Length / 8 - 1;
-            byte[] a = new byte[8];
-            byte[] p = new byte[8 * n];
-            using (Aes aes = Aes.Create())
-            {
-                aes.Mode = CipherMode.ECB;
-                aes.Padding = PaddingMode.None;
-                aes.Key = kek;
-                using (ICryptoTransform d = aes.CreateDecryptor())
-                {
-                    byte[] b = new byte[16];
-                    byte[] o = new byte[16];
-                    if (n == 1)
-                    {
-                        d.TransformBlock(wrapped, 0, 16, o, 0);
-                        Buffer.BlockCopy(o, 0, a, 0, 8);
-                        Buffer.BlockCopy(o, 8, p, 0, 8);
-                    }
-                    else
-                    {
-                        Buffer.BlockCopy(wrapped, 0, a, 0, 8);
-                        Buffer.BlockCopy(wrapped, 8, p, 0, 8 * n);
-                        for (int j = 5; j >= 0; j--)
-                        {
-                            for (int i = n; i >= 1; i--)
-                            {
-                                ulong t = (ulong)(n * j + i);
-                                Buffer.BlockCopy(a, 0, b, 0, 8);
-                                for (int k = 0; k < 8; k++) b[7 - k] ^= (byte)(t >> (8 * k));
-                                Buffer.BlockCopy(p, 8 * (i - 1), b, 8, 8);
-                                d.TransformBlock(b, 0, 16, o, 0);
-                                Buffer.BlockCopy(o, 0, a, 0, 8);
-                                Buffer.BlockCopy(o, 8, p, 8 * (i - 1), 8);
-                            }
-                        }
-                    }
-                }
-            }
-            for (int k = 0; k < 4; k++)
-                if (a[k] != Aiv[k]) throw new CryptographicException("AES-KWP: integrity check failed");
-            int mli = (a[4] << 24) | (a[5] << 16) | (a[6] << 8) | a[7];
-            if (mli <= 8 * (n - 1) || mli > 8 * n)
-                throw new CryptographicException("AES-KWP: message length " + mli + " for " + n + " blocks");
-            for (int k = mli; k < p.Length; k++)
-                if (p[k] != 0) throw new CryptographicException("AES-KWP: padding is not zero");
-            byte[] result = new byte[mli];
-            Buffer.BlockCopy(p, 0, result, 0, mli);
-            return result;
-        }
-    }
-}
-'@
-    }
-
-    # Runs -Script and keeps what it produced, as the xunit session's PsResult: Output (pipeline objects),
-    # Host (texts of the information records tagged PSHOST), Warnings, Errors (non-terminating) and
-    # Terminating (the error it stopped with, or $null). Output written before a terminating error is kept.
-    function Invoke-Step([scriptblock] $Script) {
-        $records = [System.Collections.Generic.List[object]]::new()
-        $terminating = $null
-        try {
-            & $Script 2>&1 3>&1 6>&1 | ForEach-Object { $records.Add($_) }
-        } catch {
-            $terminating = $_
-        }
-        [pscustomobject]@{
-            Script = "$Script".Trim()
-            Output = @($records | Where-Object { $null -ne $_ -and $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] -and $_ -isnot [System.Management.Automation.InformationRecord] })
-            Host = @($records | Where-Object { $_ -is [System.Management.Automation.InformationRecord] -and $_.Tags -contains 'PSHOST' } | ForEach-Object { "$($_.MessageData)" })
-            Warnings = @($records | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
-            Errors = @($records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
-            Terminating = $terminating
-        }
-    }
-
-    function Get-StepDescription($Run) {
-        $lines = @("---- script ----", $Run.Script, "---- output ($($Run.Output.Count)) ----")
-        $lines += @($Run.Output | ForEach-Object { "  $($_.GetType().FullName): $(($_.PSObject.Properties | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join '; ')" })
-        $lines += "---- host ($($Run.Host.Count)) ----"
-        $lines += @($Run.Host | ForEach-Object { "  $_" })
-        $lines += "---- warnings ($($Run.Warnings.Count)) ----"
-        $lines += @($Run.Warnings | ForEach-Object { "  $_" })
-        $lines += "---- errors ($($Run.Errors.Count)) ----"
-        $lines += @($Run.Errors | ForEach-Object { "  [$($_.FullyQualifiedErrorId)] [$($_.CategoryInfo.Category)] $($_.Exception.Message)" })
-        if ($Run.Terminating) {
-            $t = $Run.Terminating
-            $lines += "---- terminating ----", "  [$($t.FullyQualifiedErrorId)] [$($t.CategoryInfo.Category)] $($t.Exception.Message)"
-        }
-        $lines -join [Environment]::NewLine
-    }
-
-    # Fails (with everything the step produced) unless it ran without any error.
-    function Assert-StepClean($Run) {
-        if ($Run.Terminating -or $Run.Errors.Count -gt 0) {
-            throw "The step was expected to succeed without errors.`n$(Get-StepDescription $Run)"
-        }
-    }
-
     # The TvmBackup the backup step returned; fails when the step had an error or returned no single TvmBackup.
     function Get-RequiredBackup {
-        Assert-StepClean $BackupRun
-        if ($null -eq $Backup) { throw "Backup-TVMKeys did not return one TvmBackup.`n$(Get-StepDescription $BackupRun)" }
+        $null = Assert-Clean $BackupRun
+        if ($null -eq $Backup) { throw "Backup-TVMKeys did not return one TvmBackup.`n$(Format-Captured $BackupRun)" }
         $Backup
     }
 
@@ -133,43 +17,11 @@ namespace TvmRehearsalTests
         if ($ListFailure) { throw "Get-TvmVaultKey failed: $ListFailure" }
     }
 
-    # The objects of a step, each required to be a TvmKey (or -TypeName), as the xunit Objects.Keys did.
-    function Get-TypedOutput($Run, [string] $TypeName = 'TvmBackupUtils.TvmKey') {
-        foreach ($o in $Run.Output) {
-            if ($o.GetType().FullName -ne $TypeName) { throw "Expected an object of type $TypeName, got $($o.GetType().FullName): $o" }
-            $o
-        }
-    }
-
     function Get-KeyRow { process { "$($_.Name)|$($_.Type)|$($_.Size)" } }
-
-    # Strings sorted with the ordinal comparer (Sort-Object compares by culture and ignores case).
-    function Sort-Ordinal { $a = [string[]]@($input); [Array]::Sort($a, [StringComparer]::Ordinal); , $a }
 
     function Get-EntryNames([string] $Folder) { @([IO.Directory]::GetFileSystemEntries($Folder) | ForEach-Object { [IO.Path]::GetFileName($_) }) }
 
-    function ConvertTo-B64Url([byte[]] $Data) { [Convert]::ToBase64String($Data).Replace('+', '-').Replace('/', '_') }
-    function ConvertFrom-B64Url([string] $Text) { [Convert]::FromBase64String($Text.Replace('-', '+').Replace('_', '/')) }
-    function Test-PaddedB64Url([string] $Text) { $Text.Length % 4 -eq 0 -and $Text -cmatch '^[A-Za-z0-9_-]*={0,2}$' }
-
-    # The local vault's key file (docs/format.md section 6): Name, Type, Size, Material (bytes), RawText.
-    function Read-VaultKeyFile([string] $Vault, [string] $Name) {
-        $text = [IO.File]::ReadAllText((Get-VaultKeyFile $Vault $Name))
-        $json = $text | ConvertFrom-Json
-        [pscustomobject]@{ Name = $json.name; Type = $json.type; Size = [int]$json.size; Material = [byte[]](ConvertFrom-B64Url $json.material); RawText = $text }
-    }
-
     function Get-Hex([byte[]] $Data) { [Convert]::ToHexString($Data) }
-
-    # docs/format.md section 4: RSAES-OAEP-SHA1(K) (modulus length) || RFC 5649 AES-KWP(K, target).
-    function Unprotect-Blob([string] $PrivateKeyB64Url, [System.Security.Cryptography.RSA] $Wrapping) {
-        $blob = [byte[]](ConvertFrom-B64Url $PrivateKeyB64Url)
-        $modulusBytes = $Wrapping.KeySize / 8
-        $blob.Length | Should -BeGreaterThan ($modulusBytes + 16) -Because "the blob of $($blob.Length) bytes must hold more than the RSA part"
-        $kek = $Wrapping.Decrypt([byte[]]$blob[0..($modulusBytes - 1)], [System.Security.Cryptography.RSAEncryptionPadding]::OaepSHA1)
-        $kek.Length | Should -Be 32
-        , [TvmRehearsalTests.KeyWrap]::UnwrapPadded($kek, [byte[]]$blob[$modulusBytes..($blob.Length - 1)])
-    }
 
     $AesNames = @(
         '0f8c3a52-7d4e-4b1a-9c2e-5a6b7c8d9e01'
@@ -191,8 +43,7 @@ namespace TvmRehearsalTests
 Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into vault B, restore into B' {
     BeforeAll {
         # The xunit session ran with TVM_VAULT_PATH cleared; every step here names its vault.
-        $savedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
+        Clear-TvmVaultPath
         Import-TvmModule
 
         $work = New-TestFolder rehearsal
@@ -204,25 +55,25 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         $priv = $Wrapping.Private
         $wname = $WrappingKeyName
 
-        $SeedRun = Invoke-Step { foreach ($k in $Seeded) { New-TvmVaultKey -Name $k.Name -Type $k.Type -Size $k.Size -VaultPath $VaultA } }
+        $SeedRun = Invoke-Captured { foreach ($k in $Seeded) { New-TvmVaultKey -Name $k.Name -Type $k.Type -Size $k.Size -VaultPath $VaultA } }
         $BackupStarted = [DateTime]::Now
-        $BackupRun = Invoke-Step { Backup-TVMKeys -WrappingKeyPath $pub -BackupRootPath $Root -VaultPath $VaultA }
+        $BackupRun = Invoke-Captured { Backup-TVMKeys -WrappingKeyPath $pub -BackupRootPath $Root -VaultPath $VaultA }
         $BackupEnded = [DateTime]::Now
         $Backup = $null
         if (-not $BackupRun.Terminating -and $BackupRun.Output.Count -eq 1 -and $BackupRun.Output[0].GetType().FullName -eq 'TvmBackupUtils.TvmBackup') {
             $Backup = $BackupRun.Output[0]
         }
         $backupPath = if ($Backup) { $Backup.Path } else { $null }
-        $WrapRun = Invoke-Step { Import-TvmWrappingKeyFromPem $wname $pub $priv '2048' -VaultPath $VaultB }
-        $RestoreRun = Invoke-Step { Import-TVMKeys $backupPath $wname -VaultPath $VaultB }
+        $WrapRun = Invoke-Captured { Import-TvmWrappingKeyFromPem $wname $pub $priv '2048' -VaultPath $VaultB }
+        $RestoreRun = Invoke-Captured { Import-TVMKeys $backupPath $wname -VaultPath $VaultB }
         $ListA = @()
         $ListB = @()
         $ListFailure = $null
         try {
             foreach ($vault in $VaultA, $VaultB) {
-                $run = Invoke-Step { Get-TvmVaultKey -VaultPath $vault }
-                Assert-StepClean $run
-                if ($vault -eq $VaultA) { $ListA = @(Get-TypedOutput $run) } else { $ListB = @(Get-TypedOutput $run) }
+                $run = Invoke-Captured { Get-TvmVaultKey -VaultPath $vault }
+                $null = Assert-Clean $run
+                if ($vault -eq $VaultA) { $ListA = @(Get-OfType $run.Output) } else { $ListB = @(Get-OfType $run.Output) }
             }
         } catch {
             $ListFailure = $_
@@ -230,20 +81,20 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
     }
 
     AfterAll {
-        $env:TVM_VAULT_PATH = $savedVaultPath
+        Restore-TvmVaultPath
         if ($Wrapping) { $Wrapping.Rsa.Dispose() }
     }
 
     Context 'Seeding (the local vault, New-TvmVaultKey and Get-TvmVaultKey)' {
         It 'New-TvmVaultKey returns one TvmKey per key, with its name, type and size' {
-            Assert-StepClean $SeedRun
-            $keys = @(Get-TypedOutput $SeedRun)
+            Assert-Clean $SeedRun
+            $keys = @(Get-OfType $SeedRun.Output)
             @($keys | Get-KeyRow) | Should -Be @($Seeded | Get-KeyRow)
         }
 
         It 'Get-TvmVaultKey lists every key, with distinct hex fingerprints' {
             Assert-Lists
-            ($ListA | Get-KeyRow | Sort-Ordinal) | Should -Be ($Seeded | Get-KeyRow | Sort-Ordinal)
+            ($ListA | Get-KeyRow | Get-OrdinalSorted) | Should -Be ($Seeded | Get-KeyRow | Get-OrdinalSorted)
             foreach ($k in $ListA) { "$($k.Fingerprint)" | Should -MatchExactly '^[0-9a-fA-F]{16,}$' -Because "the fingerprint of $($k.Name)" }
             @($ListA | ForEach-Object { $_.Fingerprint.ToLowerInvariant() } | Select-Object -Unique).Count | Should -Be $ListA.Count
         }
@@ -253,10 +104,10 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         It 'by name writes the original''s host messages word for word' {
             $b = Get-RequiredBackup
             $hostLines = $BackupRun.Host
-            $hostLines.Count | Should -BeGreaterThan 0 -Because (Get-StepDescription $BackupRun)
+            $hostLines.Count | Should -BeGreaterThan 0 -Because (Format-Captured $BackupRun)
             $hostLines[0] | Should -BeExactly "Backing up TVM Vault keys to $($b.Path)"
-            $expectedPerKey = $Seeded | ForEach-Object { "Backing up key $($_.Name) to $($_.Type) folder" } | Sort-Ordinal
-            ($hostLines | Select-Object -Skip 1 | Sort-Ordinal) | Should -BeExactly $expectedPerKey
+            $expectedPerKey = $Seeded | ForEach-Object { "Backing up key $($_.Name) to $($_.Type) folder" } | Get-OrdinalSorted
+            ($hostLines | Select-Object -Skip 1 | Get-OrdinalSorted) | Should -BeExactly $expectedPerKey
         }
 
         It 'returns a TvmBackup with the full path of its folder and the timestamp the folder is named for' {
@@ -279,16 +130,16 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
                     $_.GetType().FullName | Should -Be 'TvmBackupUtils.TvmKey'
                     $_
                 })
-            ($keys | Get-KeyRow | Sort-Ordinal) | Should -Be ($ListA | Get-KeyRow | Sort-Ordinal)
+            ($keys | Get-KeyRow | Get-OrdinalSorted) | Should -Be ($ListA | Get-KeyRow | Get-OrdinalSorted)
         }
 
         It 'lays out a timestamp folder with AES and RSA folders holding one NAME_SIZE.json file per key' {
             $b = Get-RequiredBackup
-            (Get-EntryNames $b.Path | Where-Object { $_ -ne 'manifest.json' } | Sort-Ordinal) | Should -BeExactly @('AES', 'RSA')
-            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'AES')) | Sort-Ordinal) |
-                Should -BeExactly ($Seeded | Where-Object Type -EQ 'AES' | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Sort-Ordinal)
-            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'RSA')) | Sort-Ordinal) |
-                Should -BeExactly (@("${RootKey}_4096.json", "${Rsa2048Name}_2048.json") | Sort-Ordinal)
+            (Get-EntryNames $b.Path | Where-Object { $_ -ne 'manifest.json' } | Get-OrdinalSorted) | Should -BeExactly @('AES', 'RSA')
+            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'AES')) | Get-OrdinalSorted) |
+                Should -BeExactly ($Seeded | Where-Object Type -EQ 'AES' | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Get-OrdinalSorted)
+            (Get-EntryNames ([IO.Path]::Combine($b.Path, 'RSA')) | Get-OrdinalSorted) |
+                Should -BeExactly (@("${RootKey}_4096.json", "${Rsa2048Name}_2048.json") | Get-OrdinalSorted)
         }
 
         It 'leaves no partial folder in the backup root' {
@@ -325,7 +176,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             foreach ($file in [IO.Directory]::GetFiles($b.Path, '*.json', [IO.SearchOption]::AllDirectories)) {
                 $json = [IO.File]::ReadAllText($file) | ConvertFrom-Json
                 foreach ($v in $json.'public-key', $json.'private-key', $json.'private-key-wrapping-info'.'public-key') {
-                    Test-PaddedB64Url $v | Should -BeTrue -Because "$([IO.Path]::GetFileName($file)): not padded base64url: $($v.Substring(0, [Math]::Min(40, $v.Length)))..."
+                    Test-PaddedBase64Url $v | Should -BeTrue -Because "$([IO.Path]::GetFileName($file)): not padded base64url: $($v.Substring(0, [Math]::Min(40, $v.Length)))..."
                 }
             }
         }
@@ -335,14 +186,14 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $json.'public-key' | Should -BeExactly ''
             $info = $json.'private-key-wrapping-info'
             $info.'key-name' | Should -BeExactly ''
-            $info.'public-key' | Should -BeExactly (ConvertTo-B64Url $Wrapping.Rsa.ExportRSAPublicKey())
+            $info.'public-key' | Should -BeExactly (ConvertTo-Base64Url $Wrapping.Rsa.ExportRSAPublicKey())
         }
 
         It 'writes an AES blob of 296 bytes (396 characters) with an RSA-2048 wrapping key' {
             $json = [IO.File]::ReadAllText((Get-AesFile $AesNames[1])) | ConvertFrom-Json
             $blob = $json.'private-key'
             $blob.Length | Should -Be 396
-            ([byte[]](ConvertFrom-B64Url $blob)).Length | Should -Be 296
+            ([byte[]](ConvertFrom-Base64Url $blob)).Length | Should -Be 296
         }
 
         It 'writes an AES key file that unwraps with .NET to the vault''s key material (<Name>)' -ForEach @(
@@ -352,7 +203,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         ) {
             $AesNames[$Index] | Should -BeExactly $Name
             $json = [IO.File]::ReadAllText((Get-AesFile $Name)) | ConvertFrom-Json
-            $target = Unprotect-Blob $json.'private-key' $Wrapping.Rsa
+            $target = Unprotect-KeyBlob $json.'private-key' $Wrapping.Rsa
             $vault = Read-VaultKeyFile $VaultA $Name
             $vault.Material.Length | Should -Be 32
             Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
@@ -362,7 +213,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $b = Get-RequiredBackup
             $file = [IO.Path]::Combine($b.Path, 'RSA', "${RootKey}_4096.json")
             $json = [IO.File]::ReadAllText($file) | ConvertFrom-Json
-            $target = Unprotect-Blob $json.'private-key' $Wrapping.Rsa
+            $target = Unprotect-KeyBlob $json.'private-key' $Wrapping.Rsa
             $vault = Read-VaultKeyFile $VaultA $RootKey
             Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
 
@@ -371,7 +222,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
                 $read = 0
                 $rsa.ImportPkcs8PrivateKey($target, [ref]$read)
                 $rsa.KeySize | Should -Be 4096
-                $json.'public-key' | Should -BeExactly (ConvertTo-B64Url $rsa.ExportRSAPublicKey())
+                $json.'public-key' | Should -BeExactly (ConvertTo-Base64Url $rsa.ExportRSAPublicKey())
             } finally {
                 $rsa.Dispose()
             }
@@ -380,7 +231,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
 
     Context 'Import-TvmWrappingKeyFromPem' {
         It 'by position writes the original''s four messages and removes the temporary file' {
-            Assert-StepClean $WrapRun
+            Assert-Clean $WrapRun
             $hostLines = $WrapRun.Host
             $hostLines.Count | Should -Be 4
             $w = $WrappingKeyName
@@ -394,8 +245,8 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         }
 
         It 'returns the RSA key and stores the private key in the vault' {
-            Assert-StepClean $WrapRun
-            $keys = @(Get-TypedOutput $WrapRun)
+            Assert-Clean $WrapRun
+            $keys = @(Get-OfType $WrapRun.Output)
             $keys.Count | Should -Be 1
             $keys | Get-KeyRow | Should -BeExactly "$WrappingKeyName|RSA|2048"
             $stored = Read-VaultKeyFile $VaultB $WrappingKeyName
@@ -416,11 +267,11 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
     Context 'Import-TVMKeys' {
         It 'by position writes the original''s host messages word for word, AES first, files in ordinal order' {
             $b = Get-RequiredBackup
-            Assert-StepClean $RestoreRun
+            Assert-Clean $RestoreRun
             $expected = @("Importing TVM  keys from $($b.Path)")
             foreach ($type in 'AES', 'RSA') {
                 $keys = @($Seeded | Where-Object Type -EQ $type)
-                $files = $keys | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Sort-Ordinal
+                $files = $keys | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Get-OrdinalSorted
                 foreach ($f in $files) {
                     $k = $keys | Where-Object { "$($_.Name)_$($_.Size).json" -ceq $f }
                     $expected += "Importing key $($k.Name) with size $($k.Size) from $type folder path = $([IO.Path]::Combine($b.Path, $type, $f))"
@@ -431,16 +282,16 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
 
         It 'returns one Imported result per key file' {
             $b = Get-RequiredBackup
-            Assert-StepClean $RestoreRun
-            $results = @(Get-TypedOutput $RestoreRun -TypeName 'TvmBackupUtils.TvmKeyRestore')
-            ($results | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|$($_.Outcome)" } | Sort-Ordinal) |
-                Should -BeExactly ($Seeded | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|Imported" } | Sort-Ordinal)
+            Assert-Clean $RestoreRun
+            $results = @(Get-OfType $RestoreRun.Output TvmKeyRestore)
+            ($results | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|$($_.Outcome)" } | Get-OrdinalSorted) |
+                Should -BeExactly ($Seeded | ForEach-Object { "$($_.Name)|$($_.Type)|$($_.Size)|Imported" } | Get-OrdinalSorted)
             foreach ($r in $results) { "$($r.File)" | Should -BeExactly ([IO.Path]::Combine($b.Path, $r.Type, "$($r.Name)_$($r.Size).json")) }
             $RestoreRun.Warnings | Should -BeNullOrEmpty
         }
 
         It 'puts every key of vault A into vault B with the same type, size and fingerprint' {
-            Assert-StepClean $RestoreRun
+            Assert-Clean $RestoreRun
             Assert-Lists
             $ListA.Count | Should -Be $Seeded.Count
             foreach ($a in $ListA) {
@@ -449,11 +300,11 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
                 "$($inB[0].Type)|$($inB[0].Size)|$($inB[0].Fingerprint)" | Should -BeExactly "$($a.Type)|$($a.Size)|$($a.Fingerprint)"
             }
             # B holds A's keys and the wrapping key, nothing else
-            ($ListB | ForEach-Object Name | Sort-Ordinal) | Should -BeExactly (@($ListA | ForEach-Object Name) + $WrappingKeyName | Sort-Ordinal)
+            ($ListB | ForEach-Object Name | Get-OrdinalSorted) | Should -BeExactly (@($ListA | ForEach-Object Name) + $WrappingKeyName | Get-OrdinalSorted)
         }
 
         It 'restores key material into vault B byte for byte as in vault A' {
-            Assert-StepClean $RestoreRun
+            Assert-Clean $RestoreRun
             foreach ($k in $Seeded) {
                 $a = Read-VaultKeyFile $VaultA $k.Name
                 $b = Read-VaultKeyFile $VaultB $k.Name
@@ -463,7 +314,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         }
 
         It 'keeps the full name of a key whose name has underscores' {
-            Assert-StepClean $RestoreRun
+            Assert-Clean $RestoreRun
             Assert-Lists
             @($ListB | Where-Object { $_.Name -ceq 'vm_key_1' -and $_.Type -eq 'AES' -and $_.Size -eq 256 }).Count | Should -BeGreaterThan 0
             @($ListB | Where-Object { $_.Name -ceq $Rsa2048Name -and $_.Type -eq 'RSA' -and $_.Size -eq 2048 }).Count | Should -BeGreaterThan 0
@@ -473,7 +324,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         }
 
         It 'leaves the restored and imported key files readable and writable by the owner only' -Skip:$IsWindows {
-            Assert-StepClean $RestoreRun
+            Assert-Clean $RestoreRun
             $files = [IO.Directory]::GetFiles([IO.Path]::Combine($VaultB, 'keys'))
             $files.Count | Should -Be ($Seeded.Count + 1)
             foreach ($file in $files) {

@@ -12,16 +12,6 @@ BeforeAll {
     $script:WrappingRsa = [System.Security.Cryptography.RSA]::Create(2048)
     $script:OtherRsa = [System.Security.Cryptography.RSA]::Create(2048)
 
-    # Writes public.pem (PKCS#1) and private.pem (PKCS#8) of -Rsa into -Folder; returns their paths.
-    function Write-KeyPair([System.Security.Cryptography.RSA] $Rsa, [string] $Folder) {
-        $null = New-Item -ItemType Directory -Path $Folder -Force
-        $public = Join-Path $Folder 'public.pem'
-        $private = Join-Path $Folder 'private.pem'
-        Write-PemFile -Path $public -Pem $Rsa.ExportRSAPublicKeyPem()
-        Write-PemFile -Path $private -Pem $Rsa.ExportPkcs8PrivateKeyPem()
-        [pscustomobject]@{ Public = $public; Private = $private }
-    }
-
     # The rehearsal's folders in a new test folder: vaultA, vaultB, backups (not created) and keys (the wrapping pair).
     function New-Rehearsal {
         $dir = New-TestFolder restore
@@ -39,13 +29,6 @@ BeforeAll {
     # New-TvmVaultKey AES 256 for each name into -Vault; any error fails the test.
     function Add-AesKey([string] $Vault, [string[]] $Name) {
         foreach ($n in $Name) { $null = New-TvmVaultKey -Name $n -Type AES -Size 256 -VaultPath $Vault -ErrorAction Stop }
-    }
-
-    # The TvmBackup of a run's output, which must be exactly that one object.
-    function Get-SingleBackup([object[]] $Output) {
-        $Output.Count | Should -Be 1 -Because 'the backup writes exactly one TvmBackup object'
-        $Output[0].GetType().FullName | Should -Be 'TvmBackupUtils.TvmBackup'
-        $Output[0]
     }
 
     # Import-TvmWrappingKeyFromPem by position into vault B; any error fails the test.
@@ -74,18 +57,28 @@ BeforeAll {
         }
     }
 
-    # Every output object is a TvmKeyRestore (as the xunit Objects.Restores required); returns them.
-    function Get-Restores([object[]] $Output) {
-        foreach ($o in $Output) { $o.GetType().FullName | Should -Be 'TvmBackupUtils.TvmKeyRestore' }
-        $Output
+    # Invoke-Restore of -BackupPath, whose key file of -Name is bad: the restore goes on, and that key alone fails,
+    # Failed with one KeyImportFailed error, and is not written to vault B. Returns the run, with Results (its
+    # TvmKeyRestore objects).
+    function Invoke-RestoreWithBadKey($R, [string] $BackupPath, [string] $Name) {
+        $terminating = $null
+        try { $run = Invoke-Restore $R $BackupPath } catch { $terminating = $_ }
+        $terminating | Should -BeNullOrEmpty -Because 'one bad key file does not stop the restore'
+        $results = @(Get-OfType $run.Output TvmKeyRestore)
+        $failed = @($results | Where-Object Name -EQ $Name)
+        $failed.Count | Should -Be 1
+        "$($failed[0].Outcome)" | Should -Be 'Failed'
+        $run.Errors.Count | Should -Be 1
+        $run.Errors[0].FullyQualifiedErrorId.Split(',')[0] | Should -Be 'KeyImportFailed'
+        Test-Path -LiteralPath (Get-VaultKeyFile $R.VaultB $Name) | Should -BeFalse -Because 'the bad key must not reach the vault'
+        $run | Add-Member -NotePropertyName Results -NotePropertyValue $results -PassThru
     }
 
     # Get-TvmVaultKey of -Vault, without an error; every object a TvmKey.
     function Get-VaultKeyList([string] $Vault) {
         $keys = @(Get-TvmVaultKey -VaultPath $Vault -ErrorVariable errs -ErrorAction SilentlyContinue)
         $errs | Should -BeNullOrEmpty
-        foreach ($k in $keys) { $k.GetType().FullName | Should -Be 'TvmBackupUtils.TvmKey' }
-        $keys
+        Get-OfType $keys TvmKey
     }
 
     # One line per key of a list (Name, Type, Size, Fingerprint, File), to compare two lists in order.
@@ -95,58 +88,21 @@ BeforeAll {
 
     # The key material of the vault's file of key -Name (docs/format.md section 6: base64url "material").
     function Read-VaultKeyMaterial([string] $Vault, [string] $Name) {
-        $json = Get-Content -Raw (Get-VaultKeyFile $Vault $Name) | ConvertFrom-Json
-        $json.name | Should -Not -BeNullOrEmpty
-        $json.type | Should -Not -BeNullOrEmpty
-        $null = [int]$json.size
-        [Convert]::FromBase64String($json.material.Replace('-', '+').Replace('_', '/'))
-    }
-
-    # File name -> base64 of the bytes of every file under vault/keys (empty when there is none), sorted ordinally.
-    function Get-VaultSnapshot([string] $Vault) {
-        $snapshot = [System.Collections.Generic.SortedDictionary[string, string]]::new([StringComparer]::Ordinal)
-        $keys = Join-Path $Vault 'keys'
-        if (Test-Path -LiteralPath $keys -PathType Container) {
-            foreach ($f in [IO.Directory]::GetFiles($keys)) {
-                $snapshot[[IO.Path]::GetFileName($f)] = [Convert]::ToBase64String([IO.File]::ReadAllBytes($f))
-            }
-        }
-        , $snapshot
+        $file = Read-VaultKeyFile $Vault $Name
+        $file.Name | Should -Not -BeNullOrEmpty
+        $file.Type | Should -Not -BeNullOrEmpty
+        , $file.Material
     }
 
     # The entries of -Root, or none when it does not exist.
     function Get-RootEntry([string] $Root) {
         if ([IO.Directory]::Exists($Root)) { [IO.Directory]::GetFileSystemEntries($Root) }
     }
-
-    # A terminating error with one of -ErrorId, from a TvmBackupUtils command, of -Category.
-    function Assert-TvmTerminating($ErrorRecord, [string[]] $ErrorId, [System.Management.Automation.ErrorCategory] $Category) {
-        $ErrorRecord | Should -Not -BeNullOrEmpty -Because "a terminating error $($ErrorId -join ' or ') was expected"
-        $id = $ErrorRecord.FullyQualifiedErrorId.Split(',')[0]
-        $id | Should -BeIn $ErrorId
-        $ErrorRecord.FullyQualifiedErrorId | Should -BeLike "$id,TvmBackupUtils.*" -Because 'the ErrorId names a TvmBackupUtils command'
-        $ErrorRecord.CategoryInfo.Category | Should -Be $Category
-    }
-
-    # What the xunit TerminatingMessage was: the ErrorDetails message and the exception's message.
-    function Get-TerminatingMessage($ErrorRecord) {
-        if ($ErrorRecord.ErrorDetails -and $ErrorRecord.ErrorDetails.Message) {
-            "$($ErrorRecord.ErrorDetails.Message) $($ErrorRecord.Exception.Message)"
-        } else {
-            "$($ErrorRecord.Exception.Message)"
-        }
-    }
 }
 
 Describe 'Restoring and backing up beyond the happy path' {
-    BeforeEach {
-        # As the xunit session did: no TVM_VAULT_PATH while a test runs, restored afterwards.
-        $script:SavedVaultPath = $env:TVM_VAULT_PATH
-        $env:TVM_VAULT_PATH = $null
-    }
-    AfterEach {
-        $env:TVM_VAULT_PATH = $script:SavedVaultPath
-    }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath }
 
     Context 'Import-TVMKeys' {
         It 'a key already in the vault is Exists with a warning naming it and no error, is left as it was, and the others are Imported' {
@@ -158,7 +114,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $run = Invoke-Restore $r $backup.Path
 
             $run.Errors | Should -BeNullOrEmpty
-            $results = @(Get-Restores $run.Output)
+            $results = @(Get-OfType $run.Output TvmKeyRestore)
             $existing = @($results | Where-Object Name -EQ $Names[0])
             $existing.Count | Should -Be 1
             "$($existing[0].Outcome)" | Should -Be 'Exists'
@@ -176,14 +132,14 @@ Describe 'Restoring and backing up beyond the happy path' {
             $backup = Initialize-AesBackup $r $Names
             $first = Invoke-Restore $r $backup.Path
             $first.Errors | Should -BeNullOrEmpty
-            foreach ($x in (Get-Restores $first.Output)) { "$($x.Outcome)" | Should -Be 'Imported' }
+            foreach ($x in (Get-OfType $first.Output TvmKeyRestore)) { "$($x.Outcome)" | Should -Be 'Imported' }
             $snapshot = Get-VaultSnapshot $r.VaultB
             $listBefore = @(Format-KeyList @(Get-VaultKeyList $r.VaultB))
 
             $second = Invoke-Restore $r $backup.Path
 
             $second.Errors | Should -BeNullOrEmpty
-            $results = @(Get-Restores $second.Output)
+            $results = @(Get-OfType $second.Output TvmKeyRestore)
             $results.Count | Should -Be $Names.Count
             foreach ($x in $results) { "$($x.Outcome)" | Should -Be 'Exists' -Because "$($x.Name) was restored by the first run" }
             $second.Warnings.Count | Should -Be $Names.Count
@@ -200,19 +156,10 @@ Describe 'Restoring and backing up beyond the happy path' {
             $bytes = [IO.File]::ReadAllBytes($corrupt)
             [IO.File]::WriteAllBytes($corrupt, [byte[]]$bytes[0..([int][Math]::Floor($bytes.Length / 2) - 1)])
 
-            $terminating = $null
-            try { $run = Invoke-Restore $r $backup.Path } catch { $terminating = $_ }
+            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[1]
 
-            $terminating | Should -BeNullOrEmpty -Because 'one bad key file does not stop the restore'
-            $results = @(Get-Restores $run.Output)
-            $failed = @($results | Where-Object Name -EQ $Names[1])
-            $failed.Count | Should -Be 1
-            "$($failed[0].Outcome)" | Should -Be 'Failed'
-            foreach ($x in @($results | Where-Object Name -NE $Names[1])) { "$($x.Outcome)" | Should -Be 'Imported' }
-            $run.Errors.Count | Should -Be 1
-            $run.Errors[0].FullyQualifiedErrorId.Split(',')[0] | Should -Be 'KeyImportFailed'
+            foreach ($x in @($run.Results | Where-Object Name -NE $Names[1])) { "$($x.Outcome)" | Should -Be 'Imported' }
             $run.Errors[0].Exception.Message | Should -BeLikeExactly 'Error Importing Key: *'
-            Test-Path -LiteralPath (Get-VaultKeyFile $r.VaultB $Names[1]) | Should -BeFalse -Because 'the corrupt key must not reach the vault'
             @(Get-VaultKeyList $r.VaultB | Where-Object Name -EQ $Names[1]).Count | Should -Be 0
             foreach ($n in @($Names | Where-Object { $_ -ne $Names[1] })) {
                 Test-Path -LiteralPath (Get-VaultKeyFile $r.VaultB $n) | Should -BeTrue -Because "$n was to be imported"
@@ -229,18 +176,9 @@ Describe 'Restoring and backing up beyond the happy path' {
             $victim = "$($Names[0])_256.json"
             Copy-Item -LiteralPath ([IO.Path]::Combine($other.Path, 'AES', $victim)) -Destination ([IO.Path]::Combine($backup.Path, 'AES', $victim)) -Force
 
-            $terminating = $null
-            try { $run = Invoke-Restore $r $backup.Path } catch { $terminating = $_ }
+            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[0]
 
-            $terminating | Should -BeNullOrEmpty -Because 'one bad key file does not stop the restore'
-            $results = @(Get-Restores $run.Output)
-            $failed = @($results | Where-Object Name -EQ $Names[0])
-            $failed.Count | Should -Be 1
-            "$($failed[0].Outcome)" | Should -Be 'Failed'
-            $run.Errors.Count | Should -Be 1
-            $run.Errors[0].FullyQualifiedErrorId.Split(',')[0] | Should -Be 'KeyImportFailed'
-            Test-Path -LiteralPath (Get-VaultKeyFile $r.VaultB $Names[0]) | Should -BeFalse
-            @($results | Where-Object { "$($_.Outcome)" -eq 'Imported' }).Count | Should -Be ($Names.Count - 1)
+            @($run.Results | Where-Object { "$($_.Outcome)" -eq 'Imported' }).Count | Should -Be ($Names.Count - 1)
         }
 
         It 'Backup-TVMKeys piped to Import-TVMKeys restores every key with its fingerprint' {
@@ -253,7 +191,7 @@ Describe 'Restoring and backing up beyond the happy path' {
 
             $backupErrors | Should -BeNullOrEmpty
             $restoreErrors | Should -BeNullOrEmpty
-            $results = @(Get-Restores $output)
+            $results = @(Get-OfType $output TvmKeyRestore)
             [string[]] $restored = @($results | ForEach-Object { [string]$_.Name })
             [Array]::Sort($restored, [StringComparer]::Ordinal)
             [string[]] $expected = $Names.Clone()
@@ -275,7 +213,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $output = @($dirInfo | Import-TVMKeys -WrappingKeyName $WrappingKeyName -VaultPath $r.VaultB -ErrorVariable errs -ErrorAction SilentlyContinue)
 
             $errs | Should -BeNullOrEmpty
-            $results = @(Get-Restores $output)
+            $results = @(Get-OfType $output TvmKeyRestore)
             $results.Count | Should -Be 1
             "$($results[0].Outcome)" | Should -Be 'Imported'
         }
@@ -291,7 +229,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $after = Get-VaultSnapshot $r.VaultB
             @($after.Keys) | Should -Be @($before.Keys)
             foreach ($n in $Names) { Test-Path -LiteralPath (Get-VaultKeyFile $r.VaultB $n) | Should -BeFalse -Because "$n is not imported under -WhatIf" }
-            @(Get-Restores $run.Output | Where-Object { "$($_.Outcome)" -eq 'Imported' }).Count | Should -Be 0
+            @(Get-OfType $run.Output TvmKeyRestore | Where-Object { "$($_.Outcome)" -eq 'Imported' }).Count | Should -Be 0
         }
 
         It 'a backup folder that does not exist is terminating BackupFolderMissing (ObjectNotFound) naming it' {
@@ -302,7 +240,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $err = Get-TerminatingError { Invoke-Restore $r $missing }
 
             Assert-TvmTerminating $err 'BackupFolderMissing' ObjectNotFound
-            Get-TerminatingMessage $err | Should -BeLike '*20240101000000*'
+            Get-ErrorText $err | Should -BeLike '*20240101000000*'
         }
     }
 
@@ -326,7 +264,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $err = Get-TerminatingError { Backup-TVMKeys $absent $r.Root -VaultPath $r.VaultA -ErrorAction SilentlyContinue }
 
             Assert-TvmTerminating $err 'FileMissing' ObjectNotFound
-            Get-TerminatingMessage $err | Should -BeLike '*absent.pem*'
+            Get-ErrorText $err | Should -BeLike '*absent.pem*'
             $entries = @(Get-RootEntry $r.Root)
             $entries.Count | Should -Be 0 -Because "a failed backup left $($entries -join ', ')"
         }
@@ -370,7 +308,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $err = Get-TerminatingError { Backup-TVMKeys $r.Public $r.Root -VaultPath $r.VaultA -ErrorAction SilentlyContinue }
 
             Assert-TvmTerminating $err 'VaultKeyDamaged' InvalidData
-            Get-TerminatingMessage $err | Should -BeLike "*$($Names[1])*"
+            Get-ErrorText $err | Should -BeLike "*$($Names[1])*"
             $entries = @(Get-RootEntry $r.Root)
             $entries.Count | Should -Be 0 -Because "a failed backup left $($entries -join ', ')"
         }
@@ -386,46 +324,18 @@ Describe 'Restoring and backing up beyond the happy path' {
             # The engine writes its temporary import file under TMPDIR, which only a new process can set for it.
             $tmp = Join-Path $r.Dir 'tmp'
             $null = New-Item -ItemType Directory -Path $tmp
-            $resultPath = Join-Path $r.Dir 'result.json'
-            $script = Join-Path $TestDrive 'import-wrapping-key-again.ps1'
-            Set-Content -LiteralPath $script -Value @'
-param([string] $ModulePath, [string] $KeyName, [string] $PublicKeyPath, [string] $PrivateKeyPath, [string] $VaultPath, [string] $ResultPath)
-$ErrorActionPreference = 'Continue'
-Import-Module (Join-Path $ModulePath 'TvmBackupUtils.psd1') -Force -ErrorAction Stop
-$terminating = $null
-$iv = $null
-try {
-    $null = Import-TvmWrappingKeyFromPem $KeyName $PublicKeyPath $PrivateKeyPath '2048' -VaultPath $VaultPath -InformationVariable iv
-} catch {
-    $terminating = $_
-}
-[pscustomobject]@{
-    Threw = $null -ne $terminating
-    FullyQualifiedErrorId = if ($terminating) { $terminating.FullyQualifiedErrorId } else { $null }
-    Category = if ($terminating) { "$($terminating.CategoryInfo.Category)" } else { $null }
-    Details = if ($terminating -and $terminating.ErrorDetails) { "$($terminating.ErrorDetails.Message)" } else { $null }
-    Message = if ($terminating) { "$($terminating.Exception.Message)" } else { $null }
-    Host = @($iv | Where-Object { $_.Tags -contains 'PSHOST' } | ForEach-Object { "$($_.MessageData)" })
-} | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $ResultPath -Encoding utf8
-'@
-
-            $run = Invoke-Pwsh -File $script -ArgumentList @((Get-TvmModulePath), $WrappingKeyName, $other.Public, $other.Private, $r.VaultB, $resultPath) `
+            $run = Invoke-InNewPwsh -Body 'Import-TvmWrappingKeyFromPem $KeyName $PublicKeyPath $PrivateKeyPath ''2048'' -VaultPath $VaultPath' `
+                -Variables @{ KeyName = $WrappingKeyName; PublicKeyPath = $other.Public; PrivateKeyPath = $other.Private; VaultPath = $r.VaultB } `
                 -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
 
-            $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
-            $result = Get-Content -Raw -LiteralPath $resultPath | ConvertFrom-Json
-            $result.Threw | Should -BeTrue -Because 'importing a name the vault holds is a terminating error'
-            $err = [pscustomobject]@{
-                FullyQualifiedErrorId = $result.FullyQualifiedErrorId
-                CategoryInfo = [pscustomobject]@{ Category = [System.Management.Automation.ErrorCategory]$result.Category }
-            }
-            Assert-TvmTerminating $err 'KeyExists' ResourceExists
-            $message = if ($result.Details) { "$($result.Details) $($result.Message)" } else { $result.Message }
-            $message | Should -BeLike "*$WrappingKeyName*"
+            $run.ExitCode | Should -Be 0 -Because ($run.ProcessOutput -join "`n")
+            $run.Threw | Should -BeTrue -Because 'importing a name the vault holds is a terminating error'
+            $null = Assert-TvmTerminating $run 'KeyExists' ResourceExists
+            Get-ErrorText $run.Terminating | Should -BeLike "*$WrappingKeyName*"
             [Convert]::ToBase64String([IO.File]::ReadAllBytes($keyFile)) | Should -Be $before -Because 'the key in the vault is kept'
             @(Get-ChildItem -LiteralPath $tmp -Recurse -Force).Count | Should -Be 0 -Because 'the temporary import file is removed'
-            $cleaned = @($result.Host | Where-Object { $_.StartsWith('Temporary file ', [StringComparison]::Ordinal) -and $_.EndsWith(' has been cleaned up.', [StringComparison]::Ordinal) })
-            $cleaned.Count | Should -BeGreaterThan 0 -Because "the host lines were: $($result.Host -join ' | ')"
+            $cleaned = @($run.Host | Where-Object { $_.StartsWith('Temporary file ', [StringComparison]::Ordinal) -and $_.EndsWith(' has been cleaned up.', [StringComparison]::Ordinal) })
+            $cleaned.Count | Should -BeGreaterThan 0 -Because "the host lines were: $($run.Host -join ' | ')"
             # (not in the xunit test) the temporary file was in the private TMPDIR, so the check above means something
             $cleaned[0] | Should -BeLike "Temporary file $tmp*"
         }
@@ -438,7 +348,7 @@ try {
             $err = Get-TerminatingError { Get-TvmVaultKey -VaultPath $novault -ErrorAction SilentlyContinue }
 
             Assert-TvmTerminating $err 'VaultMissing' ObjectNotFound
-            Get-TerminatingMessage $err | Should -BeLike "*$novault*"
+            Get-ErrorText $err | Should -BeLike "*$novault*"
             Test-Path -LiteralPath $novault | Should -BeFalse -Because 'reading a vault must not create it'
         }
     }

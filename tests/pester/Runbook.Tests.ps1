@@ -75,6 +75,24 @@ BeforeAll {
         $vault
     }
 
+    # A backup of a new seeded vault whose k2 file is damaged (Path), and a vault with its wrapping key TvmWrap (VaultB).
+    function New-DamagedBackup {
+        $keys = Copy-VectorKeyPair (New-TestFolder keys)
+        $backup = Backup-TVMKeys $keys.Public (New-TestFolder backups) -VaultPath (New-SeededVault) 6>$null
+        Set-Content -LiteralPath (Join-Path $backup.Path 'AES/k2_256.json') -Value 'not a key file'
+        $vaultB = New-TestFolder vaultB
+        $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $vaultB 6>$null
+        [pscustomobject]@{ Path = $backup.Path; VaultB = $vaultB }
+    }
+
+    # Runs the runbook -Text (pwsh -File) on a new seeded vault (TVM_VAULT_PATH), with the arguments: the module
+    # folder, a wrapping key file that does not exist, in the folder -Work (a new one by default), then -More
+    # (by default -Work).
+    function Invoke-MissingKeyRunbook([string] $Text, [string] $Work = (New-TestFolder work), [object[]] $More = @($Work)) {
+        Invoke-Pwsh -File (New-Runbook $Text) -ArgumentList (@($script:ModuleFolder, (Join-Path $Work 'missing.pem')) + $More) `
+            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+    }
+
     # Runs a runbook whose only command is one failing -Call, importing the module by -By; returns the run.
     function Invoke-FailingRunbook([string] $By, [string] $Call) {
         $work = New-TestFolder work
@@ -86,8 +104,7 @@ Import-Module $ModuleFolder\TvmBackupUtils.<By> -Force
 <Call>
 "RUNBOOK WENT ON: $?"
 '@.Replace('<By>', $By).Replace('<Call>', $Call)
-        Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $script:ModuleFolder, (Join-Path $work 'missing.pem'), $work, $notAVault `
-            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+        Invoke-MissingKeyRunbook $text $work $work, $notAVault
     }
 }
 
@@ -101,8 +118,7 @@ Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
 Backup-TVMKeys -WrappingKeyPath $PublicPem -BackupRootPath $BackupRoot
 'RUNBOOK WENT ON'
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, (Join-Path $work 'missing.pem'), $backupRoot `
-            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+        $run = Invoke-MissingKeyRunbook $text $work $backupRoot
         $run.ExitCode | Should -Be 1
         $console = Get-ConsoleText $run
         $console | Should -Match 'Backup-TVMKeys:'
@@ -172,7 +188,6 @@ Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath
     }
 
     It 'goes on after a failure that it catches with try/catch, sees the cmdlet''s ErrorId, and exits 0' {
-        $work = New-TestFolder work
         $text = @'
 param([string] $ModuleFolder, [string] $PublicPem, [string] $BackupRoot)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
@@ -183,8 +198,7 @@ try {
 }
 'RUNBOOK WENT ON'
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, (Join-Path $work 'missing.pem'), $work `
-            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+        $run = Invoke-MissingKeyRunbook $text
         $run.ExitCode | Should -Be 0
         $lines = @(Get-ConsoleLine $run)
         $lines | Should -Contain 'CAUGHT FileMissing,TvmBackupUtils.Commands.BackupTvmKeysCommand ObjectNotFound TvmBackupUtils.TvmException'
@@ -192,55 +206,43 @@ try {
     }
 
     It 'goes on after a key that fails to import (a non-terminating error, as in the original), with $? false, and exits 0' {
-        $vaultA = New-SeededVault
-        $keys = Copy-VectorKeyPair (New-TestFolder keys)
-        $backup = Backup-TVMKeys $keys.Public (New-TestFolder backups) -VaultPath $vaultA 6>$null
-        Set-Content -LiteralPath (Join-Path $backup.Path 'AES/k2_256.json') -Value 'not a key file'
-        $vaultB = New-TestFolder vaultB
-        $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $vaultB 6>$null
+        $damaged = New-DamagedBackup
         $text = @'
 param([string] $ModuleFolder, [string] $BackupPath)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
 Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath
 "RUNBOOK WENT ON: $?"
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $backup.Path -Environment @{ TVM_VAULT_PATH = $vaultB }
+        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $damaged.Path -Environment @{ TVM_VAULT_PATH = $damaged.VaultB }
         $run.ExitCode | Should -Be 0
         Get-ConsoleText $run | Should -Match 'Error Importing Key:'
         @($run.StdOut -split '\r?\n' | Where-Object { $_ -ne '' })[-1] | Should -Be 'RUNBOOK WENT ON: False' -Because 'it is the last line the runbook writes'
-        Get-VaultKeyFile $vaultB 'k1' | Should -Exist
-        Get-VaultKeyFile $vaultB 'k2' | Should -Not -Exist
+        Get-VaultKeyFile $damaged.VaultB 'k1' | Should -Exist
+        Get-VaultKeyFile $damaged.VaultB 'k2' | Should -Not -Exist
     }
 
     It 'with -ErrorAction Stop, ends with exit code 1 at a key that fails to import, as the cmdlet does' {
-        $vaultA = New-SeededVault
-        $keys = Copy-VectorKeyPair (New-TestFolder keys)
-        $backup = Backup-TVMKeys $keys.Public (New-TestFolder backups) -VaultPath $vaultA 6>$null
-        Set-Content -LiteralPath (Join-Path $backup.Path 'AES/k2_256.json') -Value 'not a key file'
-        $vaultB = New-TestFolder vaultB
-        $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $vaultB 6>$null
+        $damaged = New-DamagedBackup
         $text = @'
 param([string] $ModuleFolder, [string] $BackupPath)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
 Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath -ErrorAction Stop
 'RUNBOOK WENT ON'
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $backup.Path -Environment @{ TVM_VAULT_PATH = $vaultB }
+        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $damaged.Path -Environment @{ TVM_VAULT_PATH = $damaged.VaultB }
         $run.ExitCode | Should -Be 1
         Get-ConsoleText $run | Should -Match 'Error Importing Key:'
         Get-ConsoleText $run | Should -Not -Match 'RUNBOOK WENT ON'
     }
 
     It 'ends with exit code 1 when Backup-TVMKeys fails with -ErrorAction SilentlyContinue: that governs non-terminating errors, for the cmdlet too' {
-        $work = New-TestFolder work
         $text = @'
 param([string] $ModuleFolder, [string] $PublicPem, [string] $BackupRoot)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
 Backup-TVMKeys -WrappingKeyPath $PublicPem -BackupRootPath $BackupRoot -ErrorAction SilentlyContinue
 'RUNBOOK WENT ON'
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, (Join-Path $work 'missing.pem'), $work `
-            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+        $run = Invoke-MissingKeyRunbook $text
         $run.ExitCode | Should -Be 1
         Get-ConsoleText $run | Should -Match ([regex]::Escape('does not exist. Check the path and try again.'))
         Get-ConsoleText $run | Should -Not -Match 'RUNBOOK WENT ON'
@@ -311,7 +313,6 @@ Backup-TVMKeys -WrappingKeyPath $PublicPem -BackupRootPath $BackupRoot
     }
 
     It 'ends with exit code 1 at a failing Backup-TVMKeys when the script sets $ErrorActionPreference = ''Stop''' {
-        $work = New-TestFolder work
         $text = @'
 param([string] $ModuleFolder, [string] $PublicPem, [string] $BackupRoot)
 $ErrorActionPreference = 'Stop'
@@ -319,8 +320,7 @@ Import-Module $ModuleFolder\TvmBackupUtils.psd1 -Force
 Backup-TVMKeys -WrappingKeyPath $PublicPem -BackupRootPath $BackupRoot
 'RUNBOOK WENT ON'
 '@
-        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, (Join-Path $work 'missing.pem'), $work `
-            -Environment @{ TVM_VAULT_PATH = (New-SeededVault) }
+        $run = Invoke-MissingKeyRunbook $text
         $run.ExitCode | Should -Be 1
         Get-ConsoleText $run | Should -Not -Match 'RUNBOOK WENT ON'
     }

@@ -1,10 +1,14 @@
-# Shared by the Pester tests of tests/pester: the staged module, test folders, key pairs, the stand-in Moc
-# module, and running scripts in a new pwsh. Import it in BeforeAll:
+# Shared by the Pester tests of tests/pester: the staged module, test folders, key pairs and PEM files, the local
+# vault's files, the stand-in Moc module, runs captured in this process or in a new pwsh, and the checks on them.
+# Import it in BeforeAll:
 #     BeforeAll { Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force }
 # Every test works in its own folder under $TestDrive (Pester removes it) and imports the module itself.
 Set-StrictMode -Version 3.0
+# As in the tests (Invoke-Tests.ps1 runs them with 'Stop'): an error in a helper fails the test.
+$ErrorActionPreference = 'Stop'
 
 $script:Repo = [IO.Path]::GetFullPath([IO.Path]::Combine($PSScriptRoot, '..', '..'))
+$script:SavedVaultPath = $null
 
 # The staged module folder: $env:TVM_TEST_MODULE_PATH (Invoke-Tests.ps1 sets it), else target/TvmBackupUtils.
 function Get-TvmModulePath {
@@ -35,23 +39,60 @@ function New-TestFolder([string] $Name = 'work', [string] $Root) {
     $path
 }
 
-# An RSA key pair made with .NET as the docs make the wrapping key (PKCS#1 public, PKCS#8 private PEM),
-# written into -Folder. -Encoding: how the PEM files are written (Utf8, Utf8Crlf, Utf8Bom, Utf16LE as Windows
-# PowerShell 5.1's Out-File writes). Returns Public, Private (paths), Bits and Rsa (the .NET key, to compare).
-function New-TestKeyPair {
+# For a test of the MOC vault, or one whose commands name their vault, as the xunit session ran: no TVM_VAULT_PATH
+# in this process. Restore-TvmVaultPath puts it back (BeforeEach/AfterEach, or BeforeAll/AfterAll).
+function Clear-TvmVaultPath {
+    $script:SavedVaultPath = $env:TVM_VAULT_PATH
+    $env:TVM_VAULT_PATH = $null
+}
+
+function Restore-TvmVaultPath { $env:TVM_VAULT_PATH = $script:SavedVaultPath }
+
+# Writes the PEM text -Pem to -Path as -Flavor, one of the encodings and line ends the docs' PowerShell recipes
+# produce (the PemFlavor of the xunit tests): Utf8Lf, Utf8Crlf, Utf8BomLf, Utf8BomCrlf (Set-Content -Encoding
+# utf8BOM, editors on Windows), Utf16LeBomCrlf (Windows PowerShell 5.1's Out-File), Utf16LeBomLf, or
+# Utf8NoFinalNewline ([IO.File]::WriteAllText of ExportRSAPublicKeyPem()).
+function Write-PemFile {
     param(
+        [Parameter(Mandatory)] [string] $Path,
+        [Parameter(Mandatory)] [string] $Pem,
+        [ValidateSet('Utf8Lf', 'Utf8Crlf', 'Utf8BomLf', 'Utf8BomCrlf', 'Utf16LeBomCrlf', 'Utf16LeBomLf', 'Utf8NoFinalNewline')]
+        [string] $Flavor = 'Utf8Lf'
+    )
+    $text = $Pem.Replace("`r`n", "`n").TrimEnd("`n")
+    $crlf = $Flavor -like '*Crlf'
+    if ($crlf) { $text = $text.Replace("`n", "`r`n") }
+    if ($Flavor -ne 'Utf8NoFinalNewline') { $text += $(if ($crlf) { "`r`n" } else { "`n" }) }
+    $bytes = switch -Wildcard ($Flavor) {
+        'Utf8Bom*' { [byte[]](0xEF, 0xBB, 0xBF) + [Text.Encoding]::UTF8.GetBytes($text) }
+        'Utf16LeBom*' { [byte[]](0xFF, 0xFE) + [Text.Encoding]::Unicode.GetBytes($text) }
+        default { [Text.Encoding]::UTF8.GetBytes($text) }
+    }
+    [IO.File]::WriteAllBytes($Path, [byte[]]$bytes)
+}
+
+# Writes the public (PKCS#1) and private (PKCS#8) PEM of the .NET key -Rsa into -Folder as -Flavor (see
+# Write-PemFile): public.pem and private.pem, public-<Flavor>.pem and private-<Flavor>.pem for another flavor than
+# Utf8Lf. Returns Public and Private (paths).
+function Write-KeyPair {
+    param(
+        [Parameter(Mandatory)] [System.Security.Cryptography.RSA] $Rsa,
         [Parameter(Mandatory)] [string] $Folder,
-        [int] $Bits = 2048,
-        [string] $Prefix = '',
-        [ValidateSet('Utf8', 'Utf8Crlf', 'Utf8Bom', 'Utf16LE')] [string] $Encoding = 'Utf8'
+        [string] $Flavor = 'Utf8Lf'
     )
     $null = New-Item -ItemType Directory -Path $Folder -Force
+    $suffix = if ($Flavor -eq 'Utf8Lf') { '' } else { "-$Flavor" }
+    $pair = [pscustomobject]@{ Public = [IO.Path]::Combine($Folder, "public$suffix.pem"); Private = [IO.Path]::Combine($Folder, "private$suffix.pem") }
+    Write-PemFile -Path $pair.Public -Pem $Rsa.ExportRSAPublicKeyPem() -Flavor $Flavor
+    Write-PemFile -Path $pair.Private -Pem $Rsa.ExportPkcs8PrivateKeyPem() -Flavor $Flavor
+    $pair
+}
+
+# A new RSA key pair made with .NET as the docs make the wrapping key, written into -Folder by Write-KeyPair.
+# Returns Public, Private (paths), Bits and Rsa (the .NET key, to compare).
+function New-TestKeyPair([Parameter(Mandatory)] [string] $Folder, [int] $Bits = 2048, [string] $Flavor = 'Utf8Lf') {
     $rsa = [System.Security.Cryptography.RSA]::Create($Bits)
-    $public = [IO.Path]::Combine($Folder, "${Prefix}public.pem")
-    $private = [IO.Path]::Combine($Folder, "${Prefix}private.pem")
-    Write-PemFile -Path $public -Pem $rsa.ExportRSAPublicKeyPem() -Encoding $Encoding
-    Write-PemFile -Path $private -Pem $rsa.ExportPkcs8PrivateKeyPem() -Encoding $Encoding
-    [pscustomobject]@{ Public = $public; Private = $private; Bits = $Bits; Rsa = $rsa }
+    Write-KeyPair -Rsa $rsa -Folder $Folder -Flavor $Flavor | Add-Member -NotePropertyMembers ([ordered]@{ Bits = $Bits; Rsa = $rsa }) -PassThru
 }
 
 # The wrapping key pair of tests/vectors (RSA-2048, made with Python), copied into -Folder: fast, and the same
@@ -66,20 +107,70 @@ function Copy-VectorKeyPair([Parameter(Mandatory)] [string] $Folder, [string] $N
     [pscustomobject]@{ Public = $public; Private = $private; Bits = 2048 }
 }
 
-function Write-PemFile([string] $Path, [string] $Pem, [string] $Encoding = 'Utf8') {
-    $text = $Pem.Replace("`r`n", "`n").TrimEnd("`n")
-    $newline = if ($Encoding -in 'Utf8Crlf', 'Utf16LE') { "`r`n" } else { "`n" }
-    $text = $text.Replace("`n", $newline) + $newline
-    $bytes = switch ($Encoding) {
-        'Utf16LE' { [byte[]](0xFF, 0xFE) + [Text.Encoding]::Unicode.GetBytes($text) }
-        'Utf8Bom' { [byte[]](0xEF, 0xBB, 0xBF) + [Text.Encoding]::UTF8.GetBytes($text) }
-        default { [Text.Encoding]::UTF8.GetBytes($text) }
+# base64url (RFC 4648 section 5) with its '=' padding, as the key files hold keys (docs/format.md sections 2 and 6).
+function ConvertTo-Base64Url([byte[]] $Data) { [Convert]::ToBase64String($Data).Replace('+', '-').Replace('/', '_') }
+
+function ConvertFrom-Base64Url([string] $Text) { , [Convert]::FromBase64String($Text.Replace('-', '+').Replace('_', '/')) }
+
+# base64url WITH '=' padding, as MOC wants it (the xunit B64.IsPaddedUrl).
+function Test-PaddedBase64Url([string] $Text) { ($Text.Length % 4 -eq 0) -and ($Text -cmatch '^[A-Za-z0-9_-]*={0,2}$') }
+
+# Opens a key blob of docs/format.md section 4, the base64url text -Blob (a key file's "private-key"), with the
+# wrapping private key -Rsa: RSAES-OAEP-SHA1 of the 32-byte AES key K (the first modulus-length bytes), then
+# RFC 5649 AES-KWP of the target with K (.NET's Aes.DecryptKeyWrapPadded). Returns the target's bytes.
+function Unprotect-KeyBlob([Parameter(Mandatory)] [string] $Blob, [Parameter(Mandatory)] [System.Security.Cryptography.RSA] $Rsa) {
+    $bytes = ConvertFrom-Base64Url $Blob
+    $modulus = $Rsa.KeySize / 8
+    if ($bytes.Length -le $modulus + 16) { throw "The blob of $($bytes.Length) bytes must hold more than the RSA part ($modulus bytes) and 16 bytes." }
+    $k = $Rsa.Decrypt([byte[]]$bytes[0..($modulus - 1)], [System.Security.Cryptography.RSAEncryptionPadding]::OaepSHA1)
+    if ($k.Length -ne 32) { throw "The RSA part of the blob holds $($k.Length) bytes, not a 32-byte AES key." }
+    $aes = [System.Security.Cryptography.Aes]::Create()
+    try {
+        $aes.Key = $k
+        , $aes.DecryptKeyWrapPadded([byte[]]$bytes[$modulus..($bytes.Length - 1)])
+    } finally {
+        $aes.Dispose()
     }
-    [IO.File]::WriteAllBytes($Path, $bytes)
 }
 
 # The local vault's file of key -Name (docs/format.md section 6).
 function Get-VaultKeyFile([string] $Vault, [string] $Name) { [IO.Path]::Combine($Vault, 'keys', "$Name.json") }
+
+# The local vault's key file of -Name, read as the xunit VaultFiles.Read did: Name, Type, Size, MaterialText (the
+# base64url text), Material (its bytes) and RawText.
+function Read-VaultKeyFile([string] $Vault, [string] $Name) {
+    $raw = [IO.File]::ReadAllText((Get-VaultKeyFile $Vault $Name))
+    $json = $raw | ConvertFrom-Json
+    [pscustomobject]@{
+        Name = $json.name
+        Type = $json.type
+        Size = [int]$json.size
+        MaterialText = [string]$json.material
+        Material = ConvertFrom-Base64Url ([string]$json.material)
+        RawText = $raw
+    }
+}
+
+# File name -> base64 of the bytes of every file under <vault>/keys, in ordinal order (empty when there is none):
+# a vault to compare with itself later.
+function Get-VaultSnapshot([string] $Vault) {
+    $snapshot = [System.Collections.Generic.SortedDictionary[string, string]]::new([StringComparer]::Ordinal)
+    $keys = [IO.Path]::Combine($Vault, 'keys')
+    if (Test-Path -LiteralPath $keys -PathType Container) {
+        foreach ($f in [IO.Directory]::GetFiles($keys)) {
+            $snapshot[[IO.Path]::GetFileName($f)] = [Convert]::ToBase64String([IO.File]::ReadAllBytes($f))
+        }
+    }
+    , $snapshot
+}
+
+# Strings sorted with the ordinal comparer, as the xunit tests sorted them (Sort-Object compares by culture and
+# ignores case): -Values, or the strings of the pipeline. Returns one array.
+function Get-OrdinalSorted([string[]] $Values) {
+    $sorted = [string[]]@(if ($PSBoundParameters.ContainsKey('Values')) { $Values } else { $input })
+    [Array]::Sort($sorted, [StringComparer]::Ordinal)
+    , $sorted
+}
 
 # The stand-in Moc module (tests/MocStandIn, built by build.ps1 Test): NOT Microsoft's Moc module; it
 # reproduces the documented behaviours of the Moc key vault cmdlets and records every call.
@@ -98,6 +189,82 @@ function Set-StandInCluster([Parameter(Mandatory)] [string] $StateRoot, [hashtab
     Clear-MocStandInCall
 }
 
+# New-MocKey for each of -Key in the current cluster's vault (by default the original's group and vault): a name
+# (of -Type and -Size) or an object with Name, Type and Size.
+function Add-StandInKey {
+    param(
+        [Parameter(Mandatory)] [object[]] $Key,
+        [string] $Type = 'AES',
+        [int] $Size = 256,
+        [string] $Group = 'AzureStackHostAttestation',
+        [string] $KeyVaultName = 'AzureStackTvmKeyVault'
+    )
+    foreach ($k in $Key) {
+        if ($k -is [string]) { $k = @{ Name = $k; Type = $Type; Size = $Size } }
+        New-MocKey -name $k.Name -group $Group -keyvaultName $KeyVaultName -type $k.Type -size $k.Size -ErrorAction Stop
+    }
+}
+
+# The stand-in's call record (of -Command, a wildcard pattern): Command and Parameters (an OrderedDictionary,
+# case-insensitive) of each call.
+function Get-StandInCall([string] $Command = '*') { @(Get-MocStandInCall | Where-Object { $_.Command -like $Command }) }
+
+# Removes the functions a test put in front of a Moc cmdlet (function global:Get-MocKey ...): they are process-wide.
+function Remove-MocOverride {
+    foreach ($name in 'Get-MocConfig', 'Get-MocKey', 'Get-MocKeyPublicKey', 'Import-MocKey', 'Export-MocKey', 'New-MocKey') {
+        Remove-Item -Path "Function:\$name" -ErrorAction SilentlyContinue
+    }
+}
+
+# Runs -ScriptBlock as the xunit TvmSession.Run did: with $ErrorActionPreference and $WarningPreference 'Continue'
+# and every stream redirected, inside a try/catch, so that a cmdlet's terminating error ends the script block and
+# is kept, not thrown on. It runs in a child scope of the caller's, as in a function of the test file: it sees the
+# caller's variables (and the preferences, which a scope of this module would hide from it). Returns Script (its
+# text), Output (the objects it wrote, those before a terminating error too) and OutputTypes (their .NET type
+# names), Host (the texts of the information records tagged PSHOST: Write-Host, the cmdlets' host lines), Warnings
+# (texts), Errors (the non-terminating ErrorRecords), Terminating (the ErrorRecord it ended with, or $null) and Threw.
+function Invoke-Captured {
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [scriptblock] $ScriptBlock)
+    $inCaller = [scriptblock]::Create(@'
+& {
+    $ErrorActionPreference = 'Continue'
+    $WarningPreference = 'Continue'
+    try { & $args[0] *>&1 } catch { [pscustomobject]@{ PSTypeName = 'TvmTests.Terminating'; ErrorRecord = $_ } }
+} $args[0]
+'@)
+    $records = $PSCmdlet.SessionState.InvokeCommand.InvokeScript($PSCmdlet.SessionState, $inCaller, $ScriptBlock)
+    $output = [System.Collections.Generic.List[object]]::new()
+    $hostLines = [System.Collections.Generic.List[string]]::new()
+    $warnings = [System.Collections.Generic.List[string]]::new()
+    $errors = [System.Collections.Generic.List[object]]::new()
+    $terminating = $null
+    foreach ($r in $records) {
+        if ($null -eq $r) { continue }
+        if ($r -is [System.Management.Automation.InformationRecord]) {
+            if ($r.Tags -contains 'PSHOST') { $hostLines.Add("$($r.MessageData)") }
+        } elseif ($r -is [System.Management.Automation.WarningRecord]) {
+            $warnings.Add($r.Message)
+        } elseif ($r -is [System.Management.Automation.ErrorRecord]) {
+            $errors.Add($r)
+        } elseif ($r.PSObject.TypeNames -contains 'TvmTests.Terminating') {
+            $terminating = $r.ErrorRecord
+        } elseif ($r -isnot [System.Management.Automation.VerboseRecord] -and $r -isnot [System.Management.Automation.DebugRecord]) {
+            $output.Add($r)
+        }
+    }
+    [pscustomobject]@{
+        Script = "$ScriptBlock".Trim()
+        Output = $output.ToArray()
+        OutputTypes = @($output | ForEach-Object { $_.GetType().FullName })
+        Host = $hostLines.ToArray()
+        Warnings = $warnings.ToArray()
+        Errors = $errors.ToArray()
+        Terminating = $terminating
+        Threw = $null -ne $terminating
+    }
+}
+
 # Runs -ScriptBlock and returns the ErrorRecord of the terminating error it ends with (or $null).
 function Get-TerminatingError([Parameter(Mandatory)] [scriptblock] $ScriptBlock) {
     try {
@@ -106,6 +273,68 @@ function Get-TerminatingError([Parameter(Mandatory)] [scriptblock] $ScriptBlock)
         return $_
     }
     $null
+}
+
+# The message of an error as the xunit tests read it: the error details' message, then the exception's.
+function Get-ErrorText([System.Management.Automation.ErrorRecord] $Record) {
+    if ($Record.ErrorDetails -and $Record.ErrorDetails.Message) { "$($Record.ErrorDetails.Message) $($Record.Exception.Message)" } else { "$($Record.Exception.Message)" }
+}
+
+# Everything a captured run (Invoke-Captured, Invoke-InNewPwsh) sent, or an ErrorRecord, for the message of a
+# failed assertion.
+function Format-Captured($Run) {
+    $describe = { param($e) "[$($e.FullyQualifiedErrorId)] [$($e.CategoryInfo.Category)] $($e.Exception.Message)" }
+    if ($null -eq $Run) { return '(no run and no error)' }
+    if ($Run -is [System.Management.Automation.ErrorRecord]) { return & $describe $Run }
+    $lines = @('---- script ----', $Run.Script, "---- output ($(@($Run.Output).Count)) ----") +
+        @($Run.Output | ForEach-Object { "  $($_.GetType().FullName): " + (@($_.PSObject.Properties | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join '; ') }) +
+        "---- host ($(@($Run.Host).Count)) ----" + @($Run.Host | ForEach-Object { "  $_" }) +
+        "---- warnings ($(@($Run.Warnings).Count)) ----" + @($Run.Warnings | ForEach-Object { "  $_" }) +
+        "---- errors ($(@($Run.Errors).Count)) ----" + @($Run.Errors | ForEach-Object { '  ' + (& $describe $_) })
+    if ($Run.Terminating) { $lines += '---- terminating ----', ('  ' + (& $describe $Run.Terminating)) }
+    $lines -join "`n"
+}
+
+# The xunit AssertClean: the captured run ended without a terminating error and wrote no error. Returns the run.
+function Assert-Clean($Run) {
+    if ($Run.Terminating -or @($Run.Errors).Count -gt 0) {
+        throw "Expected to succeed without errors.`n$(Format-Captured $Run)"
+    }
+    $Run
+}
+
+# The xunit AssertTerminating: a terminating error of -ErrorId raised by a TvmBackupUtils command (its
+# FullyQualifiedErrorId is '<ErrorId>,TvmBackupUtils.*'), of -Category. -Run: a captured run (Invoke-Captured,
+# Invoke-InNewPwsh), or the ErrorRecord (Get-TerminatingError). Returns the ErrorRecord.
+function Assert-TvmTerminating {
+    param(
+        [Parameter(Position = 0)] $Run,
+        [Parameter(Mandatory, Position = 1)] [string] $ErrorId,
+        [Parameter(Mandatory, Position = 2)] [System.Management.Automation.ErrorCategory] $Category
+    )
+    $e = if ($null -eq $Run -or $Run -is [System.Management.Automation.ErrorRecord]) { $Run } else { $Run.Terminating }
+    if (-not $e) { throw "Expected a terminating error $ErrorId, got none.`n$(Format-Captured $Run)" }
+    "$($e.FullyQualifiedErrorId)".Split(',')[0] | Should -BeExactly $ErrorId -Because (Format-Captured $Run)
+    $e.FullyQualifiedErrorId | Should -BeLikeExactly "$ErrorId,TvmBackupUtils.*" -Because 'the error names a TvmBackupUtils command'
+    $e.CategoryInfo.Category | Should -Be $Category
+    $e
+}
+
+# -Objects, each required to be of the .NET type -Type (TvmBackupUtils.<Type> for a name without a dot), as the
+# xunit Objects.Keys and Objects.Restores required. Returns them.
+function Get-OfType([object[]] $Objects, [string] $Type = 'TvmKey') {
+    if ($Type -notlike '*.*') { $Type = "TvmBackupUtils.$Type" }
+    foreach ($o in $Objects) {
+        $o.GetType().FullName | Should -BeExactly $Type
+        $o
+    }
+}
+
+# The TvmBackup of a backup's output -Objects, which must be exactly that one object.
+function Get-SingleBackup([object[]] $Objects) {
+    @($Objects | Where-Object { $null -ne $_ }).Count | Should -Be 1 -Because 'Backup-TVMKeys writes exactly one TvmBackup object'
+    $Objects[0].GetType().FullName | Should -BeExactly 'TvmBackupUtils.TvmBackup'
+    $Objects[0]
 }
 
 # The pwsh executable of this PowerShell: $PSHOME/pwsh (pwsh.exe on Windows). Not the process path: under
@@ -119,7 +348,8 @@ function Get-PwshExecutable {
 }
 
 # Runs a .ps1 file in a new pwsh, as a scheduled task would (pwsh -File); returns ExitCode, Output (lines of
-# stdout and stderr) and the command line. -Environment: variables for that process only (TMPDIR, TVM_VAULT_PATH).
+# stdout and stderr), StdOut and StdErr. -Environment: variables for that process only (TMPDIR, TVM_VAULT_PATH);
+# a $null value removes the variable there.
 function Invoke-Pwsh {
     param(
         [Parameter(Mandatory)] [string] $File,
@@ -134,7 +364,9 @@ function Invoke-Pwsh {
     $info.RedirectStandardError = $true
     $info.UseShellExecute = $false
     $info.WorkingDirectory = $WorkingDirectory
-    foreach ($k in $Environment.Keys) { $info.Environment[$k] = [string]$Environment[$k] }
+    foreach ($k in $Environment.Keys) {
+        if ($null -eq $Environment[$k]) { $null = $info.Environment.Remove($k) } else { $info.Environment[$k] = [string]$Environment[$k] }
+    }
     $process = [System.Diagnostics.Process]::Start($info)
     $stderr = $process.StandardError.ReadToEndAsync()
     $stdout = $process.StandardOutput.ReadToEnd()
@@ -145,6 +377,78 @@ function Invoke-Pwsh {
         StdOut = $stdout
         StdErr = $stderr.Result
     }
+}
+
+# An ErrorRecord as data that crosses a process (Export-Clixml keeps neither its category nor its error details);
+# ConvertFrom-ErrorData makes an ErrorRecord of it again, with the same ErrorId, category, target (as text),
+# exception message and error details.
+function ConvertTo-ErrorData($Record) {
+    if ($null -eq $Record) { return }
+    [pscustomobject]@{
+        FullyQualifiedErrorId = [string]$Record.FullyQualifiedErrorId
+        Category = [string]$Record.CategoryInfo.Category
+        TargetObject = if ($null -ne $Record.TargetObject) { [string]$Record.TargetObject } else { $null }
+        Message = [string]$Record.Exception.Message
+        Details = if ($Record.ErrorDetails) { [string]$Record.ErrorDetails.Message } else { $null }
+    }
+}
+
+function ConvertFrom-ErrorData($Data) {
+    if ($null -eq $Data) { return }
+    $record = [System.Management.Automation.ErrorRecord]::new([Exception]::new($Data.Message), $Data.FullyQualifiedErrorId,
+        [System.Management.Automation.ErrorCategory]$Data.Category, $Data.TargetObject)
+    if ($Data.Details) { $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($Data.Details) }
+    $record
+}
+
+# Runs -Body in a new pwsh (Invoke-Pwsh: -Environment there only, e.g. TMPDIR or TVM_VAULT_PATH, which the engine
+# of this process would not see) with the staged module imported and -Variables as [string] parameters of the
+# script. The body runs in Invoke-Captured there; returns what it captured (output objects deserialized, errors
+# ErrorRecords again: ConvertFrom-ErrorData) plus TvmVaultPath (the child's $env:TVM_VAULT_PATH), MocConfigCommands
+# (how many Get-MocConfig commands it had), ExitCode and ProcessOutput (Invoke-Pwsh's Output).
+# -Raw: the body runs as the script's own statements, as a runbook's do (a terminating error ends the script with
+# exit code 1, $? and the What if lines are as a runbook sees them); returns Invoke-Pwsh's result.
+function Invoke-InNewPwsh {
+    param(
+        [Parameter(Mandatory)] [string] $Body,
+        [System.Collections.IDictionary] $Variables = @{},
+        [hashtable] $Environment = @{},
+        [switch] $Raw
+    )
+    $folder = New-TestFolder pwsh
+    $file = [IO.Path]::Combine($folder, 'script.ps1')
+    $resultFile = [IO.Path]::Combine($folder, 'result.clixml')
+    $names = @($Variables.Keys)
+    $fixed = if ($Raw) { @('TvmModulePath') } else { @('TvmModulePath', 'TvmResultFile') }
+    $params = "param($((@($fixed) + $names | ForEach-Object { "[string] `$$_" }) -join ', '))"
+    $importModule = 'Import-Module ([IO.Path]::Combine($TvmModulePath, ''TvmBackupUtils.psd1'')) -Force -ErrorAction Stop'
+    $text = if ($Raw) {
+        @($params, $importModule, $Body)
+    } else {
+        @(
+            $params
+            "Import-Module '$([IO.Path]::Combine($PSScriptRoot, 'TestHelpers.psm1').Replace("'", "''"))' -Force"
+            $importModule
+            '$TvmMocConfigCommands = @(Get-Command Get-MocConfig -ErrorAction SilentlyContinue).Count'
+            "`$TvmRun = Invoke-Captured {`n$Body`n}"
+            '$TvmRun.Errors = @($TvmRun.Errors | ForEach-Object { ConvertTo-ErrorData $_ })'
+            '$TvmRun.Terminating = ConvertTo-ErrorData $TvmRun.Terminating'
+            '$TvmRun | Add-Member TvmVaultPath $env:TVM_VAULT_PATH'
+            '$TvmRun | Add-Member MocConfigCommands $TvmMocConfigCommands'
+            '$TvmRun | Export-Clixml -Path $TvmResultFile -Depth 4'
+        )
+    }
+    Set-Content -LiteralPath $file -Value ($text -join "`n") -Encoding utf8
+    $arguments = @((Get-TvmModulePath)) + @($(if (-not $Raw) { $resultFile })) + @($names | ForEach-Object { [string]$Variables[$_] })
+    $process = Invoke-Pwsh -File $file -ArgumentList $arguments -Environment $Environment
+    if ($Raw) { return $process }
+    if (-not (Test-Path -LiteralPath $resultFile)) {
+        throw "The new pwsh (exit code $($process.ExitCode)) wrote no result:`n$($process.Output -join "`n")"
+    }
+    $run = Import-Clixml -Path $resultFile
+    $run.Errors = @($run.Errors | ForEach-Object { ConvertFrom-ErrorData $_ })
+    $run.Terminating = ConvertFrom-ErrorData $run.Terminating
+    $run | Add-Member -NotePropertyMembers ([ordered]@{ ExitCode = $process.ExitCode; ProcessOutput = $process.Output }) -PassThru
 }
 
 Export-ModuleMember -Function *

@@ -44,10 +44,6 @@ Describe 'A transcript of a backup and a restore on local vaults' -ForEach @($Fl
             }
         }
 
-        function ConvertFrom-Base64Url([string] $Text) {
-            [Convert]::FromBase64String($Text.Replace('-', '+').Replace('_', '/'))
-        }
-
         $root = New-TestFolder transcript
         $vaultA = Join-Path $root 'vault-a'
         $vaultB = Join-Path $root 'vault-b'
@@ -91,8 +87,7 @@ Describe 'A transcript of a backup and a restore on local vaults' -ForEach @($Fl
 
         # The material of each key of both vaults, from keys/<name>.json.
         function Get-VaultMaterial([string] $Vault, [string] $Name) {
-            $file = Get-VaultKeyFile $(if ($Vault -eq 'A') { $vaultA } else { $vaultB }) $Name
-            ConvertFrom-Base64Url (Get-Content -Raw -LiteralPath $file | ConvertFrom-Json).material
+            (Read-VaultKeyFile $(if ($Vault -eq 'A') { $vaultA } else { $vaultB }) $Name).Material
         }
     }
 
