@@ -2,9 +2,9 @@
 # Module manifest of TvmBackupUtils: backup and restore of the Trusted launch VM keys of Azure Local.
 # A drop-in replacement of Microsoft's TvmBackupUtils.psm1 sample (same commands, parameters and host
 # messages); the cmdlets are in TvmBackupUtils.dll (C#), the logic in the tvmkeys engine beside it under
-# runtimes/<rid>/native/. Staged by ps-module/build.sh into target/TvmBackupUtils/.
+# runtimes/<rid>/native/. Staged by build.ps1 Stage into target/TvmBackupUtils/.
 #
-# This file is a template: ps-module/build.sh stamps ModuleVersion (from Cargo.toml, the one version of the
+# This file is a template: build.ps1 Stage stamps ModuleVersion (from Cargo.toml, the one version of the
 # module, the engine and the assembly) and CmdletsToExport (from the [Cmdlet] attributes of the C# sources,
 # the one list of cmdlets) into the staged copy.
 #

@@ -62,14 +62,3 @@ impl Events for NoEvents {
         Reply::Proceed
     }
 }
-
-/// Events kept in order, every question answered `Proceed`; for tests and for callers that read them later.
-#[derive(Default)]
-pub struct Recorded(pub Vec<Event>);
-
-impl Events for Recorded {
-    fn send(&mut self, event: Event) -> Reply {
-        self.0.push(event);
-        Reply::Proceed
-    }
-}

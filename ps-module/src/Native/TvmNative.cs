@@ -112,7 +112,7 @@ namespace TvmBackupUtils.Native
                 {
                     throw new TvmNativeLibraryException(
                         $"The TvmBackupUtils engine library '{path}' has no export '{name}': it does not belong to this " +
-                        "version of the module. Re-stage the module (bash ps-module/build.sh) or reinstall it.");
+                        "version of the module. Re-stage the module (./build.ps1 Stage) or reinstall it.");
                 }
                 return Marshal.GetDelegateForFunctionPointer<T>(address);
             }
@@ -123,7 +123,7 @@ namespace TvmBackupUtils.Native
                 throw new TvmNativeLibraryException(
                     $"The TvmBackupUtils engine library '{path}' has ABI version {abi}, but this module " +
                     $"(TvmBackupUtils.dll) was built for ABI version {AbiVersion}. The module folder mixes two builds: " +
-                    "re-stage the module (bash ps-module/build.sh) or reinstall it.");
+                    "re-stage the module (./build.ps1 Stage) or reinstall it.");
             }
             Version = Utf8.FromNative(Bind<VersionFn>("tvm_version")());
             _bufferFree = Bind<BufferFreeFn>("tvm_buffer_free");
@@ -183,7 +183,7 @@ namespace TvmBackupUtils.Native
             {
                 throw new TvmNativeLibraryException(
                     $"The TvmBackupUtils engine library was not found at '{path}'. The module folder is incomplete " +
-                    $"for this platform ({NativeLoader.RuntimeIdentifier}): re-stage the module (bash ps-module/build.sh) " +
+                    $"for this platform ({NativeLoader.RuntimeIdentifier}): re-stage the module (./build.ps1 Stage) " +
                     "or reinstall it.");
             }
             IntPtr library;
@@ -195,7 +195,7 @@ namespace TvmBackupUtils.Native
             {
                 throw new TvmNativeLibraryException(
                     $"The TvmBackupUtils engine library '{path}' could not be loaded ({e.Message}). It may be built for " +
-                    $"another platform than {NativeLoader.RuntimeIdentifier}: re-stage the module (bash ps-module/build.sh) " +
+                    $"another platform than {NativeLoader.RuntimeIdentifier}: re-stage the module (./build.ps1 Stage) " +
                     "or reinstall it.", e);
             }
             return new TvmNative(path, library);
