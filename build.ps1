@@ -3,13 +3,22 @@
     Builds, stages, tests and packages TvmBackupUtils: the same steps on Windows and Linux.
 .DESCRIPTION
     Tasks (several may be given; each runs what it needs first):
-      Build      the Rust engine (cargo, release profile unless -DebugEngine) and the C# assembly (dotnet, Release)
+      WindowsToolchain
+                 on Linux: build/windows-toolchain.sh setup, the cross toolchain for the Windows engine and the
+                 Wine prefix its tests run in (docs/windows.md; idempotent, cached under build/windows/)
+      Build      the Rust engine (cargo, release profile unless -DebugEngine) and the C# assembly (dotnet,
+                 Release); on Linux also the Windows engine, tvmkeys.dll (x86_64-pc-windows-gnu, release)
       Stage      Build, then the module folder target/TvmBackupUtils/: manifest stamped with the one version
                  (Cargo.toml's) and the one cmdlet list (the [Cmdlet] attributes of ps-module/src/Commands),
-                 the .psm1 loader, the assembly, formats, help, runtimes/<rid>/native/<engine library>
+                 the .psm1 loader, the assembly, formats, help, runtimes/<rid>/native/<engine library> for
+                 linux-x64 and win-x64
       Test       Stage, then every test: cargo test; the Pester tests of tests/pester in a new pwsh against
-                 the staged module; the xunit tests of the C# internals; the rehearsal. Ends with one line
-                 `tests: N passed, N failed`
+                 the staged module; the xunit tests of the C# internals; the rehearsal; then WindowsTest.
+                 Ends with one line `tests: N passed, N failed`
+      WindowsTest
+                 on Linux, under Wine: the Rust tests cross-built for Windows, and the Pester tests that need
+                 neither MOC nor .NET's RSA (tests/pester/WindowsSuite.txt) in pwsh 7.6.9 for win-x64
+                 (tests/WindowsHost) against the staged module with tvmkeys.dll
       Rehearsal  Stage, then README command 1: backup of a local vault, restore into a second, in a new pwsh
       Package    Stage, then target/package/TvmBackupUtils/<version>/ and TvmBackupUtils.<version>.nupkg
                  (Compress-PSResource), which PSResourceGet publishes and installs
@@ -29,7 +38,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Stage', 'Test', 'Rehearsal', 'Package', 'Clean')]
+    [ValidateSet('WindowsToolchain', 'Build', 'Stage', 'Test', 'WindowsTest', 'Rehearsal', 'Package', 'Clean')]
     [string[]] $Task = @('Stage'),
 
     # A debug build of the engine instead of a release one.
@@ -47,6 +56,10 @@ $stage = if ($StagePath) { [IO.Path]::GetFullPath($StagePath) } else { Join-Path
 $packageRoot = Join-Path (Split-Path $stage -Parent) 'package'
 $moduleSource = Join-Path $repo 'ps-module'
 $profileName = if ($DebugEngine) { 'debug' } else { 'release' }
+$onLinux = [System.Runtime.InteropServices.RuntimeInformation]::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::Linux)
+# The Windows engine's target: windows-gnu (mingw-w64), which needs no MSVC runtime (docs/windows.md).
+$windowsTarget = 'x86_64-pc-windows-gnu'
+$toolchain = Join-Path $repo 'build/windows-toolchain.sh'
 
 function Write-Step([string] $Text) {
     Write-Host "build.ps1: $Text" -ForegroundColor Cyan
@@ -93,26 +106,51 @@ function Get-RuntimeInfo {
     [pscustomobject]@{ Rid = "$os-$arch"; Library = $library }
 }
 
+function Invoke-WindowsToolchain {
+    if (-not $onLinux) {
+        Write-Step 'WindowsToolchain: the Windows engine is cross-built on Linux only; on Windows cargo builds tvmkeys.dll itself'
+        return
+    }
+    Invoke-Native bash @($toolchain, 'setup')
+}
+
 function Invoke-Build {
     $version = Get-ModuleVersion
     $cargo = @('build', '--offline')
     if (-not $DebugEngine) { $cargo += '--release' }
     Invoke-Native cargo $cargo
+    if ($onLinux) {
+        Invoke-WindowsToolchain
+        $windows = @($toolchain, 'cargo', 'build')
+        if (-not $DebugEngine) { $windows += '--release' }
+        Invoke-Native bash $windows
+    }
     Invoke-Native dotnet @('build', (Join-Path $moduleSource 'src'), '-c', 'Release', '--nologo', '-v', 'minimal', "-p:Version=$version")
+}
+
+# The engine libraries a staged module carries: the one built for this machine, and on Linux the Windows
+# one cross-built beside it.
+function Get-NativeLibraries {
+    $runtime = Get-RuntimeInfo
+    $libraries = @([pscustomobject]@{ Rid = $runtime.Rid; Library = $runtime.Library; Path = Join-Path $target "$profileName/$($runtime.Library)" })
+    if ($onLinux) {
+        $libraries += [pscustomobject]@{ Rid = 'win-x64'; Library = 'tvmkeys.dll'; Path = Join-Path $target "$windowsTarget/$profileName/tvmkeys.dll" }
+    }
+    foreach ($library in $libraries) {
+        if (-not (Test-Path $library.Path)) { throw "build.ps1: the engine library $($library.Path) was not built." }
+    }
+    $libraries
 }
 
 function Invoke-Stage {
     Invoke-Build
     $version = Get-ModuleVersion
     $cmdlets = Get-CmdletNames
-    $runtime = Get-RuntimeInfo
-    $native = Join-Path $target "$profileName/$($runtime.Library)"
-    if (-not (Test-Path $native)) { throw "build.ps1: the engine library $native was not built." }
+    $libraries = Get-NativeLibraries
     $dllDir = Join-Path $moduleSource 'src/bin/Release/netstandard2.0'
-    Write-Step "staging TvmBackupUtils $version ($($runtime.Rid), $profileName engine) in $stage; cmdlets: $($cmdlets -join ', ')"
+    Write-Step "staging TvmBackupUtils $version ($(($libraries.Rid) -join ', '), $profileName engine) in $stage; cmdlets: $($cmdlets -join ', ')"
     if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
-    $nativeDir = Join-Path $stage "runtimes/$($runtime.Rid)/native"
-    $null = New-Item -ItemType Directory -Path $nativeDir -Force
+    $null = New-Item -ItemType Directory -Path $stage -Force
     $manifest = (Get-Content (Join-Path $moduleSource 'TvmBackupUtils.psd1') -Raw).
         Replace('{{Version}}', $version).
         Replace('{{Cmdlets}}', (($cmdlets | ForEach-Object { "'$_'" }) -join ', '))
@@ -125,7 +163,11 @@ function Invoke-Stage {
     }
     Copy-Item (Join-Path $moduleSource 'en-US') $stage -Recurse
     Copy-Item (Join-Path $dllDir 'TvmBackupUtils.dll') $stage
-    Copy-Item $native (Join-Path $nativeDir $runtime.Library)
+    foreach ($library in $libraries) {
+        $nativeDir = Join-Path $stage "runtimes/$($library.Rid)/native"
+        $null = New-Item -ItemType Directory -Path $nativeDir -Force
+        Copy-Item $library.Path (Join-Path $nativeDir $library.Library)
+    }
     Write-Step "staged $stage"
 }
 
@@ -151,17 +193,33 @@ function Get-PwshPath {
 
 function Invoke-CargoTest {
     Write-Step 'cargo test --offline'
-    $log = & cargo test --offline 2>&1 | ForEach-Object { "$_" } | Tee-Object -Variable lines
-    $log | Out-Host
-    $failedRun = $LASTEXITCODE -ne 0
+    $lines = & cargo test --offline 2>&1 | ForEach-Object { "$_" }
+    $exit = $LASTEXITCODE
+    $lines | Out-Host
+    Add-CargoCount 'cargo test' $lines $exit
+}
+
+# The Rust tests cross-built for Windows and run under wine64 (the toolchain's cargo runner).
+function Invoke-WindowsCargoTest {
+    $arguments = @($toolchain, 'cargo', 'test', '--release', '--no-fail-fast')
+    Write-Step "bash $($arguments -join ' ')"
+    $lines = & bash @arguments 2>&1 | ForEach-Object { "$_".TrimEnd("`r") }
+    $exit = $LASTEXITCODE
+    $lines | Out-Host
+    Add-CargoCount 'cargo test (Windows, Wine)' $lines $exit
+}
+
+function Add-CargoCount([string] $Runner, [string[]] $Lines, [int] $Exit) {
+    $failedRun = $Exit -ne 0
     $passed = 0; $failed = 0
-    foreach ($line in $lines) {
+    foreach ($line in $Lines) {
         if ($line -match '^test result: \w+\. (\d+) passed; (\d+) failed') {
             $passed += [int]$Matches[1]; $failed += [int]$Matches[2]
         }
     }
     if ($failedRun -and $failed -eq 0) { $failed = 1 }
-    Add-Count 'cargo test' $passed $failed
+    if ($passed -eq 0 -and $failed -eq 0) { $failed = 1; Write-Step "$Runner ran no test" }
+    Add-Count $Runner $passed $failed
 }
 
 function Invoke-XunitTest {
@@ -204,6 +262,65 @@ function Invoke-PesterTest {
     }
     if ($exit -ne 0 -and $failed -eq 0) { $failed = 1 }
     Add-Count 'pester' $passed $failed
+}
+
+# A Linux path as Wine's Windows processes see it: Z: is the Linux root.
+function ConvertTo-WinePath([string] $Path) { 'Z:' + ([IO.Path]::GetFullPath($Path) -replace '/', '\') }
+
+# The Pester tests of tests/pester/WindowsSuite.txt in pwsh 7.6.9 for win-x64 under Wine, against the staged
+# module, which loads runtimes/win-x64/native/tvmkeys.dll there.
+function Invoke-WindowsPesterTest {
+    $hostDir = Join-Path $target 'windows-host'
+    Invoke-Native dotnet @('publish', (Join-Path $repo 'tests/WindowsHost'), '-c', 'Release', '-o', $hostDir, '--nologo', '-v', 'quiet')
+    $pester = Get-PesterPath
+    $results = Join-Path $target 'pester-windows-results.txt'
+    if (Test-Path $results) { Remove-Item $results }
+    $suite = Join-Path $repo 'tests/pester/WindowsSuite.txt'
+    $files = @(Get-Content $suite | ForEach-Object { $_.Trim() } | Where-Object { $_ -and -not $_.StartsWith('#') } |
+        ForEach-Object { ConvertTo-WinePath (Join-Path $repo "tests/pester/$_") })
+    $pwshExe = Join-Path $hostDir 'pwsh.exe'
+    $arguments = @($pwshExe, '-NoLogo', '-NoProfile', '-NonInteractive', '-File', (ConvertTo-WinePath (Join-Path $repo 'tests/pester/Invoke-Tests.ps1')),
+        '-PesterPath', (ConvertTo-WinePath $pester), '-ModulePath', (ConvertTo-WinePath $stage),
+        '-ResultPath', (ConvertTo-WinePath $results), '-Path', ($files -join ','), '-Output', 'Detailed')
+    # As a Windows process: the execution policy for this process only (Windows' default, Restricted, would
+    # refuse every script), and plain text for the output.
+    $env:PSExecutionPolicyPreference = 'Bypass'
+    $env:NO_COLOR = '1'
+    # pwsh under Wine 8.0 writes nothing and runs nothing when its standard output is a Unix pipe or file, so
+    # it runs in a pseudo-terminal (script) and its output is read from there.
+    $command = ((@('bash', $toolchain, 'wine') + $arguments) | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
+    Write-Step "script -qec `"$command`" /dev/null"
+    $lines = & script -qec "stty cols 250 rows 50; $command" /dev/null 2>&1 | ForEach-Object { ("$_" -replace '\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07', '').TrimEnd("`r") }
+    $exit = $LASTEXITCODE
+    $env:PSExecutionPolicyPreference = $null
+    $env:NO_COLOR = $null
+    $lines | Out-Host
+    $passed = 0; $failed = 1
+    if (Test-Path $results) {
+        $counts = (Get-Content $results -Raw).Trim() -split ' '
+        $passed = [int]$counts[0]; $failed = [int]$counts[1]
+    }
+    if ($exit -ne 0 -and $failed -eq 0) { $failed = 1 }
+    Add-Count 'pester (Windows, Wine)' $passed $failed
+}
+
+function Invoke-WindowsTest {
+    if (-not $onLinux) {
+        Write-Step 'WindowsTest: runs on Linux under Wine; on Windows, Test runs the same tests natively'
+        return
+    }
+    Invoke-WindowsCargoTest
+    Invoke-WindowsPesterTest
+}
+
+function Write-TestSummary {
+    $passed = ($script:Counts.Values | ForEach-Object { $_[0] } | Measure-Object -Sum).Sum
+    $failed = ($script:Counts.Values | ForEach-Object { $_[1] } | Measure-Object -Sum).Sum
+    foreach ($runner in $script:Counts.Keys) {
+        Write-Host ('  {0,-26} {1,5} passed, {2} failed' -f $runner, $script:Counts[$runner][0], $script:Counts[$runner][1])
+    }
+    Write-Host "tests: $passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
 }
 
 function Invoke-Rehearsal([switch] $Counted) {
@@ -253,6 +370,7 @@ try {
     foreach ($name in $Task) {
         Write-Step "task $name"
         switch ($name) {
+            'WindowsToolchain' { Invoke-WindowsToolchain }
             'Build' { Invoke-Build }
             'Stage' { Invoke-Stage }
             'Rehearsal' { Invoke-Stage; Invoke-Rehearsal }
@@ -264,13 +382,13 @@ try {
                 Invoke-PesterTest
                 Invoke-XunitTest
                 Invoke-Rehearsal -Counted
-                $passed = ($script:Counts.Values | ForEach-Object { $_[0] } | Measure-Object -Sum).Sum
-                $failed = ($script:Counts.Values | ForEach-Object { $_[1] } | Measure-Object -Sum).Sum
-                foreach ($runner in $script:Counts.Keys) {
-                    Write-Host ('  {0,-10} {1,5} passed, {2} failed' -f $runner, $script:Counts[$runner][0], $script:Counts[$runner][1])
-                }
-                Write-Host "tests: $passed passed, $failed failed"
-                if ($failed -gt 0) { exit 1 }
+                Invoke-WindowsTest
+                Write-TestSummary
+            }
+            'WindowsTest' {
+                Invoke-Stage
+                Invoke-WindowsTest
+                Write-TestSummary
             }
         }
     }

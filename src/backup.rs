@@ -46,6 +46,7 @@ pub fn backup(
         ));
     }
     let listed = vault.list()?;
+    check_file_names_apart(&listed)?;
     let partial = layout::partial_folder(backup_root, timestamp);
     if partial.exists() {
         // Left by a run that was killed: it never became a backup, so it is only debris.
@@ -115,6 +116,32 @@ fn export_all(
         keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
     }
     Ok(keys)
+}
+
+/// Refuses, before anything is written, a vault whose keys would get key file names that Windows takes for
+/// one file (`VM1_256.json` and `vm1_256.json`): on Windows the second export would replace the first, and
+/// a backup made elsewhere could not be copied to Windows whole.
+fn check_file_names_apart(listed: &[Key]) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for key in listed {
+        let Some(key_type) = KeyType::parse(&key.key_type) else { continue };
+        let file = format!("{}/{}_{}.json", layout::folder_for(key_type), key.name, key.size);
+        if let Some(first) = seen.insert(crate::win_path::file_name_key(&file), key.name.as_str()) {
+            return Err(Error::new(
+                ErrorCode::KeyFileNamesCollide,
+                format!(
+                    "The vault holds the keys '{first}' and '{}', whose key files ({}_{size}.json and {}_{size}.json) differ only in case: \
+                     Windows takes them for one file, and one would replace the other. No backup was written. \
+                     Give one of the two keys another name in the vault, then run Backup-TVMKeys again.",
+                    key.name,
+                    first,
+                    key.name,
+                    size = key.size
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads an exported file back: a vault that wrote nothing, or half a file, fails the backup now rather

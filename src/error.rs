@@ -76,6 +76,8 @@ error_codes! {
     PemEncrypted => "NotImplemented",
     KeyFileInvalid => "InvalidData",
     KeyFileNameInvalid => "InvalidData",
+    /// Two key file names that Windows does not tell apart (`VM1_256.json`, `vm1_256.json`).
+    KeyFileNamesCollide => "InvalidData",
     /// The folder given as a backup has no AES or RSA folder.
     NotABackup => "InvalidData",
     NotALocalVault => "InvalidData",

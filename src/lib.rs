@@ -11,6 +11,8 @@
 //! - [`error`]: errors with a stable code per problem.
 //! - [`vault`]: the vault trait, [`vault::LocalVault`] (a vault in a folder for rehearsals and tests) and
 //!   [`vault::moc::MocVault`] (the cluster's vault, through the host's Moc cmdlets).
+//! - [`owner_only`]: files and folders only their owner can open (0600/0700; a protected DACL on Windows).
+//! - [`win_path`]: Windows' rules for paths (device names, relative forms) and for comparing file names.
 //! - [`ffi`]: the C ABI the PowerShell cmdlets call (the only place with `unsafe`), `docs/abi.md`.
 pub mod api;
 pub mod backup;
@@ -20,10 +22,12 @@ pub mod ffi;
 pub mod keyfile;
 pub mod keywrap;
 pub mod layout;
+pub mod owner_only;
 pub mod pem;
 pub mod reader;
 pub mod restore;
 pub mod vault;
+pub mod win_path;
 pub mod wrapping_key;
 
 pub use error::{Error, ErrorCode, Result};

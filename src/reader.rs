@@ -70,7 +70,35 @@ pub fn read(backup_path: &Path) -> Result<Vec<Entry>> {
     if !found_folder {
         return Err(not_a_backup(backup_path));
     }
+    refuse_colliding_names(&mut entries);
     Ok(entries)
+}
+
+/// Key files of one folder whose names differ only in case (`VM1_256.json`, `vm1_256.json`) are one file
+/// on Windows and one key in a vault that compares names so: which of the two is the key cannot be told,
+/// so neither is restored, each failing with the other's name.
+fn refuse_colliding_names(entries: &mut [Entry]) {
+    let mut groups: std::collections::HashMap<(KeyType, String), Vec<usize>> = std::collections::HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        groups.entry((entry.key_type, crate::win_path::file_name_key(&entry.file_name))).or_default().push(i);
+    }
+    for group in groups.into_values().filter(|g| g.len() > 1) {
+        let names: Vec<String> = group.iter().map(|&i| entries[i].file_name.clone()).collect();
+        for &i in &group {
+            let entry = &mut entries[i];
+            let others: Vec<&str> = names.iter().map(String::as_str).filter(|n| *n != entry.file_name).collect();
+            entry.content = Err(Error::new(
+                ErrorCode::KeyFileNamesCollide,
+                format!(
+                    "'{}' and '{}' in the {} folder differ only in case: Windows takes them for one file, so which one is the key \
+                     cannot be told and neither is restored. Keep the right one, remove the other, and run Import-TVMKeys again.",
+                    entry.file_name,
+                    others.join("', '"),
+                    layout::folder_for(entry.key_type)
+                ),
+            ));
+        }
+    }
 }
 
 fn read_key_file(path: &Path) -> Result<KeyFile> {

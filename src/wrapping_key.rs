@@ -86,12 +86,9 @@ pub fn import_wrapping_key(
         ));
     }
     let spec = KeySpec::new(KeyType::Rsa, size)?;
-    // Owner-only (0600 on Unix; the user's own temp folder on Windows) and deleted when dropped, so the
-    // plaintext file is gone on every path out of this function, a panic included.
-    let mut temp = tempfile::Builder::new()
-        .prefix("tvm")
-        .suffix(".tmp")
-        .tempfile()
+    // Owner-only (0600 on Unix, a protected DACL on Windows: crate::owner_only) and deleted when dropped,
+    // so the plaintext file is gone on every path out of this function, a panic included.
+    let mut temp = crate::owner_only::temp_file_in(&std::env::temp_dir(), "tvm", ".tmp")
         .map_err(|e| Error::io("create a temporary file in", &std::env::temp_dir(), e))?;
     let temp_path = temp.path().to_path_buf();
     events.message(&format!("Generating import JSON for key {key_name} at temporary location {}...", temp_path.display()));

@@ -11,7 +11,9 @@ use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
 use tvmkeys::{backup, restore, wrapping_key};
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    // A full path on every platform: on Windows (under Wine) the Linux build path /work/... is root-relative,
+    // which the engine refuses; absolute() makes it Z:\work\...
+    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
 }
 
 /// Records every event, and answers from a script.
@@ -419,4 +421,63 @@ fn an_aes_or_rsa_key_with_an_unusable_size_fails_the_backup_but_other_types_are_
     let done = backup::backup(&OddListing(&s.source, "EC", 256), &wrapping, &s.root(), &s.root(), "20261125093000", &mut events).unwrap();
     assert_eq!(done.keys.len(), 1);
     assert!(events.warnings[0].contains("odd") && events.warnings[0].contains("EC"), "{:?}", events.warnings);
+}
+
+/// A vault that lists every key of the local vault twice: as it is, and with its name upper-cased.
+struct CaseTwins<'a>(&'a LocalVault);
+
+impl Vault for CaseTwins<'_> {
+    fn list(&self) -> Result<Vec<Key>> {
+        let keys = self.0.list()?;
+        let twins: Vec<Key> = keys.iter().map(|k| Key { name: k.name.to_uppercase(), ..k.clone() }).collect();
+        Ok(keys.into_iter().chain(twins).collect())
+    }
+    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
+        self.0.export(&name.to_lowercase(), spec, w, out)
+    }
+    fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
+        self.0.import(name, spec, file, w)
+    }
+    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
+        self.0.public_key(name)
+    }
+    fn delete(&self, name: &str) -> Result<()> {
+        self.0.delete(name)
+    }
+    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
+        self.0.create(name, spec)
+    }
+}
+
+#[test]
+fn a_vault_whose_key_file_names_differ_only_in_case_is_refused_before_any_write() {
+    let s = Setup::new(&[("vm1", KeyType::Aes, 256)]);
+    let wrapping = vectors().join("wrapping_public_pkcs1.pem");
+    let err = backup::backup(&CaseTwins(&s.source), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeyFileNamesCollide);
+    let text = err.to_string();
+    assert!(text.contains("'vm1'") && text.contains("'VM1'") && text.contains("No backup was written"), "{text}");
+    assert!(!s.root().exists() || std::fs::read_dir(s.root()).unwrap().count() == 0, "nothing is written");
+}
+
+/// Only where the file system tells `VM1_256.json` from `vm1_256.json` can a backup folder hold both (a
+/// backup copied from Linux, or a case-sensitive folder); on Windows the second copy would be the first.
+#[cfg(not(windows))]
+#[test]
+fn key_files_whose_names_differ_only_in_case_are_neither_restored() {
+    let s = Setup::new(&[("vm1", KeyType::Aes, 256), ("vm2", KeyType::Aes, 256)]);
+    let done = s.backup(&mut NoEvents).unwrap();
+    let aes = Path::new(&done.path).join("AES");
+    std::fs::copy(aes.join("vm1_256.json"), aes.join("VM1_256.json")).unwrap();
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    assert_eq!(counts(&summary), (1, 0, 0, 2));
+    let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(names, ["vm2", "wrap"]);
+    let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
+    assert_eq!(failed.len(), 2);
+    for f in failed {
+        assert_eq!(f.2.as_deref(), Some("KeyFileNamesCollide"), "{}", f.3);
+        assert!(f.3.contains("VM1_256.json") && f.3.contains("vm1_256.json"), "{}", f.3);
+    }
 }

@@ -13,7 +13,9 @@ use tvmkeys::ffi::*;
 use tvmkeys::vault::{KeySpec, LocalVault, Vault};
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    // A full path on every platform: on Windows (under Wine) the Linux build path /work/... is root-relative,
+    // which the engine refuses; absolute() makes it Z:\work\...
+    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
 }
 
 fn v(path: &Path) -> String {
@@ -311,7 +313,7 @@ fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
     let folder = root.join("20260101000000");
     assert_eq!(backup["path"], v(&folder));
     assert_eq!(backup["timestamp"], "20260101000000");
-    assert_eq!(backup["keys"][1]["file"], v(&folder.join("AES/vm_2_256.json")));
+    assert_eq!(backup["keys"][1]["file"], v(&folder.join("AES").join("vm_2_256.json")));
     {
         let s = seen.borrow();
         assert_eq!(s.events[0], json!({ "event": "message", "text": format!("Backing up TVM Vault keys to {}", folder.display()) }));
@@ -340,7 +342,7 @@ fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
     // Per key, a restore sends progress, a host message, keyPending and keyRestored: four crossings.
     assert_eq!(seen.borrow().events.len(), 1 + 4 * 2);
     let restored = seen.borrow().named("keyRestored").iter().map(|e| e["restore"].clone()).collect::<Vec<_>>();
-    assert_eq!(restored[0], json!({ "name": "vm_1", "type": "AES", "size": 256, "outcome": "Imported", "file": v(&folder.join("AES/vm_1_256.json")) }));
+    assert_eq!(restored[0], json!({ "name": "vm_1", "type": "AES", "size": 256, "outcome": "Imported", "file": v(&folder.join("AES").join("vm_1_256.json")) }));
     // A cancel at the first keyPending stops the restore with Cancelled, and a structured error.
     import_wrapping(c, "wrap");
     let seen = RefCell::new(Seen { pending_reply: TVM_REPLY_CANCEL, ..Default::default() });

@@ -13,7 +13,9 @@ use tvmkeys::vault::{LocalVault, Vault};
 use tvmkeys::{pem, wrapping_key, ErrorCode};
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    // A full path on every platform: on Windows (under Wine) the Linux build path /work/... is root-relative,
+    // which the engine refuses; absolute() makes it Z:\work\...
+    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
 }
 
 fn wrapping_private() -> RsaPrivateKey {

@@ -1,7 +1,7 @@
 //! `tvm_backup` (Backup-TVMKeys): every AES and RSA key of the vault into a new timestamped backup.
 use serde::{Deserialize, Serialize};
 
-use super::{non_empty, Key};
+use super::{checked_path, Key};
 use crate::error::Result;
 use crate::events::Events;
 use crate::vault::Vault;
@@ -34,8 +34,8 @@ pub struct BackupResult {
 }
 
 pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) -> Result<BackupResult> {
-    let wrapping = non_empty(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
-    let root = non_empty(&request.backup_root_path, "backupRootPath", "backup root")?;
+    let wrapping = checked_path(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
+    let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let shown = request.shown_backup_root_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(root);
     crate::backup::backup(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, events)
 }

@@ -1,7 +1,7 @@
 //! `tvm_generate_import_json` (Generate-ImportJsonFromPEM): the NO_KEY_WRAP import file of a PEM pair.
 use serde::{Deserialize, Serialize};
 
-use super::non_empty;
+use super::checked_path;
 use crate::error::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,9 +23,9 @@ pub struct ImportJsonResult {
 }
 
 pub fn run(request: &ImportJsonRequest) -> Result<ImportJsonResult> {
-    let public = non_empty(&request.public_key_path, "publicKeyPath", "public key path")?;
-    let private = non_empty(&request.private_key_path, "privateKeyPath", "private key path")?;
-    let out = non_empty(&request.out_file_path, "outFilePath", "output file path")?;
+    let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
+    let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
+    let out = checked_path(&request.out_file_path, "outFilePath", "output file path")?;
     let key_size = crate::wrapping_key::generate_import_json(public.as_ref(), private.as_ref(), out.as_ref())?;
     Ok(ImportJsonResult { path: out.to_string(), key_size })
 }

@@ -81,13 +81,16 @@ pub fn to_result_json<T: Serialize>(result: &T) -> Result<Vec<u8>> {
         .map_err(|e| Error::new(ErrorCode::InternalError, format!("The result could not be written as JSON: {e}")))
 }
 
-/// An empty string in a request is as good as a missing path: refused with the field's name.
-pub(crate) fn non_empty<'a>(value: &'a str, input: &'static str, what: &str) -> Result<&'a str> {
+/// A path of a request, checked before anything is read or written: an empty string is as good as a
+/// missing path, and on Windows a path that Windows would turn into a device or read relative to a
+/// current folder is refused ([`crate::win_path`]); both with the field's name.
+pub(crate) fn checked_path<'a>(value: &'a str, input: &'static str, what: &str) -> Result<&'a str> {
     if value.is_empty() {
-        Err(Error::for_input(ErrorCode::InvalidPath, input, format!("The {what} is empty.")))
-    } else {
-        Ok(value)
+        return Err(Error::for_input(ErrorCode::InvalidPath, input, format!("The {what} is empty.")));
     }
+    crate::win_path::check_for_platform(value)
+        .map_err(|why| Error::for_input(ErrorCode::InvalidPath, input, format!("The {what} '{value}' cannot be used: {why}.")))?;
+    Ok(value)
 }
 
 #[cfg(test)]

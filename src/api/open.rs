@@ -1,7 +1,7 @@
 //! `tvm_vault_open_local` and `tvm_vault_open_moc`: the vault a command works on.
 use serde::{Deserialize, Serialize};
 
-use super::non_empty;
+use super::checked_path;
 use crate::error::Result;
 use crate::vault::LocalVault;
 
@@ -35,7 +35,7 @@ pub struct OpenResult {
 }
 
 pub fn open_local(request: &OpenLocalRequest) -> Result<(LocalVault, OpenResult)> {
-    let path = non_empty(&request.vault_path, "vaultPath", "vault path")?;
+    let path = checked_path(&request.vault_path, "vaultPath", "vault path")?;
     let vault = LocalVault::open(path.as_ref(), request.create)?;
     Ok((vault, OpenResult { vault: "local".into(), path: Some(path.to_string()) }))
 }

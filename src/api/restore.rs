@@ -1,7 +1,7 @@
 //! `tvm_restore` (Import-TVMKeys): the keys of one backup into the vault.
 use serde::{Deserialize, Serialize};
 
-use super::non_empty;
+use super::checked_path;
 use crate::error::{ErrorInfo, Result};
 use crate::events::Events;
 use crate::vault::Vault;
@@ -61,7 +61,7 @@ pub struct RestoreResult {
 }
 
 pub fn run(vault: &dyn Vault, request: &RestoreRequest, events: &mut dyn Events) -> Result<RestoreResult> {
-    let path = non_empty(&request.backup_path, "backupPath", "backup path")?;
+    let path = checked_path(&request.backup_path, "backupPath", "backup path")?;
     let shown = request.shown_backup_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(path);
     crate::restore::restore(vault, path.as_ref(), shown.as_ref(), &request.wrapping_key_name, events)
 }

@@ -1,7 +1,7 @@
 //! `tvm_import_wrapping_key` (Import-TvmWrappingKeyFromPem): an RSA pair from PEM files into the vault.
 use serde::{Deserialize, Serialize};
 
-use super::{non_empty, Key};
+use super::{checked_path, Key};
 use crate::error::Result;
 use crate::events::Events;
 use crate::vault::Vault;
@@ -21,7 +21,7 @@ pub struct ImportWrappingKeyRequest {
 pub type ImportWrappingKeyResult = Key;
 
 pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
-    let public = non_empty(&request.public_key_path, "publicKeyPath", "public key path")?;
-    let private = non_empty(&request.private_key_path, "privateKeyPath", "private key path")?;
+    let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
+    let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
     crate::wrapping_key::import_wrapping_key(vault, &request.key_name, public.as_ref(), private.as_ref(), &request.key_size, events)
 }

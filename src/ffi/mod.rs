@@ -1,4 +1,5 @@
-//! The C ABI that the PowerShell cmdlets call: commands as data. The only module with `unsafe` code.
+//! The C ABI that the PowerShell cmdlets call: commands as data. With its submodule [`win32`] (the
+//! Windows calls behind owner-only files), the only place with `unsafe` code.
 //!
 //! Contract (`docs/abi.md` in full; `include/tvmkeys.h` is generated from this module):
 //! - A command export takes a vault handle, its request as borrowed UTF-8 JSON bytes `(ptr, len)`, an
@@ -11,6 +12,9 @@
 //! - The MOC vault is one host dispatcher: an operation as JSON in, a reply as JSON out.
 //! - Every export runs inside one panic boundary, [`boundary`]: a panic becomes `TVM_STATUS_PANIC` with a
 //!   structured error, never an abort of the PowerShell process.
+#[cfg(windows)]
+pub mod win32;
+
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use super::{Key, KeySpec, KeyType, Vault};
 use crate::error::{Error, ErrorCode, Result};
 use crate::keyfile::{b64url_decode, b64url_encode, Enc, KeyFile};
-use crate::{keywrap, layout, pem};
+use crate::{keywrap, layout, owner_only, pem};
 
 const MARKER: &str = "tvmvault.json";
 const MARKER_FORMAT: &str = "tvmkeys-local-vault";
@@ -130,7 +130,14 @@ impl LocalVault {
         if marker.exists() {
             return Ok(());
         }
-        fs::create_dir_all(self.root.join(KEYS)).map_err(|e| Error::io("create the vault folder", &self.root, e))?;
+        fs::create_dir_all(&self.root).map_err(|e| Error::io("create the vault folder", &self.root, e))?;
+        // The folder of the key files is owner-only, and so is everything created in it.
+        let keys = self.root.join(KEYS);
+        match owner_only::create_dir(&keys) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create the vault folder", &keys, e)),
+        }
         let bytes = serde_json::to_vec(&Marker { format: MARKER_FORMAT.into(), version: 1 }).unwrap_or_default();
         match write_new(&marker, &bytes) {
             Ok(()) => Ok(()),
@@ -231,11 +238,11 @@ impl LocalVault {
     }
 }
 
-/// The bytes in an owner-only temporary file beside `path` (tempfile creates it 0600 on Unix), synced, so
-/// that the final name is only ever given to a complete file.
+/// The bytes in an owner-only temporary file beside `path` ([`owner_only`]), synced, so that the final
+/// name is only ever given to a complete file.
 fn staged(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+    let mut tmp = owner_only::temp_file_in(dir, ".tmp", "")?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     Ok(tmp)

@@ -10,7 +10,8 @@ BeforeAll {
     $script:Nupkg = Join-Path $PackageRoot "TvmBackupUtils.$Version.nupkg"
     $script:Folder = Join-Path $PackageRoot "TvmBackupUtils/$Version"
     if (-not (Test-Path $Nupkg)) { throw "No package at ${Nupkg}: run ./build.ps1 Package (build.ps1 Test does)." }
-    $script:Rid = Get-ChildItem (Join-Path $ModulePath 'runtimes') -Directory | Select-Object -First 1 -ExpandProperty Name
+    # The engine for Linux and the one for Windows (cross-built, docs/windows.md), each in its runtimes folder.
+    $script:Engines = @('runtimes/linux-x64/native/libtvmkeys.so', 'runtimes/win-x64/native/tvmkeys.dll')
 }
 
 Describe 'build.ps1 Package' {
@@ -18,7 +19,8 @@ Describe 'build.ps1 Package' {
         foreach ($file in 'TvmBackupUtils.psd1', 'TvmBackupUtils.psm1', 'TvmBackupUtils.dll', 'TvmBackupUtils.Format.ps1xml', 'LICENSE', 'en-US/TvmBackupUtils.dll-Help.xml') {
             Join-Path $Folder $file | Should -Exist
         }
-        @(Get-ChildItem (Join-Path $Folder "runtimes/$Rid/native") -File).Count | Should -Be 1
+        foreach ($engine in $Engines) { Join-Path $Folder $engine | Should -Exist }
+        @(Get-ChildItem (Join-Path $Folder 'runtimes') -File -Recurse).Count | Should -Be 2
     }
 
     It 'stamps the manifest with one version and the fields the PowerShell Gallery shows' {
@@ -39,7 +41,8 @@ Describe 'build.ps1 Package' {
             $names | Should -Contain 'TvmBackupUtils.psd1'
             $names | Should -Contain 'TvmBackupUtils.dll'
             $names | Should -Contain 'LICENSE'
-            @($names | Where-Object { $_ -like "runtimes/$Rid/native/*" }).Count | Should -Be 1
+            foreach ($engine in $Engines) { $names | Should -Contain $engine }
+            @($names | Where-Object { $_ -like 'runtimes/*' }).Count | Should -Be 2
             $nuspec = $zip.Entries | Where-Object FullName -EQ 'TvmBackupUtils.nuspec'
             $reader = [IO.StreamReader]::new($nuspec.Open())
             [xml] $xml = $reader.ReadToEnd()

@@ -451,4 +451,58 @@ function Invoke-InNewPwsh {
     $run | Add-Member -NotePropertyMembers ([ordered]@{ ExitCode = $process.ExitCode; ProcessOutput = $process.Output }) -PassThru
 }
 
+
+# The names a native library exports, read from the file itself, sorted: a PE's export directory (a .dll) or an
+# ELF's dynamic symbol table (a .so: defined global functions). No tool needed, so it reads both libraries of the
+# staged module on either platform.
+function Get-NativeExport([Parameter(Mandatory)] [string] $Path) {
+    $b = [IO.File]::ReadAllBytes($Path)
+    $u16 = { param($o) [BitConverter]::ToUInt16($b, $o) }
+    $u32 = { param($o) [BitConverter]::ToUInt32($b, $o) }
+    $u64 = { param($o) [BitConverter]::ToUInt64($b, $o) }
+    $cstr = { param($o) $e = $o; while ($b[$e] -ne 0) { $e++ }; [Text.Encoding]::ASCII.GetString($b, $o, $e - $o) }
+    $names = [Collections.Generic.List[string]]::new()
+    if ($b[0] -eq 0x4D -and $b[1] -eq 0x5A) {
+        $pe = & $u32 0x3C
+        if ((& $u32 $pe) -ne 0x4550) { throw "$Path is not a PE file." }
+        $sections = & $u16 ($pe + 6)
+        $optional = $pe + 24
+        if ((& $u16 $optional) -ne 0x20B) { throw "$Path is not PE32+." }
+        $exportRva = & $u32 ($optional + 112)
+        $table = $optional + (& $u16 ($pe + 20))
+        $toOffset = {
+            param($rva)
+            for ($i = 0; $i -lt $sections; $i++) {
+                $s = $table + 40 * $i
+                $va = & $u32 ($s + 12); $size = [Math]::Max((& $u32 ($s + 8)), (& $u32 ($s + 16)))
+                if ($rva -ge $va -and $rva -lt $va + $size) { return $rva - $va + (& $u32 ($s + 20)) }
+            }
+            throw "RVA $rva of $Path is in no section."
+        }
+        $dir = & $toOffset $exportRva
+        $count = & $u32 ($dir + 24)
+        $nameTable = & $toOffset (& $u32 ($dir + 32))
+        for ($i = 0; $i -lt $count; $i++) { $names.Add((& $cstr (& $toOffset (& $u32 ($nameTable + 4 * $i))))) }
+    } elseif ($b[0] -eq 0x7F -and $b[1] -eq 0x45 -and $b[2] -eq 0x4C -and $b[3] -eq 0x46) {
+        if ($b[4] -ne 2) { throw "$Path is not a 64-bit ELF file." }
+        $shoff = [int64](& $u64 0x28); $shentsize = & $u16 0x3A; $shnum = & $u16 0x3C
+        for ($i = 0; $i -lt $shnum; $i++) {
+            $s = $shoff + $shentsize * $i
+            if ((& $u32 ($s + 4)) -ne 11) { continue }   # SHT_DYNSYM
+            $symOffset = [int64](& $u64 ($s + 24)); $symSize = [int64](& $u64 ($s + 32)); $entry = [int64](& $u64 ($s + 56))
+            $strings = $shoff + $shentsize * (& $u32 ($s + 40))
+            $strOffset = [int64](& $u64 ($strings + 24))
+            for ($sym = $symOffset; $sym -lt $symOffset + $symSize; $sym += $entry) {
+                $info = $b[$sym + 4]; $shndx = & $u16 ($sym + 6)
+                $bind = $info -shr 4; $type = $info -band 0xF
+                if ($shndx -ne 0 -and ($bind -eq 1 -or $bind -eq 2) -and $type -eq 2) {
+                    $names.Add((& $cstr ($strOffset + (& $u32 $sym))))
+                }
+            }
+        }
+    } else {
+        throw "$Path is neither a PE nor an ELF file."
+    }
+    @($names | Sort-Object -Unique)
+}
 Export-ModuleMember -Function *
