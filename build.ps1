@@ -267,41 +267,62 @@ function Invoke-PesterTest {
 # A Linux path as Wine's Windows processes see it: Z: is the Linux root.
 function ConvertTo-WinePath([string] $Path) { 'Z:' + ([IO.Path]::GetFullPath($Path) -replace '/', '\') }
 
+# Runs the win-x64 pwsh (tests/WindowsHost, published to target/windows-host) under Wine with -Arguments;
+# returns its output lines and exit code. pwsh under Wine 8.0 writes nothing and runs nothing when its standard
+# output is a Unix pipe or file, so it runs in a pseudo-terminal (script) and its output is read from there.
+function Invoke-WinePwsh([string[]] $Arguments) {
+    $pwshExe = Join-Path $target 'windows-host/pwsh.exe'
+    # As a Windows process: the execution policy for this process only (Windows' default, Restricted, would
+    # refuse every script), and plain text for the output.
+    $env:PSExecutionPolicyPreference = 'Bypass'
+    $env:NO_COLOR = '1'
+    try {
+        $command = ((@('bash', $toolchain, 'wine', $pwshExe, '-NoLogo', '-NoProfile', '-NonInteractive') + $Arguments) |
+            ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
+        Write-Step "script -qec `"$command`" /dev/null"
+        $lines = @(& script -qec "stty cols 250 rows 50; $command" /dev/null 2>&1 |
+            ForEach-Object { ("$_" -replace '\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07', '').TrimEnd("`r") })
+        [pscustomobject]@{ Lines = $lines; Exit = $LASTEXITCODE }
+    } finally {
+        $env:PSExecutionPolicyPreference = $null
+        $env:NO_COLOR = $null
+    }
+}
+
+function Publish-WindowsHost {
+    Invoke-Native dotnet @('publish', (Join-Path $repo 'tests/WindowsHost'), '-c', 'Release', '-o', (Join-Path $target 'windows-host'), '--nologo', '-v', 'quiet')
+}
+
 # The Pester tests of tests/pester/WindowsSuite.txt in pwsh 7.6.9 for win-x64 under Wine, against the staged
 # module, which loads runtimes/win-x64/native/tvmkeys.dll there.
 function Invoke-WindowsPesterTest {
-    $hostDir = Join-Path $target 'windows-host'
-    Invoke-Native dotnet @('publish', (Join-Path $repo 'tests/WindowsHost'), '-c', 'Release', '-o', $hostDir, '--nologo', '-v', 'quiet')
     $pester = Get-PesterPath
     $results = Join-Path $target 'pester-windows-results.txt'
     if (Test-Path $results) { Remove-Item $results }
     $suite = Join-Path $repo 'tests/pester/WindowsSuite.txt'
     $files = @(Get-Content $suite | ForEach-Object { $_.Trim() } | Where-Object { $_ -and -not $_.StartsWith('#') } |
         ForEach-Object { ConvertTo-WinePath (Join-Path $repo "tests/pester/$_") })
-    $pwshExe = Join-Path $hostDir 'pwsh.exe'
-    $arguments = @($pwshExe, '-NoLogo', '-NoProfile', '-NonInteractive', '-File', (ConvertTo-WinePath (Join-Path $repo 'tests/pester/Invoke-Tests.ps1')),
+    $run = Invoke-WinePwsh @('-File', (ConvertTo-WinePath (Join-Path $repo 'tests/pester/Invoke-Tests.ps1')),
         '-PesterPath', (ConvertTo-WinePath $pester), '-ModulePath', (ConvertTo-WinePath $stage),
         '-ResultPath', (ConvertTo-WinePath $results), '-Path', ($files -join ','), '-Output', 'Detailed')
-    # As a Windows process: the execution policy for this process only (Windows' default, Restricted, would
-    # refuse every script), and plain text for the output.
-    $env:PSExecutionPolicyPreference = 'Bypass'
-    $env:NO_COLOR = '1'
-    # pwsh under Wine 8.0 writes nothing and runs nothing when its standard output is a Unix pipe or file, so
-    # it runs in a pseudo-terminal (script) and its output is read from there.
-    $command = ((@('bash', $toolchain, 'wine') + $arguments) | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
-    Write-Step "script -qec `"$command`" /dev/null"
-    $lines = & script -qec "stty cols 250 rows 50; $command" /dev/null 2>&1 | ForEach-Object { ("$_" -replace '\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07', '').TrimEnd("`r") }
-    $exit = $LASTEXITCODE
-    $env:PSExecutionPolicyPreference = $null
-    $env:NO_COLOR = $null
-    $lines | Out-Host
+    $run.Lines | Out-Host
     $passed = 0; $failed = 1
     if (Test-Path $results) {
         $counts = (Get-Content $results -Raw).Trim() -split ' '
         $passed = [int]$counts[0]; $failed = [int]$counts[1]
     }
-    if ($exit -ne 0 -and $failed -eq 0) { $failed = 1 }
+    if ($run.Exit -ne 0 -and $failed -eq 0) { $failed = 1 }
     Add-Count 'pester (Windows, Wine)' $passed $failed
+}
+
+# README command 1 in the win-x64 pwsh under Wine: the module with tvmkeys.dll, vaults and backups under C:\.
+function Invoke-WindowsRehearsal {
+    $work = 'C:\users\Public\tvm-rehearsal\{0}-{1}' -f (Get-Date -Format 'yyyyMMddHHmmss'), $PID
+    $run = Invoke-WinePwsh @('-File', (ConvertTo-WinePath (Join-Path $repo 'tests/rehearsal/Rehearsal.ps1')),
+        '-ModulePath', (ConvertTo-WinePath $stage), '-WorkPath', $work)
+    $run.Lines | Out-Host
+    $ok = $run.Exit -eq 0 -and ($run.Lines -match '^REHEARSAL PASSED')
+    Add-Count 'rehearsal (Windows, Wine)' ([int][bool]$ok) ([int](-not $ok))
 }
 
 function Invoke-WindowsTest {
@@ -310,7 +331,9 @@ function Invoke-WindowsTest {
         return
     }
     Invoke-WindowsCargoTest
+    Publish-WindowsHost
     Invoke-WindowsPesterTest
+    Invoke-WindowsRehearsal
 }
 
 function Write-TestSummary {

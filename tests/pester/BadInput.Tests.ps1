@@ -50,11 +50,19 @@ BeforeAll {
 
     # The key pairs shared by the file (RSA key generation costs time): the wrapping key and a second, unrelated
     # one, RSA-2048 made with .NET.
-    $script:Wrapping = [System.Security.Cryptography.RSA]::Create(2048)
-    $script:Other = [System.Security.Cryptography.RSA]::Create(2048)
+    $script:Wrapping = New-TestRsa 2048
+    $script:Other = New-TestRsa 2048
 
     # An EC key (P-256) written as PEM to -Path: its private key (PKCS#8), or its public key (SPKI); returns the path.
+    # Under Wine .NET's ECDsa is CNG as well (see New-TestRsa): there the key is the P-256 fixture of tests/vectors,
+    # and its public key is taken out of that PKCS#8 file with the managed ASN.1 reader.
     function Write-EcPem([string] $Path, [switch] $Public) {
+        if (Test-UnderWine) {
+            $pem = [IO.File]::ReadAllText((Get-TestVector 'ec_private_pkcs8.pem')).TrimEnd()
+            if ($Public) { $pem = ConvertTo-EcPublicPem $pem }
+            [IO.File]::WriteAllText($Path, $pem + "`n")
+            return $Path
+        }
         $ec = [System.Security.Cryptography.ECDsa]::Create([System.Security.Cryptography.ECCurve+NamedCurves]::nistP256)
         try {
             [IO.File]::WriteAllText($Path, $(if ($Public) { $ec.ExportSubjectPublicKeyInfoPem() } else { $ec.ExportPkcs8PrivateKeyPem() }) + "`n")

@@ -48,8 +48,8 @@ BeforeAll {
     }
 
     # The key pairs shared by the file (RSA key generation costs time): RSA-2048 and RSA-3072, made with .NET.
-    $script:Wrapping = [System.Security.Cryptography.RSA]::Create(2048)
-    $script:Rsa3072 = [System.Security.Cryptography.RSA]::Create(3072)
+    $script:Wrapping = New-TestRsa 2048
+    $script:Rsa3072 = New-TestRsa 3072
 }
 
 Describe 'The import file of the key pair of tests/vectors' {

@@ -215,7 +215,7 @@ Describe 'The local vault' {
     It 'New-TvmVaultKey RSA 2048 stores PKCS#8 that .NET imports as a 2048-bit key' {
         $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
         Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name r1 -Type RSA -Size 2048 -VaultPath $vault })
-        $rsa = [System.Security.Cryptography.RSA]::Create()
+        $rsa = New-TestRsa
         try {
             $read = 0
             $rsa.ImportPkcs8PrivateKey([byte[]](Read-VaultKeyFile $vault r1).Material, [ref]$read)
@@ -274,7 +274,7 @@ Describe 'The wrapping key import' {
     BeforeAll {
         Import-TvmModule
         # The wrapping key of tests/vectors (RSA-2048), as a .NET key to write in every flavour and compare.
-        $script:WrappingRsa = [System.Security.Cryptography.RSA]::Create()
+        $script:WrappingRsa = New-TestRsa
         $WrappingRsa.ImportFromPem([IO.File]::ReadAllText((Get-TestVector 'wrapping_private_pkcs8.pem')))
 
         # Import-TvmWrappingKeyFromPem w (with -WhatIf when asked) of the pair of tests/vectors into a new vault, in a
@@ -302,7 +302,7 @@ Describe 'The wrapping key import' {
         $run.Output[0].Name | Should -Be 'w'
         $run.Output[0].Type | Should -Be 'RSA'
         [int]$run.Output[0].Size | Should -Be 2048
-        $rsa = [System.Security.Cryptography.RSA]::Create()
+        $rsa = New-TestRsa
         try {
             $read = 0
             $rsa.ImportPkcs8PrivateKey([byte[]](Read-VaultKeyFile $vault w).Material, [ref]$read)

@@ -217,7 +217,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $vault = Read-VaultKeyFile $VaultA $RootKey
             Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
 
-            $rsa = [System.Security.Cryptography.RSA]::Create()
+            $rsa = New-TestRsa
             try {
                 $read = 0
                 $rsa.ImportPkcs8PrivateKey($target, [ref]$read)
@@ -250,7 +250,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $keys.Count | Should -Be 1
             $keys | Get-KeyRow | Should -BeExactly "$WrappingKeyName|RSA|2048"
             $stored = Read-VaultKeyFile $VaultB $WrappingKeyName
-            $rsa = [System.Security.Cryptography.RSA]::Create()
+            $rsa = New-TestRsa
             try {
                 $read = 0
                 $rsa.ImportPkcs8PrivateKey($stored.Material, [ref]$read)

@@ -9,8 +9,8 @@ BeforeAll {
     $script:Names = @('5e0c2b7a-1d3f-4e6a-9b8c-7d6e5f4a3b2c', 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', 'vm_key_1')
     $script:WrappingKeyName = 'TvmWrappingKey'
     # Two RSA-2048 pairs made with .NET once for the file (as the docs make the wrapping key), written per test.
-    $script:WrappingRsa = [System.Security.Cryptography.RSA]::Create(2048)
-    $script:OtherRsa = [System.Security.Cryptography.RSA]::Create(2048)
+    $script:WrappingRsa = New-TestRsa 2048
+    $script:OtherRsa = New-TestRsa 2048
 
     # The rehearsal's folders in a new test folder: vaultA, vaultB, backups (not created) and keys (the wrapping pair).
     function New-Rehearsal {

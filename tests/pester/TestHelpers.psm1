@@ -88,10 +88,54 @@ function Write-KeyPair {
     $pair
 }
 
+# True in the win-x64 pwsh under Wine (build.ps1 WindowsTest; build/windows-toolchain.sh sets TVM_UNDER_WINE).
+function Test-UnderWine { [bool]($IsWindows -and $env:TVM_UNDER_WINE) }
+
+# A new .NET RSA key of -Bits, as the docs make the wrapping key (RSA.Create). Under Wine, RSA.Create() is RSACng,
+# which Wine 8.0's bcrypt can neither export, import nor use (0xc1000002); there, and only there, the key is an
+# RSACryptoServiceProvider (CryptoAPI, Wine's rsaenh): the narrowest test-only workaround, a real RSA key behind the
+# same .NET RSA API, with the OAEP-SHA1 and PEM export the tests use.
+function New-TestRsa([int] $Bits = 2048) {
+    if (Test-UnderWine) { return [System.Security.Cryptography.RSACryptoServiceProvider]::new($Bits) }
+    [System.Security.Cryptography.RSA]::Create($Bits)
+}
+
+# The SubjectPublicKeyInfo PEM of the EC key in the PKCS#8 PEM text -Pkcs8Pem: its algorithm identifier and the
+# public key its ECPrivateKey carries ([1] publicKey), read and written with System.Formats.Asn1 (no CNG).
+function ConvertTo-EcPublicPem([Parameter(Mandatory)] [string] $Pkcs8Pem) {
+    Add-Type -AssemblyName System.Formats.Asn1
+    $body = ($Pkcs8Pem -replace '-----[A-Z ]+-----', '') -replace '\s', ''
+    $der = [Convert]::FromBase64String($body)
+    $info = [System.Formats.Asn1.AsnReader]::new($der, 'DER').ReadSequence()
+    $null = $info.ReadInteger()
+    $algorithm = $info.ReadEncodedValue().ToArray()
+    $key = [System.Formats.Asn1.AsnReader]::new($info.ReadOctetString(), 'DER').ReadSequence()
+    $null = $key.ReadInteger(); $null = $key.ReadOctetString()
+    $point = $null
+    while ($key.HasData) {
+        $tag = $key.PeekTag()
+        if ($tag.TagClass -eq 'ContextSpecific' -and $tag.TagValue -eq 1) {
+            $unused = 0
+            $point = $key.ReadSequence($tag).ReadBitString([ref]$unused)
+        } else {
+            $null = $key.ReadEncodedValue()
+        }
+    }
+    if ($null -eq $point) { throw 'The PKCS#8 EC key carries no public key.' }
+    $writer = [System.Formats.Asn1.AsnWriter]::new('DER')
+    $scope = $writer.PushSequence()
+    $writer.WriteEncodedValue($algorithm)
+    $writer.WriteBitString($point)
+    $scope.Dispose()
+    $body = [Convert]::ToBase64String($writer.Encode())
+    $lines = for ($i = 0; $i -lt $body.Length; $i += 64) { $body.Substring($i, [Math]::Min(64, $body.Length - $i)) }
+    "-----BEGIN PUBLIC KEY-----`n$($lines -join "`n")`n-----END PUBLIC KEY-----"
+}
+
 # A new RSA key pair made with .NET as the docs make the wrapping key, written into -Folder by Write-KeyPair.
 # Returns Public, Private (paths), Bits and Rsa (the .NET key, to compare).
 function New-TestKeyPair([Parameter(Mandatory)] [string] $Folder, [int] $Bits = 2048, [string] $Flavor = 'Utf8Lf') {
-    $rsa = [System.Security.Cryptography.RSA]::Create($Bits)
+    $rsa = New-TestRsa $Bits
     Write-KeyPair -Rsa $rsa -Folder $Folder -Flavor $Flavor | Add-Member -NotePropertyMembers ([ordered]@{ Bits = $Bits; Rsa = $rsa }) -PassThru
 }
 
@@ -349,7 +393,8 @@ function Get-PwshExecutable {
 
 # Runs a .ps1 file in a new pwsh, as a scheduled task would (pwsh -File); returns ExitCode, Output (lines of
 # stdout and stderr), StdOut and StdErr. -Environment: variables for that process only (TMPDIR, TVM_VAULT_PATH);
-# a $null value removes the variable there.
+# a $null value removes the variable there. TMPDIR is the temp folder on Unix; on Windows the temp folder is TMP
+# (then TEMP), so there a TMPDIR given here sets those two as well.
 function Invoke-Pwsh {
     param(
         [Parameter(Mandatory)] [string] $File,
@@ -364,8 +409,10 @@ function Invoke-Pwsh {
     $info.RedirectStandardError = $true
     $info.UseShellExecute = $false
     $info.WorkingDirectory = $WorkingDirectory
-    foreach ($k in $Environment.Keys) {
-        if ($null -eq $Environment[$k]) { $null = $info.Environment.Remove($k) } else { $info.Environment[$k] = [string]$Environment[$k] }
+    $variables = @{} + $Environment
+    if ($IsWindows -and $variables.ContainsKey('TMPDIR')) { $variables['TMP'] = $variables['TEMP'] = $variables['TMPDIR'] }
+    foreach ($k in $variables.Keys) {
+        if ($null -eq $variables[$k]) { $null = $info.Environment.Remove($k) } else { $info.Environment[$k] = [string]$variables[$k] }
     }
     $process = [System.Diagnostics.Process]::Start($info)
     $stderr = $process.StandardError.ReadToEndAsync()

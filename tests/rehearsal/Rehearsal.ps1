@@ -17,6 +17,7 @@ param(
     [Parameter(Mandatory)] [string] $WorkPath
 )
 $ErrorActionPreference = 'Stop'
+$null = New-Item -ItemType Directory -Path $WorkPath -Force
 $vaultA = [IO.Path]::Combine($WorkPath, 'cluster-A-vault')
 $vaultB = [IO.Path]::Combine($WorkPath, 'cluster-B-vault')
 $backupRoot = [IO.Path]::Combine($WorkPath, 'backups')
@@ -31,7 +32,9 @@ foreach ($i in 1..20) {
 $null = New-TvmVaultKey -Name AzureStackTvmAKRootKey -Type RSA -Size 4096 -VaultPath $vaultA
 
 "== 2. Wrapping key pair, as the original's usage notes make it (on a secure computer)"
-$rsa = [System.Security.Cryptography.RSA]::Create(2048)
+# Under Wine (build.ps1 WindowsTest), RSA.Create() is RSACng, which Wine 8.0's bcrypt cannot use (0xc1000002); there,
+# and only there, the pair is made by CryptoAPI (RSACryptoServiceProvider, Wine's rsaenh): the same .NET RSA API.
+$rsa = if ($IsWindows -and $env:TVM_UNDER_WINE) { [System.Security.Cryptography.RSACryptoServiceProvider]::new(2048) } else { [System.Security.Cryptography.RSA]::Create(2048) }
 # Out-File in PowerShell 7 writes UTF-8 and a new line; the same bytes without needing Out-File.
 [IO.File]::WriteAllText($privatePem, $rsa.ExportPkcs8PrivateKeyPem() + [Environment]::NewLine)
 [IO.File]::WriteAllText($publicPem, $rsa.ExportRSAPublicKeyPem() + [Environment]::NewLine)
