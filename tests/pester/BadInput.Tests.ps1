@@ -50,6 +50,7 @@ BeforeAll {
 
     # The key pairs shared by the file (RSA key generation costs time): the wrapping key and a second, unrelated
     # one, RSA-2048 made with .NET.
+    # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
     $script:Wrapping = New-TestRsa 2048
     $script:Other = New-TestRsa 2048
 

@@ -48,6 +48,7 @@ BeforeAll {
     }
 
     # The key pairs shared by the file (RSA key generation costs time): RSA-2048 and RSA-3072, made with .NET.
+    # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
     $script:Wrapping = New-TestRsa 2048
     $script:Rsa3072 = New-TestRsa 3072
 }

@@ -215,6 +215,7 @@ Describe 'The local vault' {
     It 'New-TvmVaultKey RSA 2048 stores PKCS#8 that .NET imports as a 2048-bit key' {
         $vault = [IO.Path]::Combine((New-TestFolder work), 'v')
         Assert-Clean (Invoke-Captured { New-TvmVaultKey -Name r1 -Type RSA -Size 2048 -VaultPath $vault })
+        # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
         $rsa = New-TestRsa
         try {
             $read = 0

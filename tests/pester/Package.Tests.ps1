@@ -10,8 +10,9 @@ BeforeAll {
     $script:Nupkg = Join-Path $PackageRoot "TvmBackupUtils.$Version.nupkg"
     $script:Folder = Join-Path $PackageRoot "TvmBackupUtils/$Version"
     if (-not (Test-Path $Nupkg)) { throw "No package at ${Nupkg}: run ./build.ps1 Package (build.ps1 Test does)." }
-    # The engine for Linux and the one for Windows (cross-built, docs/windows.md), each in its runtimes folder.
-    $script:Engines = @('runtimes/linux-x64/native/libtvmkeys.so', 'runtimes/win-x64/native/tvmkeys.dll')
+    # Built on Linux: the engine for Linux and the one for Windows (cross-built, docs/windows.md), each in its
+    # runtimes folder. Built on Windows: the Windows one (cargo cannot cross-build for Linux there).
+    $script:Engines = if ($IsWindows) { @('runtimes/win-x64/native/tvmkeys.dll') } else { @('runtimes/linux-x64/native/libtvmkeys.so', 'runtimes/win-x64/native/tvmkeys.dll') }
 }
 
 Describe 'build.ps1 Package' {
@@ -20,7 +21,7 @@ Describe 'build.ps1 Package' {
             Join-Path $Folder $file | Should -Exist
         }
         foreach ($engine in $Engines) { Join-Path $Folder $engine | Should -Exist }
-        @(Get-ChildItem (Join-Path $Folder 'runtimes') -File -Recurse).Count | Should -Be 2
+        @(Get-ChildItem (Join-Path $Folder 'runtimes') -File -Recurse).Count | Should -Be $Engines.Count
     }
 
     It 'stamps the manifest with one version and the fields the PowerShell Gallery shows' {
@@ -42,7 +43,7 @@ Describe 'build.ps1 Package' {
             $names | Should -Contain 'TvmBackupUtils.dll'
             $names | Should -Contain 'LICENSE'
             foreach ($engine in $Engines) { $names | Should -Contain $engine }
-            @($names | Where-Object { $_ -like 'runtimes/*' }).Count | Should -Be 2
+            @($names | Where-Object { $_ -like 'runtimes/*' }).Count | Should -Be $Engines.Count
             $nuspec = $zip.Entries | Where-Object FullName -EQ 'TvmBackupUtils.nuspec'
             $reader = [IO.StreamReader]::new($nuspec.Open())
             [xml] $xml = $reader.ReadToEnd()

@@ -217,6 +217,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $vault = Read-VaultKeyFile $VaultA $RootKey
             Get-Hex $target | Should -BeExactly (Get-Hex $vault.Material)
 
+            # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
             $rsa = New-TestRsa
             try {
                 $read = 0

@@ -9,6 +9,7 @@ BeforeAll {
     $script:Names = @('5e0c2b7a-1d3f-4e6a-9b8c-7d6e5f4a3b2c', 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', 'vm_key_1')
     $script:WrappingKeyName = 'TvmWrappingKey'
     # Two RSA-2048 pairs made with .NET once for the file (as the docs make the wrapping key), written per test.
+    # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
     $script:WrappingRsa = New-TestRsa 2048
     $script:OtherRsa = New-TestRsa 2048
 

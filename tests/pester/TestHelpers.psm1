@@ -501,8 +501,8 @@ function Invoke-InNewPwsh {
 
 # The names a native library exports, read from the file itself, sorted: a PE's export directory (a .dll) or an
 # ELF's dynamic symbol table (a .so: defined global functions). No tool needed, so it reads both libraries of the
-# staged module on either platform.
-function Get-NativeExport([Parameter(Mandatory)] [string] $Path) {
+# staged module on either platform. -Imports: for a .dll, the DLLs it imports instead (lower case).
+function Get-NativeExport([Parameter(Mandatory)] [string] $Path, [switch] $Imports) {
     $b = [IO.File]::ReadAllBytes($Path)
     $u16 = { param($o) [BitConverter]::ToUInt16($b, $o) }
     $u32 = { param($o) [BitConverter]::ToUInt32($b, $o) }
@@ -525,6 +525,13 @@ function Get-NativeExport([Parameter(Mandatory)] [string] $Path) {
                 if ($rva -ge $va -and $rva -lt $va + $size) { return $rva - $va + (& $u32 ($s + 20)) }
             }
             throw "RVA $rva of $Path is in no section."
+        }
+        if ($Imports) {
+            # The import directory: 20-byte descriptors, the DLL's name at +12, ended by an empty one.
+            for ($d = & $toOffset (& $u32 ($optional + 120)); (& $u32 ($d + 12)) -ne 0; $d += 20) {
+                $names.Add((& $cstr (& $toOffset (& $u32 ($d + 12)))).ToLowerInvariant())
+            }
+            return @($names | Sort-Object -Unique)
         }
         $dir = & $toOffset $exportRva
         $count = & $u32 ($dir + 24)

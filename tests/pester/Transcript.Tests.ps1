@@ -104,6 +104,7 @@ Describe 'A transcript of a backup and a restore on local vaults' -ForEach @($Fl
 
         It 'reads the key material the checks look for: AES keys of 32 bytes, RSA keys and the wrapping key as PKCS#8' {
             foreach ($name in $VmKeys) { (Get-VaultMaterial A $name).Length | Should -Be 32 }
+            # New-TestRsa is RSA.Create(); under Wine, where .NET's CNG RSA fails, RSACryptoServiceProvider (TestHelpers.psm1).
             $rsa = New-TestRsa
             $rsa.ImportPkcs8PrivateKey([byte[]](Get-VaultMaterial A $RootKey), [ref]$null)
             $rsa.KeySize | Should -Be 4096
