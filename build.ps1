@@ -296,6 +296,7 @@ function Publish-WindowsHost {
 # The Pester tests of tests/pester/WindowsSuite.txt in pwsh 7.6.9 for win-x64 under Wine, against the staged
 # module, which loads runtimes/win-x64/native/tvmkeys.dll there.
 function Invoke-WindowsPesterTest {
+    Invoke-Native dotnet @('build', (Join-Path $repo 'tests/MocStandIn'), '-c', 'Release', '--nologo', '-v', 'quiet')
     $pester = Get-PesterPath
     $results = Join-Path $target 'pester-windows-results.txt'
     if (Test-Path $results) { Remove-Item $results }

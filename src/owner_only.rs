@@ -70,7 +70,8 @@ mod tests {
     use std::io::Write;
 
     /// Whether `path` can be opened by its owner alone, as its permissions say; why not, when not.
-    /// Unix: no group or other bit. Windows: a protected DACL whose only ACEs allow the current user.
+    /// Unix: no group or other bit. Windows: owned by the current user, with a protected DACL whose only
+    /// ACEs allow that user.
     /// Under Wine (`TVM_UNDER_WINE`, set by build/windows-toolchain.sh) the descriptor is not stored: Wine
     /// 8.0 derives it from the Unix mode, as the owner, SYSTEM (on every file) and Everyone for any group
     /// or other bit, never protected; there an owner-only file is one with no ACE but the owner's and SYSTEM's.
@@ -81,6 +82,9 @@ mod tests {
             let wine = std::env::var_os("TVM_UNDER_WINE").is_some();
             if !access.protected && !wine {
                 return Err(format!("its DACL is not protected (it inherits from its folder): {access:?}"));
+            }
+            if access.owner != access.user {
+                return Err(format!("it is owned by {}, not by the user: {access:?}", access.owner));
             }
             if !access.aces.iter().any(|a| a.allow && a.sid == access.user) {
                 return Err(format!("its DACL has no ACE for the user: {access:?}"));

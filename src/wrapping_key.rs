@@ -92,14 +92,15 @@ pub fn import_wrapping_key(
         .map_err(|e| Error::io("create a temporary file in", &std::env::temp_dir(), e))?;
     let temp_path = temp.path().to_path_buf();
     events.message(&format!("Generating import JSON for key {key_name} at temporary location {}...", temp_path.display()));
-    let result = temp
-        .write_all(&json)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io("write", &temp_path, e))
-        .and_then(|()| {
-            events.message(&format!("Importing key {key_name} into the vault..."));
-            vault.import(key_name, spec, &temp_path, None)
-        });
+    let written = temp.write_all(&json).and_then(|()| temp.as_file().sync_all()).map_err(|e| Error::io("write", &temp_path, e));
+    // Closed before the vault reads it (the name stays, and is removed when dropped): on Windows a handle
+    // open for writing makes a reader that shares only reading (.NET's File.ReadAllBytes) fail with a
+    // sharing violation.
+    let temp = temp.into_temp_path();
+    let result = written.and_then(|()| {
+        events.message(&format!("Importing key {key_name} into the vault..."));
+        vault.import(key_name, spec, &temp_path, None)
+    });
     drop(json);
     let removed = temp.close();
     if result.is_ok() {

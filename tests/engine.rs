@@ -385,13 +385,12 @@ fn messages_show_paths_as_typed_and_objects_carry_full_paths() {
 }
 
 /// A vault that lists one key it cannot describe properly, and one of a type TVM backups do not hold.
-struct OddListing<'a>(&'a LocalVault, &'static str, u32);
+/// The local vault, with its listing changed by a function: keys it does not hold, or names it never had.
+struct Relisted<'a>(&'a LocalVault, fn(Vec<Key>) -> Vec<Key>);
 
-impl Vault for OddListing<'_> {
+impl Vault for Relisted<'_> {
     fn list(&self) -> Result<Vec<Key>> {
-        let mut keys = self.0.list()?;
-        keys.push(Key { name: "odd".into(), key_type: self.1.into(), size: self.2, fingerprint: None, file: None });
-        Ok(keys)
+        Ok((self.1)(self.0.list()?))
     }
     fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
         self.0.export(name, spec, w, out)
@@ -410,50 +409,35 @@ impl Vault for OddListing<'_> {
     }
 }
 
+fn with_odd(mut keys: Vec<Key>, key_type: &str, size: u32) -> Vec<Key> {
+    keys.push(Key { name: "odd".into(), key_type: key_type.into(), size, fingerprint: None, file: None });
+    keys
+}
+
 #[test]
 fn an_aes_or_rsa_key_with_an_unusable_size_fails_the_backup_but_other_types_are_skipped() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     let wrapping = vectors().join("wrapping_public_pkcs1.pem");
-    let err = backup::backup(&OddListing(&s.source, "AES", 0), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    let err = backup::backup(&Relisted(&s.source, |k| with_odd(k, "AES", 0)), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
     assert!(err.to_string().contains("odd"), "{err}");
     assert_eq!(std::fs::read_dir(s.root()).unwrap().count(), 0, "no backup is left");
     let mut events = Recorder::default();
-    let done = backup::backup(&OddListing(&s.source, "EC", 256), &wrapping, &s.root(), &s.root(), "20261125093000", &mut events).unwrap();
+    let done = backup::backup(&Relisted(&s.source, |k| with_odd(k, "EC", 256)), &wrapping, &s.root(), &s.root(), "20261125093000", &mut events).unwrap();
     assert_eq!(done.keys.len(), 1);
     assert!(events.warnings[0].contains("odd") && events.warnings[0].contains("EC"), "{:?}", events.warnings);
 }
 
-/// A vault that lists every key of the local vault twice: as it is, and with its name upper-cased.
-struct CaseTwins<'a>(&'a LocalVault);
-
-impl Vault for CaseTwins<'_> {
-    fn list(&self) -> Result<Vec<Key>> {
-        let keys = self.0.list()?;
-        let twins: Vec<Key> = keys.iter().map(|k| Key { name: k.name.to_uppercase(), ..k.clone() }).collect();
-        Ok(keys.into_iter().chain(twins).collect())
-    }
-    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
-        self.0.export(&name.to_lowercase(), spec, w, out)
-    }
-    fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
-        self.0.import(name, spec, file, w)
-    }
-    fn public_key(&self, name: &str) -> Result<Vec<u8>> {
-        self.0.public_key(name)
-    }
-    fn delete(&self, name: &str) -> Result<()> {
-        self.0.delete(name)
-    }
-    fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
-        self.0.create(name, spec)
-    }
+/// Every key listed twice: as it is, and with its name upper-cased.
+fn with_case_twins(keys: Vec<Key>) -> Vec<Key> {
+    let twins: Vec<Key> = keys.iter().map(|k| Key { name: k.name.to_uppercase(), ..k.clone() }).collect();
+    keys.into_iter().chain(twins).collect()
 }
 
 #[test]
 fn a_vault_whose_key_file_names_differ_only_in_case_is_refused_before_any_write() {
     let s = Setup::new(&[("vm1", KeyType::Aes, 256)]);
     let wrapping = vectors().join("wrapping_public_pkcs1.pem");
-    let err = backup::backup(&CaseTwins(&s.source), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
+    let err = backup::backup(&Relisted(&s.source, with_case_twins), &wrapping, &s.root(), &s.root(), "20261125093000", &mut NoEvents).unwrap_err();
     assert_eq!(err.code(), ErrorCode::KeyFileNamesCollide);
     let text = err.to_string();
     assert!(text.contains("'vm1'") && text.contains("'VM1'") && text.contains("No backup was written"), "{text}");

@@ -1,7 +1,8 @@
 //! Owner-only files and folders on Windows, through a protected DACL: the calls into the Windows API that
 //! [`crate::owner_only`] makes, kept here because they are `unsafe` (the crate's only `unsafe` lives in
-//! `src/ffi/`). Each object gets a descriptor with one access-allowed ACE, full access for the user of the
-//! process token, and `SE_DACL_PROTECTED`, so that nothing is inherited from the parent folder: no
+//! `src/ffi/`). Each object gets a descriptor whose owner is the user of the process token (not the
+//! Administrators group an elevated token would otherwise make the owner), with one access-allowed ACE, full
+//! access for that user, and `SE_DACL_PROTECTED`, so that nothing is inherited from the parent folder: no
 //! Administrators, no SYSTEM, no Users. A folder's ACE is inherited by what is created in it.
 //!
 //! The descriptor is given at creation (`CreateFileW`, `CreateDirectoryW`), never applied afterwards: a file
@@ -20,7 +21,8 @@ use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, GENERIC_READ, GENER
 use windows_sys::Win32::Security::Authorization::{ConvertSidToStringSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT};
 use windows_sys::Win32::Security::{
     AddAccessAllowedAceEx, GetAce, GetLengthSid, GetSecurityDescriptorControl, GetTokenInformation, InitializeAcl,
-    InitializeSecurityDescriptor, SetSecurityDescriptorControl, SetSecurityDescriptorDacl, TokenUser, ACE_HEADER, ACL,
+    InitializeSecurityDescriptor, SetSecurityDescriptorControl, SetSecurityDescriptorDacl, SetSecurityDescriptorOwner,
+    TokenUser, ACE_HEADER, ACL,
     ACL_REVISION, CONTAINER_INHERIT_ACE, DACL_SECURITY_INFORMATION, OBJECT_INHERIT_ACE, OWNER_SECURITY_INFORMATION,
     PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SE_DACL_PROTECTED, TOKEN_QUERY, TOKEN_USER,
 };
@@ -74,10 +76,12 @@ fn token_user_sid(token: HANDLE) -> io::Result<Vec<u8>> {
     Ok(unsafe { std::slice::from_raw_parts(sid.cast::<u8>(), len) }.to_vec())
 }
 
-/// An absolute security descriptor with a protected DACL of one ACE: full access for the current user;
-/// with `inherit`, the ACE is inherited by files and folders created inside. The descriptor points into
-/// `_acl`, so both live as long as this value, which outlives every use of `attributes()`.
+/// An absolute security descriptor owned by the current user, with a protected DACL of one ACE: full
+/// access for that user; with `inherit`, the ACE is inherited by files and folders created inside. The
+/// descriptor points into `_sid` and `_acl`, so they live as long as this value, which outlives every use
+/// of `attributes()`.
 struct OwnerOnly {
+    _sid: Vec<u8>,
     _acl: Vec<u64>,
     descriptor: Vec<u64>,
 }
@@ -98,13 +102,14 @@ impl OwnerOnly {
             InitializeAcl(acl_ptr, acl_len as u32, ACL_REVISION) != 0
                 && AddAccessAllowedAceEx(acl_ptr, ACL_REVISION, flags, FILE_ALL_ACCESS, sid.as_mut_ptr().cast()) != 0
                 && InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION) != 0
+                && SetSecurityDescriptorOwner(sd, sid.as_mut_ptr().cast(), 0) != 0
                 && SetSecurityDescriptorDacl(sd, 1, acl_ptr, 0) != 0
                 && SetSecurityDescriptorControl(sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED) != 0
         };
         if !ok {
             return Err(io::Error::last_os_error());
         }
-        Ok(OwnerOnly { _acl: acl, descriptor })
+        Ok(OwnerOnly { _sid: sid, _acl: acl, descriptor })
     }
 
     fn attributes(&mut self) -> SECURITY_ATTRIBUTES {

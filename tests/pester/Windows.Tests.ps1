@@ -21,8 +21,8 @@ BeforeAll {
     }
 
     # What its permissions say of a file or folder: $null when only its owner can open it, else why not.
-    # Windows: the DACL must be protected (nothing inherited) and hold only allow ACEs for the current user, with
-    # full control. Under Wine ($env:TVM_UNDER_WINE, set by build/windows-toolchain.sh) no descriptor is stored:
+    # Windows: owned by the current user, the DACL protected (nothing inherited) and holding only allow ACEs for
+    # that user, with full control. Under Wine ($env:TVM_UNDER_WINE, set by build/windows-toolchain.sh) no descriptor is stored:
     # Wine 8.0 derives it from the Unix mode (the owner, SYSTEM on every file, Everyone for any group or other
     # bit; never protected), so there only the owner and SYSTEM may appear, and protection is not asked for.
     function Get-NotOwnerOnly([string] $Path) {
@@ -31,6 +31,8 @@ BeforeAll {
             $acl = Get-Acl -LiteralPath $Path
             $user = [Security.Principal.WindowsIdentity]::GetCurrent().User
             $system = [Security.Principal.SecurityIdentifier]::new('S-1-5-18')
+            $owner = $acl.GetOwner([Security.Principal.SecurityIdentifier])
+            if ($owner -ne $user) { return "it is owned by $owner, not by the user $user" }
             if (-not $acl.AreAccessRulesProtected -and -not $wine) { return "its DACL inherits from its folder: $($acl.Sddl)" }
             $rules = @($acl.GetAccessRules($true, $true, [Security.Principal.SecurityIdentifier]))
             $mine = @($rules | Where-Object { $_.IdentityReference -eq $user -and $_.AccessControlType -eq 'Allow' })

@@ -309,3 +309,19 @@ internal static class KeyWrap
         return pem.Append("-----END ").Append(label).Append("-----\n").ToString();
     }
 }
+
+/// <summary>
+/// The stand-in's RSA keys. <c>RSA.Create()</c>, except in the tests under Wine (TVM_UNDER_WINE on Windows, set by
+/// build/windows-toolchain.sh): there .NET's CNG RSA fails in every call (0xc1000002, docs/windows.md), so the key
+/// is an <see cref="RSACryptoServiceProvider"/> (CryptoAPI, Wine's rsaenh), a real RSA key behind the same API with
+/// the OAEP-SHA1 the key wrap uses. A test-only workaround; the real Moc module is not .NET.
+/// </summary>
+internal static class StandInRsa
+{
+    private static bool WineVariable => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TVM_UNDER_WINE"));
+
+    internal static RSA Create() => Create(2048);
+
+    internal static RSA Create(int size) =>
+        OperatingSystem.IsWindows() && WineVariable ? new RSACryptoServiceProvider(size) : RSA.Create(size);
+}

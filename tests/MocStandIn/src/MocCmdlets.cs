@@ -85,7 +85,7 @@ public sealed class GetMocKeyCommand : MocVaultCmdletBase
 
     internal static string PublicKeyPem(StoredKey key)
     {
-        using RSA rsa = RSA.Create();
+        using RSA rsa = StandInRsa.Create();
         rsa.ImportPkcs8PrivateKey(key.Material, out _);
         return KeyWrap.GoPem("RSA PUBLIC KEY", rsa.ExportRSAPublicKey());
     }
@@ -136,7 +136,7 @@ public sealed class ExportMocKeyCommand : MocVaultCmdletBase
                 "MocStandIn.KeySizeMismatch", ErrorCategory.InvalidArgument);
         }
 
-        using RSA wrapping = RSA.Create();
+        using RSA wrapping = StandInRsa.Create();
         string pemPath = MocctlPath(wrappingPubKeyFile);
         string pem = ReadText(pemPath);
         try
@@ -153,7 +153,7 @@ public sealed class ExportMocKeyCommand : MocVaultCmdletBase
         byte[] target;
         if (key.Kty == "RSA")
         {
-            using RSA rsa = RSA.Create();
+            using RSA rsa = StandInRsa.Create();
             rsa.ImportPkcs8PrivateKey(key.Material, out _);
             publicKey = rsa.ExportRSAPublicKey();
             target = key.Material;
@@ -294,7 +294,7 @@ public sealed class ImportMocKeyCommand : MocVaultCmdletBase
             throw MocFailure.Agent("Import", keyvaultName, name, $"Wrapping key [{wrapping}] is not an RSA key: Invalid Type",
                 "MocStandIn.InvalidWrappingKey", ErrorCategory.InvalidArgument);
         }
-        using RSA rsa = RSA.Create();
+        using RSA rsa = StandInRsa.Create();
         rsa.ImportPkcs8PrivateKey(wrappingKey.Material, out _);
         return KeyWrap.Unwrap(rsa, blob, padding, out string? problem)
             ?? throw MocFailure.Agent("Import", keyvaultName, name, $"Failed to unwrap the private key with wrapping key [{wrapping}]: {problem}: Failed",
@@ -316,7 +316,7 @@ public sealed class ImportMocKeyCommand : MocVaultCmdletBase
         {
             try
             {
-                using RSA rsa = RSA.Create();
+                using RSA rsa = StandInRsa.Create();
                 rsa.ImportPkcs8PrivateKey(material, out int read);
                 if (read != material.Length)
                 {
@@ -424,7 +424,7 @@ public sealed class NewMocKeyCommand : MocVaultCmdletBase
         }
         else
         {
-            using RSA rsa = RSA.Create(size);
+            using RSA rsa = StandInRsa.Create(size);
             material = rsa.ExportPkcs8PrivateKey();
         }
 
