@@ -23,7 +23,8 @@
       Package    Stage, then target/package/TvmBackupUtils/<version>/ and TvmBackupUtils.<version>.nupkg
                  (Compress-PSResource), which PSResourceGet publishes and installs
       Clean      removes what the tasks write (target/TvmBackupUtils, target/package, target/rehearsal,
-                 the C# bin/obj folders); the cargo cache stays (cargo clean removes it)
+                 target/windows-host, the C# bin/obj folders); the cargo cache and the Windows toolchain
+                 (build/windows) stay (cargo clean, git clean -xdf remove them)
     Every step says what it runs; a failing step stops the script with exit code 1.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 Test
@@ -381,7 +382,7 @@ function Invoke-Package {
 }
 
 function Invoke-Clean {
-    foreach ($path in $stage, $packageRoot, (Join-Path $target 'rehearsal'),
+    foreach ($path in $stage, $packageRoot, (Join-Path $target 'rehearsal'), (Join-Path $target 'windows-host'),
         (Join-Path $moduleSource 'src/bin'), (Join-Path $moduleSource 'src/obj')) {
         if (Test-Path $path) {
             Write-Step "removing $path"
