@@ -2,8 +2,10 @@
 //! into `<backup root>/<timestamp>/{AES,RSA}/<name>_<size>.json` (`docs/format.md` section 1).
 //!
 //! Unlike the original, a backup is either complete or absent: it is written in a hidden partial folder
-//! that is renamed to its timestamp only after every key was exported and read back; any failure
-//! removes it. Two runs in the same second do not share a folder: the second one is refused.
+//! that is renamed to its timestamp only after every key was exported and read back, flushed to disk, and
+//! listed with its SHA-256 in `manifest.json` ([`crate::manifest`]), itself flushed with the folder; the
+//! rename is the commit point. Any failure removes the partial folder. Two runs in the same second do not
+//! share a folder: the second one is refused.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +16,17 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Reply};
 use crate::keyfile::KeyFile;
 use crate::layout;
+use crate::manifest::{self, Manifest, ManifestKey};
 use crate::pem;
 use crate::vault::{KeySpec, KeyType, Vault};
+
+/// What a backup's manifest records beyond the keys: the caller's label and its local clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Details<'a> {
+    pub label: Option<&'a str>,
+    /// The moment of the backup in the caller's local time with its offset (RFC 3339).
+    pub created_local: Option<&'a str>,
+}
 
 /// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
 /// host messages show, as the original's `Join-Path $BackupRootPath $timestamp` did.
@@ -27,10 +38,26 @@ pub fn backup(
     timestamp: &str,
     events: &mut dyn Events,
 ) -> Result<BackupResult> {
+    backup_with(vault, wrapping_key_path, backup_root, shown_root, timestamp, Details::default(), events)
+}
+
+/// [`backup`] with the label and local time its manifest records.
+pub fn backup_with(
+    vault: &dyn Vault,
+    wrapping_key_path: &Path,
+    backup_root: &Path,
+    shown_root: &Path,
+    timestamp: &str,
+    details: Details<'_>,
+    events: &mut dyn Events,
+) -> Result<BackupResult> {
     layout::check_timestamp(timestamp)?;
+    if let Some(label) = details.label {
+        manifest::check_label(label)?;
+    }
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
-    pem::read_public_key(wrapping_key_path, "wrapping key")?;
+    let wrapping_key = pem::read_public_key(wrapping_key_path, "wrapping key")?;
     if backup_root.exists() && !backup_root.is_dir() {
         return Err(Error::for_input(
             ErrorCode::BackupRootIsFile,
@@ -57,10 +84,50 @@ pub fn backup(
         let dir = partial.join(folder);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    let keys = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let (keys, files) = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let fingerprint = pem::fingerprint(&wrapping_key.key);
+    let record = Manifest {
+        format: manifest::FORMAT.into(),
+        schema_version: manifest::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        timestamp: timestamp.into(),
+        created_utc: manifest::utc_now(),
+        created_local: details.created_local.filter(|t| !t.is_empty()).map(str::to_string),
+        source: vault.source(),
+        wrapping_key_fingerprint: fingerprint.clone(),
+        label: details.label.filter(|l| !l.is_empty()).map(str::to_string),
+        keys: files,
+    };
+    // The manifest last, then the folders, so that the rename (the commit point) finds all of it on disk.
+    manifest::write(&partial, &record)?;
+    for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
+        sync_folder(&partial.join(folder))?;
+    }
+    sync_folder(&partial)?;
     fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
     guard.armed = false;
-    Ok(BackupResult { path: final_path.display().to_string(), timestamp: timestamp.to_string(), keys })
+    sync_folder(backup_root)?;
+    Ok(BackupResult {
+        path: final_path.display().to_string(),
+        timestamp: timestamp.to_string(),
+        keys,
+        wrapping_key_fingerprint: fingerprint,
+        label: record.label,
+    })
+}
+
+/// Flushes a folder's entries (the names of the files in it) to disk. Unix only: Windows cannot open a
+/// folder as a file without backup privileges, and NTFS journals its metadata.
+fn sync_folder(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| Error::io("flush to disk the folder", path, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// Removes the partial folder on every way out that is not success: an error, a cancel or a panic.
@@ -77,6 +144,7 @@ impl Drop for PartialGuard {
     }
 }
 
+/// Exports every key; returns the keys and their manifest entries.
 fn export_all(
     vault: &dyn Vault,
     listed: &[Key],
@@ -85,10 +153,11 @@ fn export_all(
     final_path: &Path,
     shown_path: &Path,
     events: &mut dyn Events,
-) -> Result<Vec<Key>> {
+) -> Result<(Vec<Key>, Vec<ManifestKey>)> {
     events.message(&format!("Backing up TVM Vault keys to {}", shown_path.display()));
     let total = listed.len() as u32;
     let mut keys = Vec::with_capacity(listed.len());
+    let mut files = Vec::with_capacity(listed.len());
     for (i, key) in listed.iter().enumerate() {
         if events.progress("Backing up TVM keys", i as u32 + 1, total) == Reply::Cancel {
             return Err(Error::Cancelled("No backup was written.".into()));
@@ -109,13 +178,22 @@ fn export_all(
         events.message(&format!("Backing up key {} to {folder} folder", key.name));
         // The file's name once the backup is complete, which is what the result reports.
         let final_file = final_path.join(folder).join(file.file_name().unwrap_or_default());
-        vault
+        let bytes = vault
             .export(&key.name, spec, wrapping_key_path, &file)
             .and_then(|()| verify_written(&file))
             .map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
+        let file_name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        files.push(ManifestKey {
+            name: key.name.clone(),
+            key_type: spec.key_type.as_str().into(),
+            size: spec.size,
+            file: format!("{folder}/{file_name}"),
+            sha256: manifest::sha256_hex(&bytes),
+            length: bytes.len() as u64,
+        });
         keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
     }
-    Ok(keys)
+    Ok((keys, files))
 }
 
 /// Refuses, before anything is written, a vault whose keys would get key file names that Windows takes for
@@ -144,9 +222,16 @@ fn check_file_names_apart(listed: &[Key]) -> Result<()> {
     Ok(())
 }
 
-/// Reads an exported file back: a vault that wrote nothing, or half a file, fails the backup now rather
-/// than the restore later.
-fn verify_written(file: &Path) -> Result<()> {
+/// Reads an exported file back and flushes it to disk: a vault that wrote nothing, or half a file, fails
+/// the backup now rather than the restore later. Returns the bytes, for the manifest.
+fn verify_written(file: &Path) -> Result<Vec<u8>> {
     let bytes = fs::read(file).map_err(|e| Error::io("read back the exported key file", file, e))?;
-    KeyFile::parse(&bytes, &format!("The exported file '{}'", file.display())).map(|_| ())
+    KeyFile::parse(&bytes, &format!("The exported file '{}'", file.display()))?;
+    // Opened for writing: Windows flushes only a handle with write access.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io("flush to disk the exported key file", file, e))?;
+    Ok(bytes)
 }

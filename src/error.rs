@@ -49,6 +49,8 @@ error_codes! {
     InvalidKeySize => "InvalidArgument",
     InvalidTimestamp => "InvalidArgument",
     InvalidPath => "InvalidArgument",
+    /// A `-Label` that is too long or not one line.
+    InvalidLabel => "InvalidArgument",
     /// The key size given is not the size of the key in the PEM file.
     KeySizeMismatch => "InvalidArgument",
     /// The backup root names a file, not a folder.

@@ -7,6 +7,7 @@
 //! - [`reader`]: reads one backup's key files once; [`layout`]: backup folders and key file names;
 //!   [`keyfile`]: the MOC key file formats; [`pem`]: reading PEM key files; [`keywrap`]: the
 //!   `CKM_RSA_AES_KEY_WRAP` mechanism (all described in `docs/format.md`).
+//! - [`manifest`]: `manifest.json`, the list a backup keeps of itself.
 //! - [`events`]: the named records a command sends its caller while it works.
 //! - [`error`]: errors with a stable code per problem.
 //! - [`vault`]: the vault trait, [`vault::LocalVault`] (a vault in a folder for rehearsals and tests) and
@@ -22,6 +23,7 @@ pub mod ffi;
 pub mod keyfile;
 pub mod keywrap;
 pub mod layout;
+pub mod manifest;
 pub mod owner_only;
 pub mod pem;
 pub mod reader;

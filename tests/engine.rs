@@ -246,6 +246,9 @@ impl Vault for FailingExport<'_> {
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         self.inner.create(name, spec)
     }
+    fn source(&self) -> tvmkeys::manifest::Source {
+        self.inner.source()
+    }
 }
 
 #[test]
@@ -407,6 +410,9 @@ impl Vault for Relisted<'_> {
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         self.0.create(name, spec)
     }
+    fn source(&self) -> tvmkeys::manifest::Source {
+        self.0.source()
+    }
 }
 
 fn with_odd(mut keys: Vec<Key>, key_type: &str, size: u32) -> Vec<Key> {
@@ -464,4 +470,48 @@ fn key_files_whose_names_differ_only_in_case_are_neither_restored() {
         assert_eq!(f.2.as_deref(), Some("KeyFileNamesCollide"), "{}", f.3);
         assert!(f.3.contains("VM1_256.json") && f.3.contains("vm1_256.json"), "{}", f.3);
     }
+}
+
+#[test]
+fn every_backup_lists_its_key_files_in_a_manifest_written_last() {
+    let s = Setup::new(&KEYS);
+    let wrapping = vectors().join("wrapping_public_pkcs1.pem");
+    let details = backup::Details { label: Some("before patch Tuesday"), created_local: Some("2026-11-25T09:30:00.0000000+01:00") };
+    let done = backup::backup_with(&s.source, &wrapping, &s.root(), &s.root(), "20261125093000", details, &mut NoEvents).unwrap();
+    let folder = Path::new(&done.path);
+    let text = std::fs::read_to_string(folder.join("manifest.json")).unwrap();
+    let m: tvmkeys::manifest::Manifest = serde_json::from_str(&text).unwrap();
+    assert_eq!((m.format.as_str(), m.schema_version, m.tool_version.as_str()), ("tvmkeys-backup-manifest", 1, env!("CARGO_PKG_VERSION")));
+    assert_eq!(m.timestamp, "20261125093000");
+    assert_eq!(m.created_local.as_deref(), Some("2026-11-25T09:30:00.0000000+01:00"));
+    assert!(m.created_utc.ends_with('Z') && m.created_utc.len() == 20, "{}", m.created_utc);
+    assert_eq!(m.source, tvmkeys::manifest::Source::Local { path: s.dir.path().join("a").display().to_string() });
+    assert_eq!(m.label.as_deref(), Some("before patch Tuesday"));
+    let public = tvmkeys::pem::read_public_key(&wrapping, "wrapping key").unwrap();
+    assert_eq!(m.wrapping_key_fingerprint, tvmkeys::pem::fingerprint(&public.key));
+    assert_eq!(done.wrapping_key_fingerprint, m.wrapping_key_fingerprint);
+    assert_eq!(done.label.as_deref(), Some("before patch Tuesday"));
+    // Every key file, and nothing else, with its hash and length.
+    assert_eq!(m.keys.len(), KEYS.len());
+    for entry in &m.keys {
+        let bytes = std::fs::read(folder.join(&entry.file)).unwrap();
+        assert_eq!(entry.length, bytes.len() as u64, "{}", entry.file);
+        assert_eq!(entry.sha256, tvmkeys::manifest::sha256_hex(&bytes), "{}", entry.file);
+        assert_eq!(entry.file, format!("{}/{}_{}.json", entry.key_type, entry.name, entry.size));
+    }
+    let listed: usize = ["AES", "RSA"].iter().map(|f| std::fs::read_dir(folder.join(f)).unwrap().count()).sum();
+    assert_eq!(listed, m.keys.len());
+    // The restore reads the key files and leaves the manifest alone.
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut NoEvents).unwrap();
+    assert_eq!(counts(&summary), (4, 0, 0, 0));
+}
+
+#[test]
+fn a_bad_label_is_refused_before_anything_is_written() {
+    let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
+    let wrapping = vectors().join("wrapping_public_pkcs1.pem");
+    let details = backup::Details { label: Some("two\nlines"), created_local: None };
+    let err = backup::backup_with(&s.source, &wrapping, &s.root(), &s.root(), "20261125093000", details, &mut NoEvents).unwrap_err();
+    assert_eq!((err.code(), err.input()), (ErrorCode::InvalidLabel, Some("label")));
+    assert!(!s.root().exists());
 }

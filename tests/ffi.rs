@@ -606,7 +606,7 @@ fn the_moc_version_gates_run_when_the_vault_opens_and_release_the_host_on_failur
 #[test]
 fn opening_a_moc_vault_with_a_malformed_request_is_refused_and_releases_the_host() {
     let dir = tempfile::tempdir().unwrap();
-    for request in [&b"{"[..], br#"{"checkStackVersion":"yes"}"#, br#"{"checkStackVersion":true,"group":"g"}"#] {
+    for request in [&b"{"[..], br#"{"checkStackVersion":"yes"}"#, br#"{"checkStackVersion":true,"keyvaultName":"g"}"#] {
         let host = Host::new(&dir.path().join("v"), Mode::Forward);
         let callbacks = TvmHostVault { context: &host as *const Host as *mut c_void, dispatch: Some(dispatch), release: Some(release) };
         let mut vault = null_mut();

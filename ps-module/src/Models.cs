@@ -44,6 +44,14 @@ namespace TvmBackupUtils
         [DataMember(Name = "keys")]
         public TvmKey[] Keys { get; set; } = Array.Empty<TvmKey>();
 
+        /// <summary>Fingerprint of the wrapping public key the keys are wrapped with, as the backup's manifest records it.</summary>
+        [DataMember(Name = "wrappingKeyFingerprint")]
+        public string WrappingKeyFingerprint { get; set; } = string.Empty;
+
+        /// <summary>The -Label given to Backup-TVMKeys, recorded in the manifest; otherwise null.</summary>
+        [DataMember(Name = "label", EmitDefaultValue = false)]
+        public string? Label { get; set; }
+
         /// <summary>The folder name as the engine gives it, yyyyMMddHHmmss (local time).</summary>
         [DataMember(Name = "timestamp")]
         private string TimestampText

@@ -19,6 +19,12 @@ pub struct BackupRequest {
     pub shown_backup_root_path: Option<String>,
     /// `yyyyMMddHHmmss`, local time of the run (the caller's clock, so tests can fix it).
     pub timestamp: String,
+    /// Recorded in the backup's manifest (`-Label`): one line, at most 256 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The same moment as `timestamp` with its UTC offset (RFC 3339), for the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_local: Option<String>,
 }
 
 /// A finished backup: the `TvmBackup` object.
@@ -31,11 +37,16 @@ pub struct BackupResult {
     pub timestamp: String,
     /// The keys the backup holds, each with its key file.
     pub keys: Vec<Key>,
+    /// The module's fingerprint of the wrapping public key the keys are wrapped with (as in the manifest).
+    pub wrapping_key_fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) -> Result<BackupResult> {
     let wrapping = checked_path(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
     let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let shown = request.shown_backup_root_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(root);
-    crate::backup::backup(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, events)
+    let details = crate::backup::Details { label: request.label.as_deref(), created_local: request.created_local.as_deref() };
+    crate::backup::backup_with(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, details, events)
 }

@@ -22,6 +22,13 @@ pub struct OpenMocRequest {
     /// to import a wrapping key.
     #[serde(default)]
     pub check_stack_version: bool,
+    /// The `-Group` the host's Moc cmdlets are given (default `AzureStackHostAttestation`); recorded in a
+    /// backup's manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The `-KeyVaultName` (default `AzureStackTvmKeyVault`); recorded in a backup's manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

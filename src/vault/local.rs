@@ -367,6 +367,10 @@ impl Vault for LocalVault {
         Ok(names)
     }
 
+    fn source(&self) -> crate::manifest::Source {
+        crate::manifest::Source::Local { path: self.root.display().to_string() }
+    }
+
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         if self.exists(name)? {
             return Err(Error::KeyExists { name: name.into() });

@@ -204,15 +204,27 @@ pub trait Host {
 }
 
 /// The MOC vault: every operation one host call.
+/// The original's defaults: `-group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault`.
+pub const DEFAULT_GROUP: &str = "AzureStackHostAttestation";
+pub const DEFAULT_VAULT_NAME: &str = "AzureStackTvmKeyVault";
+
 pub struct MocVault {
     host: Box<dyn Host>,
+    /// The `-Group` and `-KeyVaultName` the host's cmdlets use, for the backup's manifest.
+    group: String,
+    vault_name: String,
 }
 
 impl MocVault {
     /// Reads `Get-MocConfig` and applies the original's version gates (the stack gate only with
     /// `check_stack_version`, as the original checks it only to import the wrapping key).
     pub fn open(host: Box<dyn Host>, check_stack_version: bool, events: &mut dyn Events) -> Result<MocVault> {
-        let vault = MocVault { host };
+        Self::open_named(host, check_stack_version, DEFAULT_GROUP, DEFAULT_VAULT_NAME, events)
+    }
+
+    /// [`MocVault::open`] for the vault `vault_name` of `group`, the names the host's cmdlets are given.
+    pub fn open_named(host: Box<dyn Host>, check_stack_version: bool, group: &str, vault_name: &str, events: &mut dyn Events) -> Result<MocVault> {
+        let vault = MocVault { host, group: group.into(), vault_name: vault_name.into() };
         let reply = vault.host.dispatch(&HostOp::GetConfig)?;
         let (module, stack) = match reply.outcome {
             HostOutcome::Ok => (reply.module_version, reply.version),
@@ -292,6 +304,10 @@ impl Vault for MocVault {
 
     fn delete(&self, name: &str) -> Result<()> {
         self.call(HostOp::Delete { name: name.into() }).map(drop)
+    }
+
+    fn source(&self) -> crate::manifest::Source {
+        crate::manifest::Source::Moc { group: self.group.clone(), vault_name: self.vault_name.clone() }
     }
 
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {

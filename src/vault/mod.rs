@@ -97,4 +97,6 @@ pub trait Vault {
     fn delete(&self, name: &str) -> Result<()>;
     /// Creates a new random key; returns its fingerprint where the vault can compute one.
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>>;
+    /// Which vault this is, as a backup's manifest and its first host line name it.
+    fn source(&self) -> crate::manifest::Source;
 }

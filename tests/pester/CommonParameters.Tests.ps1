@@ -12,10 +12,11 @@ BeforeDiscovery {
     # -WhatIf (WhatIfObjects, none where not given) and with -Confirm:$false ("<type> <Name> <Outcome>"), and a check
     # (run with $w) that it wrote.
     $script:Writers = @(
+        # A backup writes the key files of vault A and its manifest.json.
         @{ Command = 'Backup-TVMKeys'; Case = 'a backup of vault A into a backup root that does not exist yet'
             Script = 'Backup-TVMKeys -WrappingKeyPath $w.Public -BackupRootPath $w.NewBackupRoot -VaultPath $w.VaultA'
             WhatIf = @('^What if: Performing the operation "Back up the TVM vault keys into a new backup \d{14}" on target "{NewBackupRoot}"\.$')
-            Objects = @('TvmBackup'); Wrote = '@(Get-ChildItem -Path $w.NewBackupRoot -Recurse -File).Count -eq 3' }
+            Objects = @('TvmBackup'); Wrote = '@(Get-ChildItem -Path $w.NewBackupRoot -Recurse -File).Count -eq 4' }
         @{ Command = 'Import-TVMKeys'; Case = 'a restore of the backup into vault B, which holds the wrapping key'
             Script = 'Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB'
             WhatIf = @(

@@ -16,6 +16,8 @@ namespace TvmBackupUtils.Api
     internal sealed class OpenMocRequest
     {
         [DataMember(Name = "checkStackVersion")] internal bool CheckStackVersion { get; set; }
+        [DataMember(Name = "group", EmitDefaultValue = false)] internal string? Group { get; set; }
+        [DataMember(Name = "vaultName", EmitDefaultValue = false)] internal string? VaultName { get; set; }
     }
 
     [DataContract]
@@ -25,6 +27,8 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "backupRootPath")] internal string BackupRootPath { get; set; } = string.Empty;
         [DataMember(Name = "shownBackupRootPath", EmitDefaultValue = false)] internal string? ShownBackupRootPath { get; set; }
         [DataMember(Name = "timestamp")] internal string Timestamp { get; set; } = string.Empty;
+        [DataMember(Name = "label", EmitDefaultValue = false)] internal string? Label { get; set; }
+        [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
     }
 
     [DataContract]

@@ -22,6 +22,10 @@ namespace TvmBackupUtils.Commands
         [Parameter(Mandatory = true, Position = 1)]
         public string BackupRootPath { get; set; } = string.Empty;
 
+        /// <summary>A line of text recorded in the backup's manifest.json (what the backup is for).</summary>
+        [Parameter]
+        public string? Label { get; set; }
+
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
@@ -30,7 +34,7 @@ namespace TvmBackupUtils.Commands
             VaultHandle vault = OpenVault(create: false);
 
             // Local time, as the original's Get-Date -Format yyyyMMddHHmmss.
-            DateTime now = DateTime.Now;
+            DateTimeOffset now = DateTimeOffset.Now;
             string timestamp = now.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
             if (!ShouldProcess(backupRoot, $"Back up the TVM vault keys into a new backup {timestamp}"))
             {
@@ -43,6 +47,8 @@ namespace TvmBackupUtils.Commands
                 BackupRootPath = backupRoot,
                 ShownBackupRootPath = BackupRootPath,
                 Timestamp = timestamp,
+                Label = Label,
+                CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
             };
             WriteObject(Invoke<BackupRequest, TvmBackup>(Native.Backup, vault, request, backupRoot));
         }

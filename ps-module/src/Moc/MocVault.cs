@@ -57,7 +57,7 @@ namespace TvmBackupUtils.Moc
                 Dispatch = Marshal.GetFunctionPointerForDelegate(DispatchCallback),
                 Release = Marshal.GetFunctionPointerForDelegate(ReleaseCallback),
             };
-            byte[] request = Json.Write(new OpenMocRequest { CheckStackVersion = checkStackVersion });
+            byte[] request = Json.Write(new OpenMocRequest { CheckStackVersion = checkStackVersion, Group = group, VaultName = keyVaultName });
             TvmStatus status = native.VaultOpenMoc(ref host, request, (UIntPtr)request.Length, sink, IntPtr.Zero, out vault, out TvmBuffer buffer);
             return (status, native.Take(buffer));
         }
