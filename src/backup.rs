@@ -85,6 +85,8 @@ pub fn backup_with(
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
     let (keys, files) = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let source = vault.source();
+    warn_about_contents(&keys, &source, events);
     let fingerprint = pem::fingerprint(&wrapping_key.key);
     let record = Manifest {
         format: manifest::FORMAT.into(),
@@ -93,7 +95,7 @@ pub fn backup_with(
         timestamp: timestamp.into(),
         created_utc: manifest::utc_now(),
         created_local: details.created_local.filter(|t| !t.is_empty()).map(str::to_string),
-        source: vault.source(),
+        source,
         wrapping_key_fingerprint: fingerprint.clone(),
         label: details.label.filter(|l| !l.is_empty()).map(str::to_string),
         keys: files,
@@ -114,6 +116,26 @@ pub fn backup_with(
         wrapping_key_fingerprint: fingerprint,
         label: record.label,
     })
+}
+
+/// The attestation root key every cluster's TVM key vault holds beside the VMs' keys.
+const ROOT_KEY: &str = "AzureStackTvmAKRootKey";
+
+/// A backup that holds no key, or no attestation root key, is most likely a backup of the wrong vault (a
+/// `TVM_VAULT_PATH` left set, a mistyped `-KeyVaultName`): it is still written, and says so.
+fn warn_about_contents(keys: &[Key], source: &manifest::Source, events: &mut dyn Events) {
+    if keys.is_empty() {
+        events.warning(&format!(
+            "The backup holds no key: {} has no AES or RSA key. Check that it is the vault you meant to back up.",
+            source.describe()
+        ));
+    } else if !keys.iter().any(|k| k.name == ROOT_KEY) {
+        events.warning(&format!(
+            "The backup holds no {ROOT_KEY}: {} has no attestation root key, which Trusted launch VMs need. \
+             Check that it is the cluster's TVM key vault.",
+            source.describe()
+        ));
+    }
 }
 
 /// Flushes a folder's entries (the names of the files in it) to disk. Unix only: Windows cannot open a

@@ -82,6 +82,8 @@ error_codes! {
     KeyFileNamesCollide => "InvalidData",
     /// The folder given as a backup has no AES or RSA folder.
     NotABackup => "InvalidData",
+    /// The folder given as a backup is a hidden `.<timestamp>.partial` folder: a backup that never completed.
+    BackupIncomplete => "InvalidData",
     NotALocalVault => "InvalidData",
     /// A key file inside the local vault is damaged.
     VaultKeyDamaged => "InvalidData",

@@ -103,6 +103,12 @@ pub fn partial_folder(backup_root: &Path, timestamp: &str) -> PathBuf {
     backup_root.join(format!(".{timestamp}.partial"))
 }
 
+/// The timestamp of a partial folder's name (`.<yyyyMMddHHmmss>.partial`), or `None` for any other name.
+pub fn partial_timestamp(folder_name: &str) -> Option<&str> {
+    let timestamp = folder_name.strip_prefix('.')?.strip_suffix(".partial")?;
+    check_timestamp(timestamp).ok().map(|()| timestamp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +135,17 @@ mod tests {
         let file = key_file_name("a_b", 2048).unwrap();
         assert_eq!(file, "a_b_2048.json");
         assert_eq!(parse_key_file_name(&file).unwrap(), ("a_b".to_string(), 2048));
+    }
+
+    #[test]
+    fn partial_folders_are_told_by_name() {
+        let root = Path::new("backups");
+        let partial = partial_folder(root, "20261125093000");
+        let name = partial.file_name().unwrap().to_str().unwrap();
+        assert_eq!(partial_timestamp(name), Some("20261125093000"));
+        for other in ["20261125093000", ".20261125093000", "20261125093000.partial", ".2026112509300.partial", ".x.partial"] {
+            assert_eq!(partial_timestamp(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::vault::{KeySpec, Vault};
 /// host messages show, as the original's did.
 pub fn restore(vault: &dyn Vault, backup_path: &Path, shown_path: &Path, wrapping_key_name: &str, events: &mut dyn Events) -> Result<RestoreResult> {
     layout::check_key_name(wrapping_key_name).map_err(|e| e.at_input("wrappingKeyName"))?;
+    refuse_partial(backup_path)?;
     let entries = reader::read(backup_path)?;
     let existing: HashSet<String> = vault.names()?.into_iter().collect();
     let wrapping = check_wrapping_key(vault, &entries, &existing, wrapping_key_name, events)?;
@@ -193,6 +194,26 @@ fn check_wrapping_key(
         }
     }
     Ok(Some(vault_key))
+}
+
+/// A hidden `.<timestamp>.partial` folder is a backup whose writer never finished (stopped, killed, or failed
+/// on a key): it may lack keys, and restoring it would look like a complete restore.
+fn refuse_partial(backup_path: &Path) -> Result<()> {
+    let name = backup_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match layout::partial_timestamp(&name) {
+        None => Ok(()),
+        Some(timestamp) => Err(Error::for_input(
+            ErrorCode::BackupIncomplete,
+            "backupPath",
+            format!(
+                "'{}' is an unfinished backup: Backup-TVMKeys writes each backup in a hidden .<timestamp>.partial folder and \
+                 renames it to its timestamp only when every key is in it, and the run of {timestamp} never got there (it was \
+                 stopped or failed), so this folder may lack keys. Restore a complete backup instead: a folder named \
+                 yyyyMMddHHmmss in the same backup root.",
+                backup_path.display()
+            ),
+        )),
+    }
 }
 
 fn exists(events: &mut dyn Events, key: &Key) -> KeyRestore {

@@ -515,3 +515,38 @@ fn a_bad_label_is_refused_before_anything_is_written() {
     assert_eq!((err.code(), err.input()), (ErrorCode::InvalidLabel, Some("label")));
     assert!(!s.root().exists());
 }
+
+#[test]
+fn a_backup_without_keys_or_without_the_root_key_is_written_and_says_so() {
+    let s = Setup::new(&[]);
+    let mut events = Recorder::default();
+    let done = s.backup(&mut events).unwrap();
+    assert!(done.keys.is_empty());
+    assert_eq!(events.warnings.len(), 1, "{:?}", events.warnings);
+    assert!(events.warnings[0].starts_with("The backup holds no key: the local vault "), "{}", events.warnings[0]);
+    assert!(Path::new(&done.path).join("manifest.json").is_file());
+
+    let s = Setup::new(&[("vm1", KeyType::Aes, 256)]);
+    let mut events = Recorder::default();
+    s.backup(&mut events).unwrap();
+    assert_eq!(events.warnings.len(), 1, "{:?}", events.warnings);
+    assert!(events.warnings[0].contains("no AzureStackTvmAKRootKey"), "{}", events.warnings[0]);
+
+    let s = Setup::new(&KEYS);
+    let mut events = Recorder::default();
+    s.backup(&mut events).unwrap();
+    assert!(events.warnings.is_empty(), "{:?}", events.warnings);
+}
+
+#[test]
+fn a_hidden_partial_folder_is_refused_as_an_unfinished_backup() {
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    // As a killed run leaves it: the backup's files in .<timestamp>.partial.
+    let partial = s.root().join(".20261125093001.partial");
+    std::fs::rename(&done.path, &partial).unwrap();
+    let err = restore::restore(&s.target, &partial, &partial, "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!((err.code(), err.input()), (ErrorCode::BackupIncomplete, Some("backupPath")));
+    assert!(err.to_string().contains("unfinished backup") && err.to_string().contains("20261125093001"), "{err}");
+    assert_eq!(s.target.names().unwrap(), ["wrap"], "nothing was imported");
+}

@@ -84,7 +84,7 @@ Describe 'Labels' {
     It 'a backup without -Label has no label' {
         $source = New-TestFolder vault
         $null = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $source
-        $backup = Get-SingleBackup @(Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) -VaultPath $source 6>$null)
+        $backup = Get-SingleBackup @(Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) -VaultPath $source 3>$null 6>$null)
         (Read-Manifest $backup.Path).PSObject.Properties.Name | Should -Not -Contain 'label'
         $backup.Label | Should -BeNullOrEmpty
     }
@@ -114,11 +114,49 @@ Describe 'The manifest of a MOC vault backup (the stand-in Moc module)' {
     ) {
         Set-StandInCluster -StateRoot (New-TestFolder cluster)
         Add-StandInKey -Key vm1 -Type AES -Size 256 -Group $Group -KeyVaultName $VaultName
-        $backup = Get-SingleBackup @(Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) @Arguments 6>$null)
+        $backup = Get-SingleBackup @(Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) @Arguments 3>$null 6>$null)
         $manifest = Read-Manifest $backup.Path
         $manifest.source.kind | Should -BeExactly 'moc'
         $manifest.source.group | Should -BeExactly $Group
         $manifest.source.vaultName | Should -BeExactly $VaultName
         @($manifest.keys).Count | Should -Be 1
+    }
+}
+
+Describe 'What a backup says about what it holds, and unfinished backups' {
+    It 'backs up a vault with no key, with a warning that names the vault' {
+        $source = New-TestFolder vault
+        $null = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $source
+        Remove-Item -LiteralPath ([IO.Path]::Combine($source, 'keys', 'k1.json'))
+        $run = Invoke-Captured { Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) -VaultPath $source }
+        $backup = Get-SingleBackup (Assert-Clean $run).Output
+        @($backup.Keys).Count | Should -Be 0
+        $run.Warnings.Count | Should -Be 1
+        $run.Warnings[0] | Should -BeLike "The backup holds no key: the local vault $source has no AES or RSA key.*"
+    }
+
+    It 'backs up a vault without AzureStackTvmAKRootKey, with a warning that says so' {
+        $source = New-TestFolder vault
+        $null = New-TvmVaultKey -Name vm1 -Type AES -Size 256 -VaultPath $source
+        $run = Invoke-Captured { Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath (New-TestFolder root) -VaultPath $source }
+        $null = Assert-Clean $run
+        $run.Warnings.Count | Should -Be 1
+        $run.Warnings[0] | Should -BeLike 'The backup holds no AzureStackTvmAKRootKey:*'
+    }
+
+    It 'Import-TVMKeys refuses a hidden .<timestamp>.partial folder as an unfinished backup and imports nothing' {
+        $source = New-TestFolder vault
+        $null = New-TvmVaultKey -Name vm1 -Type AES -Size 256 -VaultPath $source
+        $root = New-TestFolder root
+        $backup = Get-SingleBackup @(Backup-TVMKeys -WrappingKeyPath $Keys.Public -BackupRootPath $root -VaultPath $source 3>$null 6>$null)
+        # What a killed run leaves: the files in the hidden folder, never renamed.
+        $partial = [IO.Path]::Combine($root, ".$($backup.Timestamp.ToString('yyyyMMddHHmmss')).partial")
+        Move-Item -LiteralPath $backup.Path -Destination $partial
+        $target = New-TestFolder target
+        $null = Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $Keys.Public -PrivateKeyPath $Keys.Private -KeySize 2048 -VaultPath $target 6>$null
+        $run = Invoke-Captured { Import-TVMKeys -BackupPath $partial -WrappingKeyName TvmWrap -VaultPath $target }
+        $e = Assert-TvmTerminating $run BackupIncomplete InvalidData
+        Get-ErrorText $e | Should -Match 'unfinished backup'
+        @(Get-TvmVaultKey -VaultPath $target).Name | Should -Be @('TvmWrap')
     }
 }

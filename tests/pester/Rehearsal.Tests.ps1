@@ -173,7 +173,10 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
 
         It 'writes key files whose keys are padded base64url' {
             $b = Get-RequiredBackup
-            foreach ($file in [IO.Directory]::GetFiles($b.Path, '*.json', [IO.SearchOption]::AllDirectories)) {
+            # The key files of AES/ and RSA/ (manifest.json beside them is not a key file).
+            $keyFiles = foreach ($folder in 'AES', 'RSA') { [IO.Directory]::GetFiles([IO.Path]::Combine($b.Path, $folder), '*.json') }
+            @($keyFiles).Count | Should -BeGreaterThan 0
+            foreach ($file in $keyFiles) {
                 $json = [IO.File]::ReadAllText($file) | ConvertFrom-Json
                 foreach ($v in $json.'public-key', $json.'private-key', $json.'private-key-wrapping-info'.'public-key') {
                     Test-PaddedBase64Url $v | Should -BeTrue -Because "$([IO.Path]::GetFileName($file)): not padded base64url: $($v.Substring(0, [Math]::Min(40, $v.Length)))..."

@@ -437,7 +437,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         $backup = Backup-TVMKeys $keys.Public (New-TestFolder backups) -VaultPath $vault 6>$null
         $backup.GetType().FullName | Should -Be 'TvmBackupUtils.TvmBackup'
         @($backup.Keys.Name | Sort-Object) | Should -Be @('k1', 'k2')
-        @($backup.psobject.Properties.Name) | Should -Be @('Path', 'Timestamp', 'Keys') -Because 'no member added on the way'
+        @($backup.psobject.Properties.Name) | Should -Be @('Path', 'Timestamp', 'Keys', 'WrappingKeyFingerprint', 'Label') -Because 'no member added on the way'
     }
 
     It 'give try/catch the cmdlet''s own terminating ErrorRecord (ErrorId, category, exception, target)' {
