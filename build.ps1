@@ -16,9 +16,9 @@
                  the staged module; the xunit tests of the C# internals; the rehearsal; then WindowsTest.
                  Ends with one line `tests: N passed, N failed`
       WindowsTest
-                 on Linux, under Wine: the Rust tests cross-built for Windows, and the Pester tests that need
-                 neither MOC nor .NET's RSA (tests/pester/WindowsSuite.txt) in pwsh 7.6.9 for win-x64
-                 (tests/WindowsHost) against the staged module with tvmkeys.dll
+                 on Linux, under Wine: the Rust tests cross-built for Windows, every Pester file but
+                 Package.Tests.ps1 (tests/pester/WindowsSuite.txt) and the rehearsal, in pwsh 7.6.9 for
+                 win-x64 (tests/WindowsHost) against the staged module with tvmkeys.dll
       Rehearsal  Stage, then README command 1: backup of a local vault, restore into a second, in a new pwsh
       Package    Stage, then target/package/TvmBackupUtils/<version>/ and TvmBackupUtils.<version>.nupkg
                  (Compress-PSResource), which PSResourceGet publishes and installs
@@ -121,7 +121,7 @@ function Invoke-Build {
     if (-not $DebugEngine) { $cargo += '--release' }
     Invoke-Native cargo $cargo
     if ($onLinux) {
-        Invoke-WindowsToolchain
+        Invoke-Native bash @($toolchain, 'setup')
         $windows = @($toolchain, 'cargo', 'build')
         if (-not $DebugEngine) { $windows += '--release' }
         Invoke-Native bash $windows

@@ -33,7 +33,7 @@ die() { say "$*"; exit 1; }
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"
     elif command -v sudo >/dev/null; then sudo "$@"
-    else die "installing '${*: -4}' needs root: run this script as root or install sudo."
+    else die "'$*' needs root: run this script as root or install sudo."
     fi
 }
 
@@ -67,7 +67,7 @@ fetch_trixie_packages() {
     fi
     mkdir -p "$W/apt/lists/partial" "$W/apt/cache/archives/partial" "$W/debs/toolchain" "$W/debs/runtime"
     local uri
-    uri=$(apt-get indextargets --format '$(REPO_URI)' | grep -v -- -security | sort -u | head -1)
+    uri=$(apt-get indextargets --format '$(REPO_URI)' | grep -v -- -security | sort -u | head -1 || true)
     [ -n "$uri" ] || die "found no Debian mirror in the system's apt sources (apt-get indextargets)."
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main" >"$W/apt/trixie.list"
     say "apt-get update with a separate list for trixie ($uri), state in $W/apt"
@@ -108,7 +108,7 @@ unpack_and_patch() {
 # project's copy is kept: cargo refuses two of one package.
 merge_vendor() {
     local src
-    src=$(ls -d "$W"/root/usr/src/rustc-*/library 2>/dev/null | head -1)
+    src=$(ls -d "$W"/root/usr/src/rustc-*/library 2>/dev/null | head -1 || true)
     [ -n "$src" ] || die "no std source under $W/root/usr/src (rust-web-src)."
     rm -rf "$W/vendor-all"
     mkdir -p "$W/vendor-all"
@@ -137,11 +137,19 @@ project_packages() {
     for d in "$repo"/vendor/*/; do package_id "$d" >>"$W/project-packages.txt"; done
 }
 
+# The environment of every Wine process: the project's prefix, quiet, no Gecko. TVM_UNDER_WINE tells the tests
+# where Wine differs from Windows (security descriptors, docs/windows.md). .NET's W^X double mapping fails under
+# Wine 8.0 (an "Internal CLR error" in a finalizer once Pester runs); without it the runtime maps code pages as
+# older .NET did.
+wine_env() {
+    export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mshtml=" TVM_UNDER_WINE=1 DOTNET_EnableWriteXorExecute=0
+}
+
 # Test-only, for Wine 8.0, which lacks bcryptprimitives.dll (Rust's std imports ProcessPrng from it on
 # Windows 10 and later, where it always exists): one export, ProcessPrng, on BCryptGenRandom. It goes only
 # into the test prefix, never into the module.
 wine_prefix() {
-    export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mshtml="
+    wine_env
     if [ ! -f "$WINEPREFIX/.tvm-ready" ]; then
         say "creating the Wine prefix $WINEPREFIX"
         "$WINE" wineboot -i >/dev/null 2>&1 || true
@@ -184,7 +192,7 @@ cargo_env() {
     export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
     export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_AR=x86_64-w64-mingw32-ar
     export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$repo/build/windows-toolchain.sh wine"
-    export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mshtml="
+    wine_env
     unset RUSTFLAGS
 }
 
@@ -197,15 +205,14 @@ case "${1:-}" in
         std=std,panic_unwind
         [ "${1:-}" = test ] && std=std,panic_unwind,test
         cd "$repo"
-        exec "$W/root/usr/bin/cargo" "$@" --offline --target "$TARGET" -Z build-std="$std" \
-            --config "source.vendored-sources.directory=\"$W/vendor-all\""
+        # The subcommand, the toolchain's flags, then the caller's arguments (so that `-- ARGS` stay the test
+        # binary's).
+        exec "$W/root/usr/bin/cargo" "$1" --offline --target "$TARGET" -Z build-std="$std" \
+            --config "source.vendored-sources.directory=\"$W/vendor-all\"" "${@:2}"
         ;;
     wine)
         shift
-        # TVM_UNDER_WINE tells the tests where Wine differs from Windows (security descriptors, docs/windows.md).
-        # .NET's W^X double mapping fails under Wine 8.0 (an "Internal CLR error" in a finalizer once Pester
-        # runs); without it the runtime maps code pages as older .NET did.
-        export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mshtml=" TVM_UNDER_WINE=1 DOTNET_EnableWriteXorExecute=0
+        wine_env
         [ -f "$WINEPREFIX/.tvm-ready" ] || die "the Wine prefix is not set up: run '$0 setup'."
         exec "$WINE" "$@"
         ;;

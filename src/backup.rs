@@ -108,7 +108,10 @@ pub fn backup_with(
     sync_folder(&partial)?;
     fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
     guard.armed = false;
-    sync_folder(backup_root)?;
+    // The backup is complete from here on: a root that cannot be flushed is worth a warning, not a failure.
+    if let Err(e) = sync_folder(backup_root) {
+        events.warning(&format!("The backup is complete, but {e}"));
+    }
     Ok(BackupResult {
         path: final_path.display().to_string(),
         timestamp: timestamp.to_string(),
@@ -225,7 +228,9 @@ fn check_file_names_apart(listed: &[Key]) -> Result<()> {
     let mut seen = std::collections::HashMap::new();
     for key in listed {
         let Some(key_type) = KeyType::parse(&key.key_type) else { continue };
-        let file = format!("{}/{}_{}.json", layout::folder_for(key_type), key.name, key.size);
+        // A name that cannot be a file name fails the export, with its own error.
+        let Ok(file_name) = layout::key_file_name(&key.name, key.size) else { continue };
+        let file = format!("{}/{file_name}", layout::folder_for(key_type));
         if let Some(first) = seen.insert(crate::win_path::file_name_key(&file), key.name.as_str()) {
             return Err(Error::new(
                 ErrorCode::KeyFileNamesCollide,

@@ -333,9 +333,8 @@ pub unsafe extern "C" fn tvm_vault_open_moc(
         // SAFETY: caller's guarantee on `request`.
         let req: api::open::OpenMocRequest = unsafe { self::request(request, request_len)? };
         let mut events = SinkEvents { sink, context };
-        let group = req.group.as_deref().filter(|g| !g.is_empty()).unwrap_or(crate::vault::moc::DEFAULT_GROUP);
-        let vault_name = req.vault_name.as_deref().filter(|v| !v.is_empty()).unwrap_or(crate::vault::moc::DEFAULT_VAULT_NAME);
-        let moc = MocVault::open_named(Box::new(dispatcher), req.check_stack_version, group, vault_name, &mut events)?;
+        let names = (req.group.as_deref(), req.vault_name.as_deref());
+        let moc = MocVault::open_named(Box::new(dispatcher), req.check_stack_version, names, &mut events)?;
         let json = result(&api::open::OpenResult { vault: "moc".into(), path: None })?;
         // SAFETY: `vault` is non-NULL and writable per the caller's guarantee.
         unsafe { vault.write(Box::into_raw(Box::new(TvmVault { inner: Box::new(moc) }))) };

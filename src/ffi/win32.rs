@@ -42,8 +42,20 @@ fn wide(path: &Path) -> Vec<u16> {
     path.as_os_str().encode_wide().chain(std::iter::once(0)).collect()
 }
 
-/// The SID of the user the process runs as (its token's user), as bytes.
-fn current_user_sid() -> io::Result<Vec<u8>> {
+/// A SID in a buffer of u64 words, so that it has the alignment the Windows calls that take a SID expect.
+struct Sid {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Sid {
+    fn ptr(&mut self) -> PSID {
+        self.words.as_mut_ptr().cast()
+    }
+}
+
+/// The SID of the user the process runs as (its token's user).
+fn current_user_sid() -> io::Result<Sid> {
     let mut token: HANDLE = null_mut();
     // SAFETY: GetCurrentProcess returns a pseudo-handle; `token` is a valid out-pointer for the new handle.
     if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
@@ -55,7 +67,7 @@ fn current_user_sid() -> io::Result<Vec<u8>> {
     result
 }
 
-fn token_user_sid(token: HANDLE) -> io::Result<Vec<u8>> {
+fn token_user_sid(token: HANDLE) -> io::Result<Sid> {
     let mut needed = 0u32;
     // SAFETY: a size query: no buffer (NULL, 0), `needed` receives the size. It fails by design.
     unsafe { GetTokenInformation(token, TokenUser, null_mut(), 0, &mut needed) };
@@ -72,8 +84,11 @@ fn token_user_sid(token: HANDLE) -> io::Result<Vec<u8>> {
     let sid = unsafe { (*buffer.as_ptr().cast::<TOKEN_USER>()).User.Sid };
     // SAFETY: `sid` is a valid SID inside `buffer`, which is alive; GetLengthSid reads only its header.
     let len = unsafe { GetLengthSid(sid) } as usize;
-    // SAFETY: the SID occupies `len` bytes from `sid`, inside `buffer`.
-    Ok(unsafe { std::slice::from_raw_parts(sid.cast::<u8>(), len) }.to_vec())
+    let mut words = vec![0u64; len.div_ceil(8)];
+    // SAFETY: the SID occupies `len` bytes from `sid`, inside `buffer`; `words` has room for `len` bytes and
+    // does not overlap `buffer`.
+    unsafe { std::ptr::copy_nonoverlapping(sid.cast::<u8>(), words.as_mut_ptr().cast::<u8>(), len) };
+    Ok(Sid { words, len })
 }
 
 /// An absolute security descriptor owned by the current user, with a protected DACL of one ACE: full
@@ -81,7 +96,7 @@ fn token_user_sid(token: HANDLE) -> io::Result<Vec<u8>> {
 /// descriptor points into `_sid` and `_acl`, so they live as long as this value, which outlives every use
 /// of `attributes()`.
 struct OwnerOnly {
-    _sid: Vec<u8>,
+    _sid: Sid,
     _acl: Vec<u64>,
     descriptor: Vec<u64>,
 }
@@ -90,19 +105,19 @@ impl OwnerOnly {
     fn new(inherit: bool) -> io::Result<OwnerOnly> {
         let mut sid = current_user_sid()?;
         // ACL header (8) + ACCESS_ALLOWED_ACE without its SidStart (8) + the SID, rounded up to words.
-        let acl_len = (8 + 8 + sid.len() + 7) & !7;
+        let acl_len = (8 + 8 + sid.len + 7) & !7;
         let mut acl = vec![0u64; acl_len / 8];
         let mut descriptor = vec![0u64; 8]; // SECURITY_DESCRIPTOR is 40 bytes on x64
         let flags = if inherit { OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE } else { 0 };
         let acl_ptr: *mut ACL = acl.as_mut_ptr().cast();
         let sd: PSECURITY_DESCRIPTOR = descriptor.as_mut_ptr().cast();
-        // SAFETY: `acl` is writable for `acl_len` bytes and word-aligned; the SID buffer is a valid SID
-        // copied from the token; `descriptor` is 64 writable, aligned bytes, more than SECURITY_DESCRIPTOR.
+        // SAFETY: `acl` is writable for `acl_len` bytes and word-aligned; `sid` is a valid, aligned SID
+        // copied from the token, kept alive in the result; `descriptor` is 64 writable, aligned bytes, more than SECURITY_DESCRIPTOR.
         let ok = unsafe {
             InitializeAcl(acl_ptr, acl_len as u32, ACL_REVISION) != 0
-                && AddAccessAllowedAceEx(acl_ptr, ACL_REVISION, flags, FILE_ALL_ACCESS, sid.as_mut_ptr().cast()) != 0
+                && AddAccessAllowedAceEx(acl_ptr, ACL_REVISION, flags, FILE_ALL_ACCESS, sid.ptr()) != 0
                 && InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION) != 0
-                && SetSecurityDescriptorOwner(sd, sid.as_mut_ptr().cast(), 0) != 0
+                && SetSecurityDescriptorOwner(sd, sid.ptr(), 0) != 0
                 && SetSecurityDescriptorDacl(sd, 1, acl_ptr, 0) != 0
                 && SetSecurityDescriptorControl(sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED) != 0
         };
@@ -226,26 +241,28 @@ fn describe(descriptor: PSECURITY_DESCRIPTOR, owner: PSID, dacl: *mut ACL) -> io
             if unsafe { GetAce(dacl, index, &mut ace) } == 0 {
                 return Err(io::Error::last_os_error());
             }
-            // SAFETY: every ACE starts with an ACE_HEADER; the access-allowed and access-denied ACEs then
-            // have a 4-byte mask and the SID, the layout of ACCESS_ALLOWED_ACE.
-            let (header, mask, sid) = unsafe {
-                let header = *ace.cast::<ACE_HEADER>();
-                let mask = *ace.cast::<u8>().add(4).cast::<u32>();
-                (header, mask, ace.cast::<u8>().add(8) as PSID)
+            // SAFETY: every ACE starts with an ACE_HEADER (ACEs are DWORD-aligned in their ACL).
+            let header = unsafe { *ace.cast::<ACE_HEADER>() };
+            // Allowed (0) and denied (1) ACEs have the layout of ACCESS_ALLOWED_ACE: a 4-byte mask, then the SID.
+            let (mask, sid) = if header.AceType <= 1 {
+                // SAFETY: for these two types the mask is at offset 4 and the SID at offset 8 of the ACE.
+                let (mask, sid) = unsafe { (*ace.cast::<u8>().add(4).cast::<u32>(), ace.cast::<u8>().add(8) as PSID) };
+                (mask, sid_string(sid)?)
+            } else {
+                (0, String::new())
             };
-            let known = header.AceType <= 1; // allowed (0) or denied (1): these have a SID where read
             aces.push(Ace {
-                sid: if known { sid_string(sid)? } else { String::new() },
+                sid,
                 allow: header.AceType == ACCESS_ALLOWED_ACE_TYPE,
                 mask,
                 flags: header.AceFlags,
             });
         }
     }
-    let user = current_user_sid()?;
+    let mut user = current_user_sid()?;
     Ok(Access {
         owner: if owner.is_null() { String::new() } else { sid_string(owner)? },
-        user: sid_string(user.as_ptr() as PSID)?,
+        user: sid_string(user.ptr())?,
         protected: control & SE_DACL_PROTECTED != 0,
         aces,
     })

@@ -203,14 +203,15 @@ pub trait Host {
     fn dispatch(&self, op: &HostOp) -> Result<HostReply>;
 }
 
-/// The MOC vault: every operation one host call.
 /// The original's defaults: `-group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault`.
 pub const DEFAULT_GROUP: &str = "AzureStackHostAttestation";
 pub const DEFAULT_VAULT_NAME: &str = "AzureStackTvmKeyVault";
 
+/// The MOC vault: every operation one host call.
 pub struct MocVault {
     host: Box<dyn Host>,
-    /// The `-Group` and `-KeyVaultName` the host's cmdlets use, for the backup's manifest.
+    /// The `-Group` and `-KeyVaultName` the host's cmdlets use, as the host said when the vault was opened
+    /// (the host, not the engine, passes them to the Moc cmdlets): recorded in a backup's manifest.
     group: String,
     vault_name: String,
 }
@@ -219,12 +220,14 @@ impl MocVault {
     /// Reads `Get-MocConfig` and applies the original's version gates (the stack gate only with
     /// `check_stack_version`, as the original checks it only to import the wrapping key).
     pub fn open(host: Box<dyn Host>, check_stack_version: bool, events: &mut dyn Events) -> Result<MocVault> {
-        Self::open_named(host, check_stack_version, DEFAULT_GROUP, DEFAULT_VAULT_NAME, events)
+        Self::open_named(host, check_stack_version, (None, None), events)
     }
 
-    /// [`MocVault::open`] for the vault `vault_name` of `group`, the names the host's cmdlets are given.
-    pub fn open_named(host: Box<dyn Host>, check_stack_version: bool, group: &str, vault_name: &str, events: &mut dyn Events) -> Result<MocVault> {
-        let vault = MocVault { host, group: group.into(), vault_name: vault_name.into() };
+    /// [`MocVault::open`] for the vault of `(group, vault name)`, the names the host's cmdlets are given;
+    /// a missing or empty name is the original's default.
+    pub fn open_named(host: Box<dyn Host>, check_stack_version: bool, names: (Option<&str>, Option<&str>), events: &mut dyn Events) -> Result<MocVault> {
+        let name = |given: Option<&str>, default: &str| given.filter(|n| !n.is_empty()).unwrap_or(default).to_string();
+        let vault = MocVault { host, group: name(names.0, DEFAULT_GROUP), vault_name: name(names.1, DEFAULT_VAULT_NAME) };
         let reply = vault.host.dispatch(&HostOp::GetConfig)?;
         let (module, stack) = match reply.outcome {
             HostOutcome::Ok => (reply.module_version, reply.version),

@@ -76,7 +76,7 @@ Describe 'The manifest of a local vault backup' {
         $null = Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $Keys.Public -PrivateKeyPath $Keys.Private -KeySize 2048 -VaultPath $target 6>$null
         $restores = @(Import-TVMKeys -BackupPath $Backup.Path -WrappingKeyName TvmWrap -VaultPath $target 6>$null)
         @($restores | Where-Object Outcome -EQ 'Imported').Count | Should -Be 2
-        $restores.Name | Should -Not -Contain 'manifest'
+        @(Get-TvmVaultKey -VaultPath $target).Count | Should -Be 3 -Because 'the two keys and the wrapping key, nothing from manifest.json'
     }
 }
 

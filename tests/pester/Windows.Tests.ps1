@@ -12,8 +12,8 @@ BeforeAll {
     Clear-TvmVaultPath
 
     # A local vault with an AES key, an RSA key and the RSA-4096 attestation root key, made by the engine.
-    function New-SourceVault([string] $Root) {
-        $vault = if ($Root) { New-TestFolder vault -Root $Root } else { New-TestFolder vault }
+    function New-SourceVault {
+        $vault = New-TestFolder vault
         $null = New-TvmVaultKey -Name '0b5e3f9a-1c2d-4e5f-8a9b-0c1d2e3f4a5b' -Type AES -Size 256 -VaultPath $vault
         $null = New-TvmVaultKey -Name vm_key_1 -Type AES -Size 256 -VaultPath $vault
         $null = New-TvmVaultKey -Name AzureStackTvmAKRootKey -Type RSA -Size 2048 -VaultPath $vault
@@ -27,7 +27,7 @@ BeforeAll {
     # bit; never protected), so there only the owner and SYSTEM may appear, and protection is not asked for.
     function Get-NotOwnerOnly([string] $Path) {
         if ($IsWindows) {
-            $wine = [bool]$env:TVM_UNDER_WINE
+            $wine = Test-UnderWine
             $acl = Get-Acl -LiteralPath $Path
             $user = [Security.Principal.WindowsIdentity]::GetCurrent().User
             $system = [Security.Principal.SecurityIdentifier]::new('S-1-5-18')
@@ -70,7 +70,7 @@ Describe 'The engine library' {
         $windows = Get-NativeExport ([IO.Path]::Combine($folder, 'runtimes', 'win-x64', 'native', 'tvmkeys.dll'))
         $linuxPath = [IO.Path]::Combine($folder, 'runtimes', 'linux-x64', 'native', 'libtvmkeys.so')
         # A module staged on Windows has only the Windows library (build.ps1 cross-builds on Linux only).
-        $linux = if (Test-Path $linuxPath) { Get-NativeExport $linuxPath } elseif ($IsWindows -and -not $env:TVM_UNDER_WINE) { $null } else { throw "no $linuxPath" }
+        $linux = if (Test-Path $linuxPath) { Get-NativeExport $linuxPath } elseif ($IsWindows -and -not (Test-UnderWine)) { $null } else { throw "no $linuxPath" }
         $header = @([regex]::Matches((Get-Content (Get-RepoPath 'include/tvmkeys.h') -Raw), '\b(tvm_\w+)\s*\(') | ForEach-Object { $_.Groups[1].Value } | Sort-Object -Unique)
         $header.Count | Should -BeGreaterThan 10
         @($windows | Where-Object { $_ -like 'tvm_*' }) | Should -Be $header

@@ -58,8 +58,8 @@ namespace TvmBackupUtils.Native
             IsWindows ? Windows.GetProcAddress(library, name) : Posix.Symbol(library, name);
 
         /// <summary>
-        /// kernel32 loading. Kept deliberately small: it cannot be run on the Linux machines this project is
-        /// built and tested on, so it is the plain LoadLibraryW/GetProcAddress pair and nothing more.
+        /// kernel32 loading: the plain LoadLibraryW/GetProcAddress pair and nothing more. Run by the tests in the
+        /// win-x64 pwsh under Wine (build.ps1 WindowsTest, docs/windows.md); not yet on real Windows.
         /// </summary>
         private static class Windows
         {
