@@ -14,6 +14,11 @@
 #define TVM_ABI_VERSION 3
 
 /*
+ A partial folder younger than this may belong to a backup that is still running.
+ */
+#define PARTIAL_GRACE_SECONDS 86400
+
+/*
  The transport status of every export. Numbers are never reused: a retired code stays reserved.
  What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
  */
@@ -274,6 +279,56 @@ TvmStatus tvm_vault_create_key(const struct TvmVault *vault,
                                TvmEventSink sink,
                                void *context,
                                struct TvmBuffer *out);
+
+/*
+ Checks one backup (Test-TVMKeyBackup). Request `api::verify::VerifyRequest`; result
+ `api::verify::VerifyResult`. `vault` may be NULL unless the request asks for coverage. `secret` is the
+ password of an encrypted wrapping private key, `secret_len` bytes of UTF-8 borrowed for the call (NULL:
+ none); it is kept out of the request so that it is never in a JSON text, and the engine's copy is wiped.
+ Events: message, warning, progress.
+
+ # Safety
+ As for [`tvm_backup`], except that `vault` may be NULL; `secret` is NULL or points to `secret_len`
+ readable bytes.
+ */
+TvmStatus tvm_verify(const struct TvmVault *vault,
+                     const uint8_t *request,
+                     size_t request_len,
+                     const uint8_t *secret,
+                     size_t secret_len,
+                     TvmEventSink sink,
+                     void *context,
+                     struct TvmBuffer *out);
+
+/*
+ Lists the backups of a backup root, newest first (Get-TVMKeyBackup). Request
+ `api::inventory::ListBackupsRequest`; result `api::inventory::ListBackupsResult`. Needs no vault (`vault`
+ is ignored and may be NULL). Events: verbose, progress.
+
+ # Safety
+ As for [`tvm_backup`], except that `vault` may be NULL.
+ */
+TvmStatus tvm_backup_list(const struct TvmVault *_vault,
+                          const uint8_t *request,
+                          size_t request_len,
+                          TvmEventSink sink,
+                          void *context,
+                          struct TvmBuffer *out);
+
+/*
+ Removes backups of a backup root (Remove-TVMKeyBackup). Request `api::inventory::RemoveBackupsRequest`;
+ result `inventory::Removal`. Needs no vault (`vault` is ignored and may be NULL). Events: warning,
+ verbose, progress, backupPending (reply skip for `-WhatIf`).
+
+ # Safety
+ As for [`tvm_backup`], except that `vault` may be NULL.
+ */
+TvmStatus tvm_backup_remove(const struct TvmVault *_vault,
+                            const uint8_t *request,
+                            size_t request_len,
+                            TvmEventSink sink,
+                            void *context,
+                            struct TvmBuffer *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -99,9 +99,11 @@ pub fn backup_with(
         wrapping_key_fingerprint: fingerprint.clone(),
         label: details.label.filter(|l| !l.is_empty()).map(str::to_string),
         keys: files,
+        manifest_sha256: None,
     };
     // The manifest last, then the folders, so that the rename (the commit point) finds all of it on disk.
     manifest::write(&partial, &record)?;
+    crash_point("manifest");
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         sync_folder(&partial.join(folder))?;
     }
@@ -119,6 +121,24 @@ pub fn backup_with(
         wrapping_key_fingerprint: fingerprint,
         label: record.label,
     })
+}
+
+/// For the crash tests (`tests/pester/Crash.Tests.ps1`), which kill a real backup process at a known point:
+/// when `TVM_TEST_CRASH_POINT` names this point (`key<N>`: after the N-th key file is on disk; `manifest`:
+/// after the manifest, before the rename) and `TVM_TEST_CRASH_READY` names a file, the backup writes that
+/// file and waits there for the kill. Both variables unset (always, outside those tests): nothing happens.
+fn crash_point(point: &str) {
+    let Some(wanted) = std::env::var_os("TVM_TEST_CRASH_POINT") else { return };
+    let Some(ready) = std::env::var_os("TVM_TEST_CRASH_READY") else { return };
+    if wanted != point {
+        return;
+    }
+    if fs::write(&ready, point).is_ok() {
+        // Waits to be killed; bounded, so a test that forgets to kill does not hang a machine forever.
+        for _ in 0..600 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 /// The attestation root key every cluster's TVM key vault holds beside the VMs' keys.
@@ -180,6 +200,15 @@ fn export_all(
     events: &mut dyn Events,
 ) -> Result<(Vec<Key>, Vec<ManifestKey>)> {
     events.message(&format!("Backing up TVM Vault keys to {}", shown_path.display()));
+    let source = vault.source();
+    events.message(&format!("Source vault: {}", source.describe()));
+    if vault.from_environment() {
+        events.warning(&format!(
+            "This backup reads {}, chosen by the environment variable TVM_VAULT_PATH, not the cluster's MOC key vault. If you meant \
+             to back up the cluster, clear it (Remove-Item Env:TVM_VAULT_PATH) and run Backup-TVMKeys again.",
+            source.describe()
+        ));
+    }
     let total = listed.len() as u32;
     let mut keys = Vec::with_capacity(listed.len());
     let mut files = Vec::with_capacity(listed.len());
@@ -217,6 +246,7 @@ fn export_all(
             length: bytes.len() as u64,
         });
         keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
+        crash_point(&format!("key{}", keys.len()));
     }
     Ok((keys, files))
 }

@@ -62,6 +62,10 @@ error_codes! {
     /// A PEM file the caller named does not exist.
     FileMissing => "ObjectNotFound",
     BackupFolderMissing => "ObjectNotFound",
+    /// The backup root given to list or prune backups does not exist.
+    BackupRootMissing => "ObjectNotFound",
+    /// Get-TVMKeyBackup -Latest: the backup root holds no Complete or Legacy backup.
+    NoCompleteBackup => "ObjectNotFound",
     /// The local vault's folder is missing or empty and the command does not create one.
     VaultMissing => "ObjectNotFound",
     KeyNotFound => "ObjectNotFound",
@@ -76,6 +80,8 @@ error_codes! {
     PemInvalid => "InvalidData",
     /// The private key PEM is encrypted with a password.
     PemEncrypted => "NotImplemented",
+    /// An encrypted private key PEM could not be decrypted with the password given.
+    PemPasswordWrong => "SecurityError",
     KeyFileInvalid => "InvalidData",
     KeyFileNameInvalid => "InvalidData",
     /// Two key file names that Windows does not tell apart (`VM1_256.json`, `vm1_256.json`).
@@ -87,6 +93,15 @@ error_codes! {
     NotALocalVault => "InvalidData",
     /// A key file inside the local vault is damaged.
     VaultKeyDamaged => "InvalidData",
+
+    /// Test-TVMKeyBackup found a backup damaged or incomplete (a non-terminating error per backup).
+    BackupDamaged => "InvalidData",
+    /// The backup lacks keys the vault holds, or holds keys the vault no longer has (Test-TVMKeyBackup -Vault).
+    BackupNotCurrent => "InvalidResult",
+    /// Remove-TVMKeyBackup was given a folder that is not a backup of the backup root.
+    NotInBackupRoot => "InvalidArgument",
+    /// Remove-TVMKeyBackup was told neither -KeepLast, -OlderThan nor backups.
+    NothingSelected => "InvalidArgument",
 
     // Key material.
     /// The public key PEM does not belong to the private key PEM.
@@ -273,7 +288,8 @@ mod tests {
     #[test]
     fn every_code_has_a_category_powershell_knows() {
         // The names of System.Management.Automation.ErrorCategory used in the table.
-        const KNOWN: [&str; 11] = [
+        const KNOWN: [&str; 12] = [
+            "InvalidResult",
             "InvalidArgument",
             "InvalidOperation",
             "ObjectNotFound",

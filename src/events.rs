@@ -32,6 +32,8 @@ pub enum Event {
     KeyPending { key: Key, action: String },
     /// One key of a restore was handled; the record is the command's output object for that key.
     KeyRestored { restore: KeyRestore },
+    /// A backup folder is about to be removed; `action` says which. `proceed`, `skip` or `cancel`.
+    BackupPending { path: String, action: String },
 }
 
 pub trait Events {

@@ -7,7 +7,9 @@
 //! - [`reader`]: reads one backup's key files once; [`layout`]: backup folders and key file names;
 //!   [`keyfile`]: the MOC key file formats; [`pem`]: reading PEM key files; [`keywrap`]: the
 //!   `CKM_RSA_AES_KEY_WRAP` mechanism (all described in `docs/format.md`).
-//! - [`manifest`]: `manifest.json`, the list a backup keeps of itself.
+//! - [`manifest`]: `manifest.json`, the list a backup keeps of itself; [`verify`]: whether a backup is what
+//!   was written (quick, full, deep); [`coverage`]: whether it still covers the vault; [`inventory`]: the
+//!   backups of a backup root, and retention.
 //! - [`events`]: the named records a command sends its caller while it works.
 //! - [`error`]: errors with a stable code per problem.
 //! - [`vault`]: the vault trait, [`vault::LocalVault`] (a vault in a folder for rehearsals and tests) and
@@ -17,9 +19,11 @@
 //! - [`ffi`]: the C ABI the PowerShell cmdlets call (the only place with `unsafe`), `docs/abi.md`.
 pub mod api;
 pub mod backup;
+pub mod coverage;
 pub mod error;
 pub mod events;
 pub mod ffi;
+pub mod inventory;
 pub mod keyfile;
 pub mod keywrap;
 pub mod layout;
@@ -29,6 +33,7 @@ pub mod pem;
 pub mod reader;
 pub mod restore;
 pub mod vault;
+pub mod verify;
 pub mod win_path;
 pub mod wrapping_key;
 

@@ -78,6 +78,43 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub keys: Vec<ManifestKey>,
+    /// Lower-case hex SHA-256 of the manifest's canonical form: this same object without `manifestSha256`,
+    /// as compact JSON with the members in the order above. A changed value anywhere in the manifest shows
+    /// as a mismatch; written by [`write`], checked by [`parse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+}
+
+impl Manifest {
+    /// The SHA-256 of the canonical form ([`Manifest::manifest_sha256`]).
+    pub fn canonical_sha256(&self) -> String {
+        let bare = Manifest { manifest_sha256: None, ..self.clone() };
+        // Plain strings and numbers: serialising cannot fail.
+        sha256_hex(&serde_json::to_vec(&bare).unwrap_or_default())
+    }
+}
+
+/// Reads a manifest's bytes: JSON of this format and schema, with a checksum that matches its content.
+/// The error says what is wrong in words for a finding.
+pub fn parse(bytes: &[u8]) -> std::result::Result<Manifest, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("it is not complete JSON ({e})"))?;
+    let format = value.get("format").and_then(|f| f.as_str()).unwrap_or_default();
+    if format != FORMAT {
+        return Err(format!("its format is '{format}', not '{FORMAT}'"));
+    }
+    match value.get("schemaVersion").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => return Err(format!("its schema version is {v}; this module reads version {SCHEMA_VERSION} (a newer module wrote it?)")),
+        None => return Err("it has no schema version".into()),
+    }
+    let manifest: Manifest = serde_json::from_value(value).map_err(|e| format!("it does not have the members of a manifest ({e})"))?;
+    match &manifest.manifest_sha256 {
+        None => Err("it has no manifestSha256".into()),
+        Some(recorded) if *recorded != manifest.canonical_sha256() => {
+            Err("its content does not match its manifestSha256: a value in it was changed after it was written".into())
+        }
+        Some(_) => Ok(manifest),
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -100,7 +137,8 @@ pub fn check_label(label: &str) -> Result<()> {
 /// Writes the manifest into `folder` and flushes it to disk.
 pub fn write(folder: &Path, manifest: &Manifest) -> Result<()> {
     let path = folder.join(FILE_NAME);
-    let mut bytes = serde_json::to_vec_pretty(manifest).map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))?;
+    let sealed = Manifest { manifest_sha256: Some(manifest.canonical_sha256()), ..manifest.clone() };
+    let mut bytes = serde_json::to_vec_pretty(&sealed).map_err(|e| Error::new(ErrorCode::InternalError, e.to_string()))?;
     bytes.push(b'\n');
     let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io("write", &path, e))?;
     file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io("write", &path, e))
@@ -162,6 +200,7 @@ mod tests {
             wrapping_key_fingerprint: "00".repeat(16),
             label: Some("weekly".into()),
             keys: vec![],
+            manifest_sha256: None,
         };
         let json = serde_json::to_value(&manifest).unwrap();
         assert_eq!(json["source"]["kind"], "moc");
@@ -171,5 +210,33 @@ mod tests {
         let mut extra = json;
         extra["surprise"] = 1.into();
         assert!(serde_json::from_value::<Manifest>(extra).is_err());
+    }
+
+    #[test]
+    fn the_checksum_covers_every_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            schema_version: SCHEMA_VERSION,
+            tool_version: "0.1.0".into(),
+            timestamp: "20261201093000".into(),
+            created_utc: "2026-12-01T09:30:00Z".into(),
+            created_local: None,
+            source: Source::Local { path: "/v".into() },
+            wrapping_key_fingerprint: "ab".repeat(16),
+            label: Some("weekly".into()),
+            keys: vec![],
+            manifest_sha256: None,
+        };
+        write(dir.path(), &manifest).unwrap();
+        let bytes = fs::read(dir.path().join(FILE_NAME)).unwrap();
+        let read = parse(&bytes).unwrap();
+        assert_eq!(read.label.as_deref(), Some("weekly"));
+        let text = String::from_utf8(bytes).unwrap();
+        for (from, to) in [("weekly", "weekla"), ("0.1.0", "0.1.1"), ("/v", "/w"), ("\"schemaVersion\": 1", "\"schemaVersion\": 2")] {
+            let changed = text.replacen(from, to, 1);
+            assert_ne!(changed, text);
+            assert!(parse(changed.as_bytes()).is_err(), "{from} -> {to} was accepted");
+        }
     }
 }

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+// from_pkcs8_encrypted_der comes from DecodePrivateKey with the `pkcs5` feature of `rsa`.
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
@@ -72,12 +73,33 @@ pub fn public_key_from_file_bytes(bytes: &[u8], path: &Path, role: &'static str)
 /// Reads an RSA private key: `PRIVATE KEY` (PKCS#8, what the documented steps write) or
 /// `RSA PRIVATE KEY` (PKCS#1), normalised to PKCS#8. Encrypted keys are refused with the fix.
 pub fn read_private_key(path: &Path, role: &'static str) -> Result<PrivateKey> {
+    read_private_key_with(path, role, None)
+}
+
+/// As [`read_private_key`]; an `ENCRYPTED PRIVATE KEY` (PKCS#8 PBES2, as .NET's
+/// `ExportEncryptedPkcs8PrivateKeyPem` and OpenSSL write it) is decrypted with `password` when one is given.
+pub fn read_private_key_with(path: &Path, role: &'static str, password: Option<&[u8]>) -> Result<PrivateKey> {
     let (label, der) = read_block(path, role)?;
     let der = Zeroizing::new(der);
     let key = match label.as_str() {
         "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_der(&der)
             .map_err(|_| bad_key(path, role, "it is not an RSA private key (only RSA keys can wrap TVM keys)"))?,
         "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| bad_key(path, role, &e.to_string()))?,
+        "ENCRYPTED PRIVATE KEY" if password.is_some() => {
+            RsaPrivateKey::from_pkcs8_encrypted_der(&der, password.unwrap_or_default()).map_err(|_| {
+                Error::for_input(ErrorCode::PemPasswordWrong, "password", format!(
+                    "The {role} file '{}' could not be decrypted with the password given: the password is wrong, or the file \
+                     is damaged. Give the password it was exported with.",
+                    path.display()
+                ))
+            })?
+        }
+        "ENCRYPTED PRIVATE KEY" if role == "wrapping private key" => {
+            return Err(Error::for_input(ErrorCode::PemEncrypted, "password", format!(
+                "The {role} file '{}' is encrypted with a password. Give the password with -Password (Read-Host -AsSecureString).",
+                path.display()
+            )))
+        }
         "ENCRYPTED PRIVATE KEY" => {
             return Err(Error::new(ErrorCode::PemEncrypted, format!(
                 "The {role} file '{}' is encrypted with a password. Export it unencrypted as PKCS#8 \
@@ -150,6 +172,7 @@ fn role_title(role: &'static str) -> &'static str {
         "public key" => "The public key file",
         "private key" => "The private key file",
         "wrapping key" => "The wrapping key file",
+        "wrapping private key" => "The wrapping private key file",
         _ => "The key file",
     }
 }

@@ -36,6 +36,8 @@ impl Events for Recorder {
             Event::Progress { .. } => {}
             Event::KeyPending { .. } if self.skip_pending => return Reply::Skip,
             Event::KeyPending { .. } => {}
+            Event::BackupPending { .. } if self.skip_pending => return Reply::Skip,
+            Event::BackupPending { .. } => {}
             Event::KeyRestored { restore: r } => {
                 self.done.push((r.name, r.outcome, r.error.map(|e| e.error_id), r.message.unwrap_or_default()))
             }

@@ -137,13 +137,49 @@ namespace TvmBackupUtils
                 // Ctrl+C: whatever the engine made of the stopped call, the command ends stopped.
                 throw new PipelineStoppedException();
             }
+            ThrowTerminatingError(ErrorRecordOf(status, bytes, target, source));
+            throw new InvalidOperationException("ThrowTerminatingError returned.");
+        }
+
+        /// <summary>
+        /// As <see cref="ResultOf{TResult}"/>, for a cmdlet that handles many inputs: a failed call is a
+        /// non-terminating error for this input, and the result is null; the cmdlet goes on with the next one.
+        /// </summary>
+        private protected TResult? ResultOrError<TResult>(TvmStatus status, byte[] bytes, object? target) where TResult : class
+        {
+            if (status == TvmStatus.Ok)
+            {
+                return Json.Read<TResult>(bytes);
+            }
+            if (Stopping || status == TvmStatus.Cancelled)
+            {
+                throw new PipelineStoppedException();
+            }
+            WriteError(ErrorRecordOf(status, bytes, target, null));
+            return null;
+        }
+
+        private ErrorRecord ErrorRecordOf(TvmStatus status, byte[] bytes, object? target, string? source)
+        {
             TvmError error = Errors.Read(bytes, status);
             if (source != null)
             {
                 error.Message = $"{source}: {error.Message}";
             }
-            ThrowTerminatingError(Errors.FromEngine(status, error, source == null ? ParameterFor(error.Input) : null, target));
-            throw new InvalidOperationException("ThrowTerminatingError returned.");
+            return Errors.FromEngine(status, error, source == null ? ParameterFor(error.Input) : null, target);
+        }
+
+        /// <summary>Runs a command export that needs no vault and returns its status and bytes (events handled).</summary>
+        private protected (TvmStatus Status, byte[] Bytes) CallWithoutVault<TRequest>(CommandFn export, TRequest request)
+        {
+            byte[] json = Json.Write(request);
+            var length = (UIntPtr)json.Length;
+            return CallEngine(sink =>
+            {
+                TvmNative native = Native;
+                TvmStatus s = export(IntPtr.Zero, json, length, sink, IntPtr.Zero, out TvmBuffer buffer);
+                return (s, native.Take(buffer));
+            });
         }
 
         /// <summary>The parameter of this cmdlet that a request field is (keySize: KeySize), or null.</summary>
@@ -208,6 +244,10 @@ namespace TvmBackupUtils
                 case "keyPending":
                     string action = string.IsNullOrEmpty(e.Action) ? "Write key into the vault" : e.Action!;
                     return ShouldProcess(e.Key == null ? string.Empty : PendingTarget(e.Key), action) ? TvmReply.Proceed : TvmReply.Skip;
+                case "backupPending":
+                    return ShouldProcess(e.Path ?? string.Empty, string.IsNullOrEmpty(e.Action) ? "Remove backup" : e.Action!)
+                        ? TvmReply.Proceed
+                        : TvmReply.Skip;
                 case "keyRestored":
                     if (e.Restore != null)
                     {
@@ -313,7 +353,7 @@ namespace TvmBackupUtils
             }
             string path = ResolvePath(given!, source);
             TvmNative native = Native;
-            byte[] request = Json.Write(new OpenLocalRequest { VaultPath = path, Create = create });
+            byte[] request = Json.Write(new OpenLocalRequest { VaultPath = path, Create = create, FromEnvironment = source != "-VaultPath" });
             TvmStatus status = native.VaultOpenLocal(request, (UIntPtr)request.Length, out IntPtr vault, out TvmBuffer buffer);
             byte[] result = native.Take(buffer);
             if (status == TvmStatus.Ok && vault != IntPtr.Zero)

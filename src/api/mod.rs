@@ -6,9 +6,11 @@
 //! being ignored); results and events may grow fields, which readers ignore.
 pub mod backup;
 pub mod import_json;
+pub mod inventory;
 pub mod keys;
 pub mod open;
 pub mod restore;
+pub mod verify;
 pub mod wrapping_key;
 
 use serde::de::DeserializeOwned;

@@ -13,6 +13,10 @@ pub struct OpenLocalRequest {
     /// A missing or empty folder is a new vault, made on its first write; else it is refused.
     #[serde(default)]
     pub create: bool,
+    /// The path came from `$env:TVM_VAULT_PATH`, not from `-VaultPath`: a backup warns that it read a local
+    /// vault, not the cluster's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_environment: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +47,6 @@ pub struct OpenResult {
 
 pub fn open_local(request: &OpenLocalRequest) -> Result<(LocalVault, OpenResult)> {
     let path = checked_path(&request.vault_path, "vaultPath", "vault path")?;
-    let vault = LocalVault::open(path.as_ref(), request.create)?;
+    let vault = LocalVault::open(path.as_ref(), request.create)?.chosen_by_environment(request.from_environment);
     Ok((vault, OpenResult { vault: "local".into(), path: Some(path.to_string()) }))
 }

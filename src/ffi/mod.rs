@@ -489,3 +489,89 @@ pub unsafe extern "C" fn tvm_vault_create_key(
     // SAFETY: forwarded.
     unsafe { command(vault, request, request_len, sink, context, out, |v, r, _| api::keys::create(v, r)) }
 }
+
+/// Checks one backup (Test-TVMKeyBackup). Request `api::verify::VerifyRequest`; result
+/// `api::verify::VerifyResult`. `vault` may be NULL unless the request asks for coverage. `secret` is the
+/// password of an encrypted wrapping private key, `secret_len` bytes of UTF-8 borrowed for the call (NULL:
+/// none); it is kept out of the request so that it is never in a JSON text, and the engine's copy is wiped.
+/// Events: message, warning, progress.
+///
+/// # Safety
+/// As for [`tvm_backup`], except that `vault` may be NULL; `secret` is NULL or points to `secret_len`
+/// readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tvm_verify(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req: api::verify::VerifyRequest = unsafe { self::request(request, request_len)? };
+        let vault = if vault.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL vault is a live handle per the caller's guarantee.
+            Some(unsafe { vault_arg(vault)? })
+        };
+        let password = if secret.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, and `secret_len` bytes are readable for the call per the caller's guarantee.
+            Some(zeroize::Zeroizing::new(unsafe { std::slice::from_raw_parts(secret, secret_len) }.to_vec()))
+        };
+        let mut events = SinkEvents { sink, context };
+        result(&api::verify::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
+    })
+}
+
+/// Lists the backups of a backup root, newest first (Get-TVMKeyBackup). Request
+/// `api::inventory::ListBackupsRequest`; result `api::inventory::ListBackupsResult`. Needs no vault (`vault`
+/// is ignored and may be NULL). Events: verbose, progress.
+///
+/// # Safety
+/// As for [`tvm_backup`], except that `vault` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn tvm_backup_list(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req = unsafe { self::request(request, request_len)? };
+        let mut events = SinkEvents { sink, context };
+        result(&api::inventory::list(&req, &mut events)?)
+    })
+}
+
+/// Removes backups of a backup root (Remove-TVMKeyBackup). Request `api::inventory::RemoveBackupsRequest`;
+/// result `inventory::Removal`. Needs no vault (`vault` is ignored and may be NULL). Events: warning,
+/// verbose, progress, backupPending (reply skip for `-WhatIf`).
+///
+/// # Safety
+/// As for [`tvm_backup`], except that `vault` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn tvm_backup_remove(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req = unsafe { self::request(request, request_len)? };
+        let mut events = SinkEvents { sink, context };
+        result(&api::inventory::remove(&req, &mut events)?)
+    })
+}

@@ -18,7 +18,6 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{Key, KeySpec, KeyType, Vault};
@@ -39,6 +38,8 @@ pub struct LocalVault {
     /// The last wrapping public key a backup exported with, parsed, with the PEM file's bytes: a backup
     /// wraps every key with one public key. Reused only while the file's bytes are the same.
     wrapper: Mutex<Option<(Vec<u8>, pem::PublicKey)>>,
+    /// Chosen by `$env:TVM_VAULT_PATH` rather than named by the command: a backup says so, loudly.
+    from_environment: bool,
 }
 
 struct Unwrapper {
@@ -88,7 +89,7 @@ impl LocalVault {
     /// with `-WhatIf`, leaves nothing behind. Without it, a folder that is not a vault is refused (a
     /// mistyped path must not back up an empty vault).
     pub fn open(root: &Path, create: bool) -> Result<LocalVault> {
-        let vault = LocalVault { root: root.to_path_buf(), unwrapper: Mutex::new(None), wrapper: Mutex::new(None) };
+        let vault = LocalVault { root: root.to_path_buf(), unwrapper: Mutex::new(None), wrapper: Mutex::new(None), from_environment: false };
         let marker = root.join(MARKER);
         match fs::read(&marker) {
             Ok(bytes) => {
@@ -113,6 +114,12 @@ impl LocalVault {
             Err(e) => return Err(Error::io("read", &marker, e)),
         }
         Ok(vault)
+    }
+
+    /// Marks the vault as chosen by the environment variable `TVM_VAULT_PATH` ([`Vault::from_environment`]).
+    pub fn chosen_by_environment(mut self, yes: bool) -> LocalVault {
+        self.from_environment = yes;
+        self
     }
 
     /// True when the folder is missing or empty: a vault not written yet.
@@ -225,16 +232,14 @@ impl LocalVault {
     }
 
     fn fingerprint(stored: &Stored) -> Option<String> {
-        let digest = match stored.spec.key_type {
+        match stored.spec.key_type {
             // An RSA key is identified by its public half, as MOC shows it.
             KeyType::Rsa => {
                 let key = RsaPrivateKey::from_pkcs8_der(&stored.material).ok()?;
-                return Some(pem::fingerprint(&RsaPublicKey::from(&key)));
+                Some(pem::fingerprint(&RsaPublicKey::from(&key)))
             }
-            // A one-way digest, domain-separated, tells two AES keys apart without revealing them.
-            KeyType::Aes => Sha256::new().chain_update(b"tvmkeys AES key fingerprint\0").chain_update(&*stored.material).finalize(),
-        };
-        Some(hex::encode(&digest[..16]))
+            KeyType::Aes => Some(super::aes_fingerprint(&stored.material)),
+        }
     }
 }
 
@@ -369,6 +374,10 @@ impl Vault for LocalVault {
 
     fn source(&self) -> crate::manifest::Source {
         crate::manifest::Source::Local { path: self.root.display().to_string() }
+    }
+
+    fn from_environment(&self) -> bool {
+        self.from_environment
     }
 
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {

@@ -76,6 +76,14 @@ impl KeySpec {
     }
 }
 
+/// The fingerprint a vault lists for an AES key: a one-way digest of its material, domain-separated, first 16
+/// bytes in hex; it tells two AES keys apart without revealing either.
+pub fn aes_fingerprint(material: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(b"tvmkeys AES key fingerprint\0").chain_update(material).finalize();
+    hex::encode(&digest[..16])
+}
+
 pub trait Vault {
     /// Every key, in the vault's order. A key's type stays a string because a vault may list types the
     /// backup does not handle; those are reported and skipped, as the original skipped them.
@@ -99,4 +107,9 @@ pub trait Vault {
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>>;
     /// Which vault this is, as a backup's manifest and its first host line name it.
     fn source(&self) -> crate::manifest::Source;
+    /// True for a local vault chosen by `$env:TVM_VAULT_PATH` instead of by the command's own parameters:
+    /// a cluster backup that silently read a test vault must not pass unnoticed.
+    fn from_environment(&self) -> bool {
+        false
+    }
 }

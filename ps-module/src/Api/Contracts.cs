@@ -10,6 +10,7 @@ namespace TvmBackupUtils.Api
     {
         [DataMember(Name = "vaultPath")] internal string VaultPath { get; set; } = string.Empty;
         [DataMember(Name = "create")] internal bool Create { get; set; }
+        [DataMember(Name = "fromEnvironment", EmitDefaultValue = false)] internal bool FromEnvironment { get; set; }
     }
 
     [DataContract]
@@ -92,6 +93,50 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "size")] internal uint Size { get; set; }
     }
 
+    [DataContract]
+    internal sealed class VerifyRequest
+    {
+        [DataMember(Name = "backupPath")] internal string BackupPath { get; set; } = string.Empty;
+        [DataMember(Name = "wrappingKeyPath", EmitDefaultValue = false)] internal string? WrappingKeyPath { get; set; }
+        [DataMember(Name = "deep", EmitDefaultValue = false)] internal bool Deep { get; set; }
+        [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] internal string? PrivateKeyPath { get; set; }
+        [DataMember(Name = "coverage", EmitDefaultValue = false)] internal bool Coverage { get; set; }
+        [DataMember(Name = "threads", EmitDefaultValue = false)] internal uint? Threads { get; set; }
+        [DataMember(Name = "quick", EmitDefaultValue = false)] internal bool Quick { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class ListBackupsRequest
+    {
+        [DataMember(Name = "backupRootPath")] internal string BackupRootPath { get; set; } = string.Empty;
+        [DataMember(Name = "latest", EmitDefaultValue = false)] internal bool Latest { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class ListBackupsResult
+    {
+        [DataMember(Name = "backups")] internal TvmBackupInfo[] Backups { get; set; } = System.Array.Empty<TvmBackupInfo>();
+    }
+
+    [DataContract]
+    internal sealed class RemoveBackupsRequest
+    {
+        [DataMember(Name = "backupRootPath")] internal string BackupRootPath { get; set; } = string.Empty;
+        [DataMember(Name = "keepLast")] internal uint? KeepLast { get; set; }
+        [DataMember(Name = "olderThanSeconds")] internal ulong? OlderThanSeconds { get; set; }
+        [DataMember(Name = "paths", EmitDefaultValue = false)] internal string[]? Paths { get; set; }
+        [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
+        [DataMember(Name = "now")] internal string Now { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class RemoveBackupsResult
+    {
+        [DataMember(Name = "removed")] internal TvmBackupInfo[] Removed { get; set; } = System.Array.Empty<TvmBackupInfo>();
+        [DataMember(Name = "skipped")] internal TvmBackupInfo[] Skipped { get; set; } = System.Array.Empty<TvmBackupInfo>();
+        [DataMember(Name = "protected")] internal TvmBackupInfo[] Protected { get; set; } = System.Array.Empty<TvmBackupInfo>();
+    }
+
     /// <summary>Any result whose content the caller does not need (a vault being opened).</summary>
     [DataContract]
     internal sealed class OpenResult
@@ -115,6 +160,7 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "key", EmitDefaultValue = false)] internal TvmKey? Key { get; set; }
         [DataMember(Name = "action", EmitDefaultValue = false)] internal string? Action { get; set; }
         [DataMember(Name = "restore", EmitDefaultValue = false)] internal TvmKeyRestore? Restore { get; set; }
+        [DataMember(Name = "path", EmitDefaultValue = false)] internal string? Path { get; set; }
     }
 
     /// <summary>

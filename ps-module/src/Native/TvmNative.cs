@@ -54,6 +54,11 @@ namespace TvmBackupUtils.Native
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate TvmStatus CommandFn(IntPtr vault, byte[] request, UIntPtr length, TvmEventSink? sink, IntPtr context, out TvmBuffer result);
 
+    /// <summary><c>tvm_verify</c>: a command export with a secret (a password) passed beside the request, never in it.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate TvmStatus VerifyFn(IntPtr vault, byte[] request, UIntPtr length, byte[]? secret, UIntPtr secretLength,
+        TvmEventSink? sink, IntPtr context, out TvmBuffer result);
+
     /// <summary>
     /// The exports of libtvmkeys bound to delegates. Loaded once, lazily and thread-safely, by full path
     /// (see <see cref="NativeLoader"/>); the module initializer loads it on import so a broken install fails there.
@@ -101,6 +106,9 @@ namespace TvmBackupUtils.Native
         internal CommandFn GenerateImportJson { get; }
         internal CommandFn VaultList { get; }
         internal CommandFn VaultCreateKey { get; }
+        internal VerifyFn Verify { get; }
+        internal CommandFn BackupList { get; }
+        internal CommandFn BackupRemove { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -136,6 +144,9 @@ namespace TvmBackupUtils.Native
             GenerateImportJson = Bind<CommandFn>("tvm_generate_import_json");
             VaultList = Bind<CommandFn>("tvm_vault_list");
             VaultCreateKey = Bind<CommandFn>("tvm_vault_create_key");
+            Verify = Bind<VerifyFn>("tvm_verify");
+            BackupList = Bind<CommandFn>("tvm_backup_list");
+            BackupRemove = Bind<CommandFn>("tvm_backup_remove");
         }
 
         /// <summary>Copies a buffer the engine handed out into managed memory and frees it.</summary>

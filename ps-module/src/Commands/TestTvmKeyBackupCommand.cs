@@ -1,0 +1,161 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+using System.Security;
+using System.Text;
+using TvmBackupUtils.Api;
+using TvmBackupUtils.Native;
+
+namespace TvmBackupUtils.Commands
+{
+    /// <summary>
+    /// Test-TVMKeyBackup: checks backups offline (structure, manifest, every key file), with -WrappingKeyPath
+    /// that they were made for that public key, with -Deep -PrivateKeyPath that every key unwraps, and with
+    /// -Vault (or -VaultPath) that they still hold every key of the vault. One TvmBackupCheck per backup; a
+    /// damaged, incomplete or out-of-date backup is also a non-terminating error, so $? is false.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "TVMKeyBackup")]
+    [OutputType(typeof(TvmBackupCheck))]
+    public sealed class TestTvmKeyBackupCommand : TvmVaultCmdlet
+    {
+        /// <summary>Backup folders (the Path of Get-TVMKeyBackup's objects, or folders' FullName).</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "BackupPath")]
+        public string[] Path { get; set; } = Array.Empty<string>();
+
+        /// <summary>PEM file of the RSA public key the backups must have been made for.</summary>
+        [Parameter]
+        public string? WrappingKeyPath { get; set; }
+
+        /// <summary>Unwraps every key in memory with the wrapping private key (-PrivateKeyPath).</summary>
+        [Parameter]
+        public SwitchParameter Deep { get; set; }
+
+        /// <summary>PEM file of the wrapping private key (PKCS#8, plain or encrypted with -Password; or PKCS#1).</summary>
+        [Parameter]
+        public string? PrivateKeyPath { get; set; }
+
+        /// <summary>The password of an encrypted -PrivateKeyPath.</summary>
+        [Parameter]
+        public SecureString? Password { get; set; }
+
+        /// <summary>Also compares each backup with the vault (-VaultPath, $env:TVM_VAULT_PATH, or the cluster's MOC vault), read-only.</summary>
+        [Parameter]
+        public SwitchParameter Vault { get; set; }
+
+        /// <summary>Worker threads for -Deep. Default: every core.</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            string? wrappingKey = WrappingKeyPath == null ? null : ResolvePath(WrappingKeyPath, nameof(WrappingKeyPath));
+            string? privateKey = PrivateKeyPath == null ? null : ResolvePath(PrivateKeyPath, nameof(PrivateKeyPath));
+            bool coverage = Vault.IsPresent || !string.IsNullOrEmpty(VaultPath);
+            VaultHandle? vault = coverage ? OpenVault(create: false) : null;
+            foreach (string given in Path)
+            {
+                string path = ResolvePath(given, nameof(Path));
+                var request = new VerifyRequest
+                {
+                    BackupPath = path,
+                    WrappingKeyPath = wrappingKey,
+                    Deep = Deep.IsPresent || privateKey != null,
+                    PrivateKeyPath = privateKey,
+                    Coverage = coverage,
+                    Threads = ThrottleLimit > 0 ? (uint)ThrottleLimit : (uint?)null,
+                };
+                TvmBackupCheck? check = Run(vault, request, path);
+                if (check == null)
+                {
+                    continue;
+                }
+                WriteObject(check);
+                Report(check);
+            }
+        }
+
+        private TvmBackupCheck? Run(VaultHandle? vault, VerifyRequest request, string path)
+        {
+            byte[] json = Json.Write(request);
+            byte[]? secret = Password == null ? null : Utf8Of(Password);
+            try
+            {
+                (TvmStatus status, byte[] bytes) = CallEngine(sink =>
+                {
+                    TvmNative native = Native;
+                    TvmBuffer buffer = default;
+                    UIntPtr secretLength = (UIntPtr)(secret?.Length ?? 0);
+                    TvmStatus s = vault == null
+                        ? native.Verify(IntPtr.Zero, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer)
+                        : vault.Use(v => native.Verify(v, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer));
+                    return (s, native.Take(buffer));
+                });
+                return ResultOrError<TvmBackupCheck>(status, bytes, path);
+            }
+            finally
+            {
+                if (secret != null)
+                {
+                    Array.Clear(secret, 0, secret.Length);
+                }
+            }
+        }
+
+        /// <summary>The password as UTF-8 in an array the caller clears; no managed string of it is made.</summary>
+        private static byte[] Utf8Of(SecureString password)
+        {
+            IntPtr bstr = Marshal.SecureStringToBSTR(password);
+            char[] chars = new char[password.Length];
+            try
+            {
+                Marshal.Copy(bstr, chars, 0, chars.Length);
+                return Encoding.UTF8.GetBytes(chars);
+            }
+            finally
+            {
+                Array.Clear(chars, 0, chars.Length);
+                Marshal.ZeroFreeBSTR(bstr);
+            }
+        }
+
+        /// <summary>A non-terminating error for a backup that is not good, and one for a backup that is not current.</summary>
+        private void Report(TvmBackupCheck check)
+        {
+            if (check.Status == "Damaged" || check.Status == "Incomplete")
+            {
+                string list = string.Join(" ", check.Findings.Take(5).Select(f => (f.File.Length > 0 ? f.File + ": " : string.Empty) + f.Problem + "."));
+                string more = check.Findings.Length > 5 ? $" (and {check.Findings.Length - 5} more; see the Findings of the result)" : string.Empty;
+                string what = check.Status == "Incomplete" ? "is an unfinished backup" : $"is damaged: {check.Findings.Length} problem(s)";
+                var failure = new TvmBackupException($"The backup '{check.Path}' {what}. {list}{more} {check.Findings.FirstOrDefault()?.Message}", check);
+                WriteError(new ErrorRecord(failure, "BackupDamaged", ErrorCategory.InvalidData, check.Path));
+            }
+            TvmBackupCoverage? coverage = check.Coverage;
+            if (coverage != null && !coverage.Covered)
+            {
+                string missing = string.Join(", ", coverage.MissingFromBackup.Select(k => k.Name));
+                var failure = new TvmBackupException(
+                    $"The backup '{check.Path}' does not cover {coverage.Vault}: {coverage.MissingFromBackup.Length} key(s) missing from the backup" +
+                    (missing.Length > 0 ? $" ({missing})" : string.Empty) +
+                    $", {coverage.NotInVault.Length} no longer in the vault, {coverage.Differing.Length} different. Take a new backup with Backup-TVMKeys.",
+                    check);
+                WriteError(new ErrorRecord(failure, "BackupNotCurrent", ErrorCategory.InvalidResult, check.Path));
+            }
+        }
+    }
+
+    /// <summary>A backup that Test-TVMKeyBackup found damaged, incomplete or out of date; <see cref="Check"/> has the details.</summary>
+    public sealed class TvmBackupException : Exception
+    {
+        internal TvmBackupException(string message, TvmBackupCheck check) : base(message)
+        {
+            Check = check;
+        }
+
+        /// <summary>The check's result.</summary>
+        public TvmBackupCheck Check { get; }
+    }
+}
