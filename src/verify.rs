@@ -311,23 +311,31 @@ fn list_folder(path: &Path, out: &mut BackupCheck) -> Result<Vec<Listed>> {
         top.push((item.file_name().to_string_lossy().into_owned(), kind));
     }
     top.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut strays = Vec::new();
     for (name, kind) in &top {
         let is_folder = kind.is_dir();
         match name.as_str() {
             layout::AES_FOLDER | layout::RSA_FOLDER if is_folder => found_folder = true,
             manifest::FILE_NAME if kind.is_file() => {}
-            _ => out.add(name, Problem::StrayItem, format!(
-                "'{name}' is not part of a backup (a backup holds only AES, RSA and manifest.json){}. Move it out of the backup folder.",
-                if kind.is_symlink() { "; it is a link" } else { "" }
-            )),
+            _ => strays.push((name, kind.is_symlink())),
         }
     }
     if !found_folder {
-        out.add("", Problem::NotABackup, format!(
-            "'{}' has no AES or RSA folder, so it holds no key. Give a timestamped folder that Backup-TVMKeys created.",
-            out.path
-        ));
+        // Not a backup at all: its contents are not findings of a backup.
+        let holds_backups = top.iter().any(|(n, k)| k.is_dir() && (layout::check_timestamp(n).is_ok() || layout::partial_timestamp(n).is_some()));
+        let hint = if holds_backups {
+            " It holds timestamped folders: it looks like the backup root. Give one of its folders, or pipe Get-TVMKeyBackup into Test-TVMKeyBackup."
+        } else {
+            " Give a timestamped folder that Backup-TVMKeys created."
+        };
+        out.add("", Problem::NotABackup, format!("'{}' has no AES or RSA folder, so it holds no key.{hint}", out.path));
         return Ok(listed);
+    }
+    for (name, is_link) in strays {
+        out.add(name, Problem::StrayItem, format!(
+            "'{name}' is not part of a backup (a backup holds only AES, RSA and manifest.json){}. Move it out of the backup folder.",
+            if is_link { "; it is a link" } else { "" }
+        ));
     }
     for key_type in [KeyType::Aes, KeyType::Rsa] {
         let folder = layout::folder_for(key_type);

@@ -317,10 +317,13 @@ fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
     {
         let s = seen.borrow();
         assert_eq!(s.events[0], json!({ "event": "message", "text": format!("Backing up TVM Vault keys to {}", folder.display()) }));
+        // The second line names the vault read, so a backup of the wrong vault shows at once.
+        let source = s.events[1]["text"].as_str().unwrap_or_default().to_string();
+        assert!(source.starts_with("Source vault: the local vault "), "{source}");
         assert_eq!(s.named("progress")[1], &json!({ "event": "progress", "activity": "Backing up TVM keys", "current": 2, "total": 2 }));
         // Per key, a backup sends a progress event and a host message: two crossings, plus the vault's own work;
         // and at the end a warning: vault a holds no AzureStackTvmAKRootKey.
-        assert_eq!(s.events.len(), 1 + 2 * 2 + 1);
+        assert_eq!(s.events.len(), 2 + 2 * 2 + 1);
         let warning = s.events.last().unwrap();
         assert_eq!(warning["event"], "warning");
         assert!(warning["text"].as_str().unwrap().starts_with("The backup holds no AzureStackTvmAKRootKey: the local vault "), "{warning}");

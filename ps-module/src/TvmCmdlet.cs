@@ -99,9 +99,11 @@ namespace TvmBackupUtils
             TvmEventSink sink = OnEngineEvent;
             (TvmStatus, byte[]) result;
             ExceptionDispatchInfo? failure = null;
+            bool succeeded = false;
             try
             {
                 result = call(sink);
+                succeeded = result.Item1 == TvmStatus.Ok;
             }
             finally
             {
@@ -110,7 +112,7 @@ namespace TvmBackupUtils
                 _callbackFailure = null;
                 try
                 {
-                    CompleteProgress();
+                    CompleteProgress(succeeded && failure == null);
                 }
                 catch (Exception) when (failure != null)
                 {
@@ -264,11 +266,19 @@ namespace TvmBackupUtils
         private int ProgressActivityId => 0x7476 + (MyInvocation?.PipelinePosition ?? 0);
 
         private string _progressActivity = string.Empty;
+        private uint _progressTotal;
 
         /// <summary>Progress: <paramref name="current"/> of <paramref name="total"/> (1-based) is about to be handled.</summary>
         private void WriteProgress(string? activity, uint current, uint total)
         {
-            _progressActivity = !string.IsNullOrEmpty(activity) ? activity! : MyInvocation?.MyCommand?.Name ?? "TvmBackupUtils";
+            string next = !string.IsNullOrEmpty(activity) ? activity! : MyInvocation?.MyCommand?.Name ?? "TvmBackupUtils";
+            if (_progressShown && next != _progressActivity)
+            {
+                // A command with two loops (check the files, then unwrap the keys) finishes the first bar at 100%.
+                WriteFullProgress();
+            }
+            _progressActivity = next;
+            _progressTotal = total;
             var record = new ProgressRecord(ProgressActivityId, _progressActivity, $"{current} of {total}");
             if (total > 0 && current > 0)
             {
@@ -278,16 +288,30 @@ namespace TvmBackupUtils
             _progressShown = true;
         }
 
-        private void CompleteProgress()
+        /// <summary>Ends the bar; one that finished its loop (<paramref name="finished"/>) shows 100% first.</summary>
+        private void CompleteProgress(bool finished)
         {
             if (!_progressShown || Stopping)
             {
                 return;
             }
             _progressShown = false;
+            if (finished)
+            {
+                WriteFullProgress();
+            }
             WriteProgress(new ProgressRecord(ProgressActivityId, _progressActivity, "Completed")
             {
                 RecordType = ProgressRecordType.Completed,
+            });
+        }
+
+        /// <summary>The last item of a loop is done: the bar reaches 100% before it is completed.</summary>
+        private void WriteFullProgress()
+        {
+            WriteProgress(new ProgressRecord(ProgressActivityId, _progressActivity, $"{_progressTotal} of {_progressTotal}")
+            {
+                PercentComplete = 100,
             });
         }
     }

@@ -406,3 +406,43 @@ Describe 'The original''s MOC version gates (docs/format.md section 9), applied 
         @(Get-StandInCall).Count | Should -Be 0
     }
 }
+
+Describe 'Backups of the MOC vault that check themselves' {
+    BeforeAll {
+        $script:Work = New-TestFolder moc-coverage
+        $script:Pair = Copy-VectorKeyPair (Join-Path $Work 'keys')
+        Set-StandInCluster -StateRoot (Join-Path $Work 'cluster')
+        Add-StandInKey @('vm1', 'vm2')
+        Add-StandInKey @(@{ Name = $RootKey; Type = 'RSA'; Size = 2048 })
+        $script:BackupRun = Invoke-Captured { Backup-TVMKeys -WrappingKeyPath $Pair.Public -BackupRootPath (Join-Path $Work 'root') -Label weekly }
+        $script:MocBackup = Get-SingleBackup $BackupRun.Output
+    }
+
+    It 'names the MOC vault in the host line after the original''s first, and in the manifest' {
+        $BackupRun.Host[0] | Should -BeExactly "Backing up TVM Vault keys to $($MocBackup.Path)"
+        $BackupRun.Host[1] | Should -BeExactly "Source vault: the MOC key vault $Vault (group $Group)"
+        $check = Test-TVMKeyBackup -Path $MocBackup.Path
+        $check.Status | Should -Be 'Valid'
+        ($check.Source.Kind, $check.Source.Group, $check.Source.VaultName) | Should -Be @('moc', $Group, $Vault)
+        $check.Label | Should -BeExactly 'weekly'
+    }
+
+    It 'reports, read-only, the key created after the backup and the key removed since' {
+        Add-StandInKey 'vm3'
+        Remove-MocKey -name vm1 -group $Group -keyvaultName $Vault -ErrorAction Stop
+        Clear-MocStandInCall
+        $run = Invoke-Captured { Test-TVMKeyBackup -Path $MocBackup.Path -Vault }
+        $check = @($run.Output)[0]
+        $check.Status | Should -Be 'Valid' -Because 'the backup itself is undamaged'
+        $check.Coverage.Covered | Should -BeFalse
+        @($check.Coverage.MissingFromBackup.Name) | Should -Be @('vm3')
+        @($check.Coverage.NotInVault.Name) | Should -Be @('vm1')
+        $check.Coverage.Vault | Should -BeExactly "the MOC key vault $Vault (group $Group)"
+        @($run.Errors.FullyQualifiedErrorId) | Should -Be @('BackupNotCurrent,TvmBackupUtils.Commands.TestTvmKeyBackupCommand')
+        ($run.Warnings -match "^Key vm3 \(AES 256\) is in the MOC key vault").Count | Should -Be 1
+        ($run.Warnings -match '^Key vm1 \(AES 256\) is in the backup').Count | Should -Be 1
+        $run.Host | Should -Contain "Coverage of $($MocBackup.Path) against the MOC key vault $Vault (group $Group): 2 keys in both, 1 missing from the backup, 1 no longer in the vault, 0 different."
+        $writes = @(Get-StandInCall | Where-Object Command -In 'New-MocKey', 'Import-MocKey', 'Remove-MocKey', 'Export-MocKey')
+        $writes | Should -BeNullOrEmpty -Because 'a coverage check only lists the vault'
+    }
+}

@@ -101,13 +101,15 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
     }
 
     Context 'Backup-TVMKeys' {
-        It 'by name writes the original''s host messages word for word' {
+        It 'by name writes the original''s host messages word for word, and names its source vault' {
             $b = Get-RequiredBackup
             $hostLines = $BackupRun.Host
             $hostLines.Count | Should -BeGreaterThan 0 -Because (Format-Captured $BackupRun)
             $hostLines[0] | Should -BeExactly "Backing up TVM Vault keys to $($b.Path)"
+            # After the original's first line, ours names the vault it read.
+            $hostLines[1] | Should -BeExactly "Source vault: the local vault $VaultA"
             $expectedPerKey = $Seeded | ForEach-Object { "Backing up key $($_.Name) to $($_.Type) folder" } | Get-OrdinalSorted
-            ($hostLines | Select-Object -Skip 1 | Get-OrdinalSorted) | Should -BeExactly $expectedPerKey
+            ($hostLines | Select-Object -Skip 2 | Get-OrdinalSorted) | Should -BeExactly $expectedPerKey
         }
 
         It 'returns a TvmBackup with the full path of its folder and the timestamp the folder is named for' {

@@ -23,7 +23,7 @@ BeforeDiscovery {
             Call = 'Get-TvmVaultKey -VaultPath $NotAVault'; Words = 'it has no valid tvmvault.json' }
     )
     $script:ImportPaths = @('psm1', 'psd1')
-    $script:CommandNames = @('Backup-TVMKeys', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey')
+    $script:CommandNames = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'Remove-TVMKeyBackup', 'Test-TVMKeyBackup')
     # How Import-TVMKeys is called in the comparisons of the .psm1's functions with the cmdlets.
     $script:RestoreVariants = @(
         @{ Variant = 'no common parameter' }
@@ -401,7 +401,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         Remove-Module TvmBackupUtils -ErrorAction SilentlyContinue
     }
 
-    It 'are six functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
+    It 'are nine functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
         $commands = @(Get-Command -Module TvmBackupUtils)
         @($commands | Where-Object CommandType -EQ Function | ForEach-Object Name | Sort-Object) | Should -Be ($CommandNames | Sort-Object)
         $alias = @($commands | Where-Object CommandType -EQ Alias)
@@ -409,7 +409,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         $alias[0].Name | Should -Be 'Generate-ImportJsonFromPEM'
         $alias[0].ResolvedCommand.Name | Should -Be 'New-TvmImportJson'
         $alias[0].ResolvedCommand.CommandType | Should -Be 'Function'
-        $commands.Count | Should -Be 7
+        $commands.Count | Should -Be 10
     }
 
     It '<_> has the parameters of its cmdlet: names, types, aliases, sets, positions, mandatory and pipeline binding' -ForEach $CommandNames {
