@@ -11,12 +11,18 @@
  against a library whose version differs from the one it was built for. (Requests and results are
  versioned by their `schemaVersion`, not by this.)
  */
-#define TVM_ABI_VERSION 3
+#define TVM_ABI_VERSION 4
 
 /*
  A partial folder younger than this may belong to a backup that is still running.
  */
 #define PARTIAL_GRACE_SECONDS 86400
+
+/*
+ The PBKDF2-HMAC-SHA256 iteration count of an encrypted private key PEM (OWASP's 2023 figure for
+ PBKDF2-SHA256); the salt is 16 random bytes, the IV 16.
+ */
+#define PBKDF2_ITERATIONS 600000
 
 /*
  The transport status of every export. Numbers are never reused: a retired code stays reserved.
@@ -211,30 +217,35 @@ TvmStatus tvm_backup(const struct TvmVault *vault,
 
 /*
  Imports the key files of one backup into `vault` (Import-TVMKeys). Request
- `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. Events: message, warning,
- progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
+ `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. `secret` (NULL: none) is the
+ password of an encrypted `privateKeyPath`, as for [`tvm_verify`] (ABI 4). Events: message, warning,
+ verbose, progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
 
  # Safety
- As for [`tvm_backup`].
+ As for [`tvm_import_wrapping_key`].
  */
 TvmStatus tvm_restore(const struct TvmVault *vault,
                       const uint8_t *request,
                       size_t request_len,
+                      const uint8_t *secret,
+                      size_t secret_len,
                       TvmEventSink sink,
                       void *context,
                       struct TvmBuffer *out);
 
 /*
  Imports an RSA key pair from PEM files into `vault` as a wrapping key (Import-TvmWrappingKeyFromPem).
- Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. Events: message,
- warning.
+ Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. `secret` (NULL: none) is
+ the password of an encrypted private key PEM, as for [`tvm_verify`] (ABI 4). Events: message, warning.
 
  # Safety
- As for [`tvm_backup`].
+ As for [`tvm_verify`], except that `vault` must be a live handle.
  */
 TvmStatus tvm_import_wrapping_key(const struct TvmVault *vault,
                                   const uint8_t *request,
                                   size_t request_len,
+                                  const uint8_t *secret,
+                                  size_t secret_len,
                                   TvmEventSink sink,
                                   void *context,
                                   struct TvmBuffer *out);
@@ -329,6 +340,24 @@ TvmStatus tvm_backup_remove(const struct TvmVault *_vault,
                             TvmEventSink sink,
                             void *context,
                             struct TvmBuffer *out);
+
+/*
+ Writes a new wrapping key pair as PEM files (New-TvmWrappingKey). Request
+ `api::wrapping_key::GenerateWrappingKeyRequest`; result `wrapping_key::GeneratedPair`. Needs no vault
+ (`vault` is ignored and may be NULL). `secret` (NULL: none) is the password that encrypts the private key,
+ `secret_len` bytes of UTF-8 borrowed for the call, as for [`tvm_verify`]. Events: message, verbose.
+
+ # Safety
+ As for [`tvm_verify`].
+ */
+TvmStatus tvm_generate_wrapping_key(const struct TvmVault *_vault,
+                                    const uint8_t *request,
+                                    size_t request_len,
+                                    const uint8_t *secret,
+                                    size_t secret_len,
+                                    TvmEventSink sink,
+                                    void *context,
+                                    struct TvmBuffer *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -26,6 +26,13 @@ pub struct Details<'a> {
     pub label: Option<&'a str>,
     /// The moment of the backup in the caller's local time with its offset (RFC 3339).
     pub created_local: Option<&'a str>,
+    /// Keys left out by name (a pre-restore backup leaves out the wrapping key).
+    pub exclude: &'a [&'a str],
+    /// [`Manifest::purpose`].
+    pub purpose: Option<&'a str>,
+    /// `-KeyName`: only the keys these names match (wildcards `*` `?`, case-insensitive); empty: every key.
+    /// A name that matches no key of the vault is refused before anything is written.
+    pub key_names: &'a [String],
 }
 
 /// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
@@ -72,7 +79,7 @@ pub fn backup_with(
             format!("A backup '{}' already exists. Wait a second and run Backup-TVMKeys again.", final_path.display()),
         ));
     }
-    let listed = vault.list()?;
+    let listed = select(vault.list()?, &details, vault)?;
     check_file_names_apart(&listed)?;
     let partial = layout::partial_folder(backup_root, timestamp);
     if partial.exists() {
@@ -86,7 +93,9 @@ pub fn backup_with(
     }
     let (keys, files) = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
     let source = vault.source();
-    warn_about_contents(&keys, &source, events);
+    if details.key_names.is_empty() && details.purpose.is_none() {
+        warn_about_contents(&keys, &source, events);
+    }
     let fingerprint = pem::fingerprint(&wrapping_key.key);
     let record = Manifest {
         format: manifest::FORMAT.into(),
@@ -98,6 +107,7 @@ pub fn backup_with(
         source,
         wrapping_key_fingerprint: fingerprint.clone(),
         label: details.label.filter(|l| !l.is_empty()).map(str::to_string),
+        purpose: details.purpose.map(str::to_string),
         keys: files,
         manifest_sha256: None,
     };
@@ -139,6 +149,32 @@ fn crash_point(point: &str) {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
+}
+
+/// The keys of the vault a backup takes: `-KeyName`'s, less the excluded. Unmatched names are an error.
+fn select(listed: Vec<Key>, details: &Details<'_>, vault: &dyn Vault) -> Result<Vec<Key>> {
+    let unmatched: Vec<&str> = details
+        .key_names
+        .iter()
+        .filter(|p| !listed.iter().any(|k| crate::restore::wildcard_match(p, &k.name)))
+        .map(String::as_str)
+        .collect();
+    if !unmatched.is_empty() {
+        return Err(Error::for_input(
+            ErrorCode::KeyNotInVault,
+            "keyNames",
+            format!(
+                "{} holds no key named {}. No backup was written. Get-TvmVaultKey lists the keys of the vault.",
+                vault.source().describe(),
+                unmatched.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(listed
+        .into_iter()
+        .filter(|k| details.key_names.is_empty() || details.key_names.iter().any(|p| crate::restore::wildcard_match(p, &k.name)))
+        .filter(|k| !details.exclude.contains(&k.name.as_str()))
+        .collect())
 }
 
 /// The attestation root key every cluster's TVM key vault holds beside the VMs' keys.

@@ -49,6 +49,8 @@ error_codes! {
     InvalidKeySize => "InvalidArgument",
     InvalidTimestamp => "InvalidArgument",
     InvalidPath => "InvalidArgument",
+    /// A deep check without the wrapping private key (-PrivateKeyPath).
+    PrivateKeyRequired => "InvalidArgument",
     /// A `-Label` that is too long or not one line.
     InvalidLabel => "InvalidArgument",
     /// The key size given is not the size of the key in the PEM file.
@@ -69,12 +71,22 @@ error_codes! {
     /// The local vault's folder is missing or empty and the command does not create one.
     VaultMissing => "ObjectNotFound",
     KeyNotFound => "ObjectNotFound",
+    /// Import-TVMKeys -KeyName: a name (or pattern) that no key of the backup has.
+    KeyNotInBackup => "ObjectNotFound",
+    /// Backup-TVMKeys -KeyName: a name (or pattern) that no key of the vault has.
+    KeyNotInVault => "ObjectNotFound",
     /// A restore needs the wrapping key, and the vault does not hold it.
     WrappingKeyMissing => "ObjectNotFound",
 
     // Things that are there already.
     KeyExists => "ResourceExists",
     BackupExists => "ResourceExists",
+    /// Import-TVMKeys -IfExists Fail: keys of the restore are in the vault already.
+    KeysExist => "ResourceExists",
+    /// A key of the restore is in the vault with other material than the backup's (left as it is).
+    KeyConflict => "ResourceExists",
+    /// New-TvmWrappingKey: a PEM file to write exists and -Force was not given.
+    WrappingKeyFileExists => "ResourceExists",
 
     // Files that are not what they must be.
     PemInvalid => "InvalidData",
@@ -94,6 +106,8 @@ error_codes! {
     /// A key file inside the local vault is damaged.
     VaultKeyDamaged => "InvalidData",
 
+    /// The backup of the target vault that a restore takes first could not be taken; nothing was imported.
+    TargetBackupFailed => "InvalidOperation",
     /// Test-TVMKeyBackup found a backup damaged or incomplete (a non-terminating error per backup).
     BackupDamaged => "InvalidData",
     /// The backup lacks keys the vault holds, or holds keys the vault no longer has (Test-TVMKeyBackup -Vault).
@@ -230,6 +244,16 @@ impl Error {
         match self {
             Error::Problem { code, message, .. } => Error::Problem { code, message, input: Some(input) },
             other => other,
+        }
+    }
+
+    /// The same error (code and message), now said to concern the request field `input`, whatever its kind:
+    /// a missing or unreadable file given by the caller is a problem with that input.
+    pub fn concerning(self, input: &'static str) -> Error {
+        match self {
+            Error::Cancelled(_) => self,
+            Error::Problem { code, message, .. } => Error::Problem { code, message, input: Some(input) },
+            other => Error::Problem { code: other.code(), message: other.to_string(), input: Some(input) },
         }
     }
 

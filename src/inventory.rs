@@ -48,6 +48,9 @@ pub struct BackupInfo {
     pub wrapping_key_fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// `preRestore` for a backup Import-TVMKeys took of its target before it wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_utc: Option<String>,
     /// For a Damaged backup, the first problem found (Test-TVMKeyBackup lists them all).
@@ -80,7 +83,9 @@ pub fn list(root: &Path, events: &mut dyn Events) -> Result<Vec<BackupInfo>> {
     for item in listing {
         let item = item.map_err(|e| Error::io("list", root, e))?;
         let name = item.file_name().to_string_lossy().into_owned();
-        let is_backup_name = layout::check_timestamp(&name).is_ok() || layout::partial_timestamp(&name).is_some();
+        let timestamp = layout::partial_timestamp(&name).unwrap_or(&name);
+        // Fourteen digits that are no date and time (20261399999999) are not a backup's name either.
+        let is_backup_name = layout::check_timestamp(timestamp).is_ok() && civil_seconds(timestamp).is_some();
         if !is_backup_name {
             continue;
         }
@@ -125,6 +130,7 @@ fn info(name: &str, path: &Path) -> Result<BackupInfo> {
         key_count: checked.key_count,
         wrapping_key_fingerprint: checked.wrapping_key_fingerprint.or_else(|| legacy_fingerprint(path)),
         label: checked.label,
+        purpose: checked.purpose,
         created_utc: checked.created_utc,
         problem,
     })
@@ -181,17 +187,15 @@ pub struct Removal {
 pub fn remove(root: &Path, selection: &Selection, events: &mut dyn Events) -> Result<Removal> {
     layout::check_timestamp(&selection.now).map_err(|e| e.at_input("now"))?;
     if selection.keep_last.is_none() && selection.older_than_seconds.is_none() && selection.paths.is_empty() {
-        return Err(Error::for_input(
+        return Err(Error::new(
             ErrorCode::NothingSelected,
-            "keepLast",
             "Say which backups to remove: -KeepLast N (keep the newest N), -OlderThan (an age), or backups from the pipeline \
              (Get-TVMKeyBackup ... | Remove-TVMKeyBackup).",
         ));
     }
     if selection.keep_last == Some(0) && !selection.force {
-        return Err(Error::for_input(
+        return Err(Error::new(
             ErrorCode::NothingSelected,
-            "keepLast",
             "-KeepLast 0 would remove every backup, the newest complete one too. Keep at least 1, or add -Force.",
         ));
     }
@@ -209,6 +213,11 @@ pub fn remove(root: &Path, selection: &Selection, events: &mut dyn Events) -> Re
                 if age(b).is_some_and(|a| a > PARTIAL_GRACE_SECONDS as i64) {
                     chosen.push(b);
                 } else {
+                    events.warning(&format!(
+                        "The partial folder {} was not removed: it is less than a day old and may belong to a backup that is still \
+                         running. Remove-TVMKeyBackup removes it once it is a day old.",
+                        b.path
+                    ));
                     removal.protected.push(b.clone());
                 }
                 continue;
@@ -303,6 +312,12 @@ pub fn seconds_between(from: &str, to: &str) -> Option<i64> {
     Some(civil_seconds(to)? - civil_seconds(from)?)
 }
 
+/// The timestamp `seconds` after `t` (both `yyyyMMddHHmmss`), or `None` for a malformed `t`.
+pub fn timestamp_after(t: &str, seconds: i64) -> Option<String> {
+    let next = u64::try_from(civil_seconds(t)? + seconds).ok()?;
+    Some(crate::manifest::utc_from_unix(next).chars().filter(char::is_ascii_digit).collect())
+}
+
 fn civil_seconds(t: &str) -> Option<i64> {
     layout::check_timestamp(t).ok()?;
     let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().ok();
@@ -333,5 +348,7 @@ mod tests {
         assert_eq!(seconds_between("20240228000000", "20240301000000"), Some(2 * 86_400));
         assert_eq!(seconds_between("2026120109300x", "20261202093000"), None);
         assert_eq!(seconds_between("20261301093000", "20261202093000"), None);
+        assert_eq!(timestamp_after("20261231235959", 1).as_deref(), Some("20270101000000"));
+        assert_eq!(timestamp_after("20240228235959", 1).as_deref(), Some("20240229000000"));
     }
 }

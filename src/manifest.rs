@@ -17,6 +17,8 @@ use crate::error::{Error, ErrorCode, Result};
 pub const FILE_NAME: &str = "manifest.json";
 pub const FORMAT: &str = "tvmkeys-backup-manifest";
 pub const SCHEMA_VERSION: u32 = 1;
+/// [`Manifest::purpose`] of a pre-restore backup.
+pub const PURPOSE_PRE_RESTORE: &str = "preRestore";
 
 /// The vault a backup was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +79,10 @@ pub struct Manifest {
     pub wrapping_key_fingerprint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Why the backup was made, when not as a backup of its own: `preRestore` for the backup of the target vault
+    /// that Import-TVMKeys takes before it writes. Get-TVMKeyBackup -Latest passes over those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     pub keys: Vec<ManifestKey>,
     /// Lower-case hex SHA-256 of the manifest's canonical form: this same object without `manifestSha256`,
     /// as compact JSON with the members in the order above. A changed value anywhere in the manifest shows
@@ -151,7 +157,7 @@ pub fn utc_now() -> String {
 }
 
 /// Seconds since 1970 as RFC 3339 UTC (the civil-from-days algorithm of Howard Hinnant's date library).
-fn utc_from_unix(seconds: u64) -> String {
+pub(crate) fn utc_from_unix(seconds: u64) -> String {
     let days = (seconds / 86_400) as i64;
     let rest = seconds % 86_400;
     let z = days + 719_468;
@@ -199,6 +205,7 @@ mod tests {
             source: Source::Moc { group: "AzureStackHostAttestation".into(), vault_name: "AzureStackTvmKeyVault".into() },
             wrapping_key_fingerprint: "00".repeat(16),
             label: Some("weekly".into()),
+            purpose: None,
             keys: vec![],
             manifest_sha256: None,
         };
@@ -225,6 +232,7 @@ mod tests {
             source: Source::Local { path: "/v".into() },
             wrapping_key_fingerprint: "ab".repeat(16),
             label: Some("weekly".into()),
+            purpose: None,
             keys: vec![],
             manifest_sha256: None,
         };

@@ -1,53 +1,262 @@
 //! `Import-TVMKeys`: every key file of one backup (AES folder first, then RSA, ordinal name order)
 //! imported into the vault, unwrapped there with the named wrapping key.
 //!
-//! Safe to re-run: a key the vault already holds is reported as `Exists`, not as a failure, and left
-//! alone. Each file is checked (name, size, JSON, base64url, the wrapping key it was made for) before it
-//! reaches the vault, so a damaged file fails alone and never reaches MOC; the file itself is passed to
-//! the vault unchanged. The backup is read once, by [`crate::reader`].
+//! Safe to re-run: a key the vault already holds is compared with the backup's (an RSA key by its public
+//! half, an AES key by its material when the wrapping private key is given) and reported `Exists` when it is
+//! the same, `Conflict` when it is not; it is replaced only under `-IfExists Replace`, after a backup of the
+//! target vault. Each file is checked (name, size, JSON, base64url, the wrapping key it was made for) before
+//! it reaches the vault, so a damaged file fails alone and never reaches MOC; the file itself is passed to
+//! the vault unchanged. Everything that can refuse the restore is checked before the first write (the
+//! pre-flight); with `-WhatIf` the plan is reported and nothing is written anywhere. The backup is read once,
+//! by [`crate::reader`].
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rsa::RsaPublicKey;
+use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use crate::api::restore::{KeyRestore, Outcome, RestoreResult};
 use crate::api::Key;
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Event, Events, Reply};
+use crate::keyfile::KeyFile;
 use crate::layout;
 use crate::pem;
 use crate::reader::{self, Entry};
-use crate::vault::{KeySpec, Vault};
+use crate::vault::{KeySpec, KeyType, Vault};
+
+/// The attestation root key: compared and reported on its own, never replaced silently.
+pub const ROOT_KEY: &str = "AzureStackTvmAKRootKey";
+
+/// What to do with a key of the restore that the vault already holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum IfExists {
+    /// Leave it (`Exists` when it is the same key, `Conflict` when it is not).
+    #[default]
+    Skip,
+    /// Refuse the whole restore before the first write, naming every such key.
+    Fail,
+    /// Remove it and import the backup's (after the target backup), unless it is the same key.
+    Replace,
+}
+
+/// A backup of the target vault taken before the first write (the Managed HSM rule: a backup before any
+/// restore).
+#[derive(Debug, Clone)]
+pub struct TargetBackup {
+    pub root: PathBuf,
+    /// `yyyyMMddHHmmss`, the caller's local time.
+    pub timestamp: String,
+    pub created_local: Option<String>,
+}
+
+/// How a restore runs beyond the original's three inputs. The default is the original's behaviour with
+/// existing keys compared.
+#[derive(Default)]
+pub struct Options<'a> {
+    pub if_exists: IfExists,
+    /// Only these keys (wildcards `*` and `?`, case-insensitive); empty: every key of the backup.
+    pub key_names: &'a [String],
+    /// The wrapping private key, to compare existing AES keys by their material.
+    pub private_key: Option<&'a RsaPrivateKey>,
+    /// Replace a different `AzureStackTvmAKRootKey` (as `-IfExists Replace` would for it alone).
+    pub replace_root_key: bool,
+    /// Report the plan; write nothing anywhere.
+    pub what_if: bool,
+    /// `None`: no backup of the target first (`-SkipTargetBackup`).
+    pub target_backup: Option<TargetBackup>,
+    /// Remove the wrapping key from the vault when the restore is done (and nothing failed).
+    pub remove_wrapping_key: bool,
+}
 
 /// `backup_path` is the resolved folder; `shown_path` is the same folder as the user typed it, which the
 /// host messages show, as the original's did.
 pub fn restore(vault: &dyn Vault, backup_path: &Path, shown_path: &Path, wrapping_key_name: &str, events: &mut dyn Events) -> Result<RestoreResult> {
+    restore_with(vault, backup_path, shown_path, wrapping_key_name, &Options::default(), events)
+}
+
+/// How a key of the vault compares with the backup's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    Same,
+    Different,
+    NotCompared,
+}
+
+impl Comparison {
+    fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Same => "Same",
+            Comparison::Different => "Different",
+            Comparison::NotCompared => "NotCompared",
+        }
+    }
+}
+
+/// What the pre-flight decided for one key file.
+enum Plan {
+    Import,
+    Replace(Comparison),
+    Exists(Comparison, Option<String>),
+    Conflict(String),
+    Fail(KeyRestore),
+}
+
+struct Planned<'e> {
+    entry: &'e Entry,
+    key: Key,
+    spec: Option<KeySpec>,
+    plan: Plan,
+}
+
+pub fn restore_with(
+    vault: &dyn Vault,
+    backup_path: &Path,
+    shown_path: &Path,
+    wrapping_key_name: &str,
+    options: &Options<'_>,
+    events: &mut dyn Events,
+) -> Result<RestoreResult> {
     layout::check_key_name(wrapping_key_name).map_err(|e| e.at_input("wrappingKeyName"))?;
     refuse_partial(backup_path)?;
-    let entries = reader::read(backup_path)?;
+    let all = reader::read(backup_path)?;
+    let entries = select(&all, options.key_names, backup_path)?;
     let existing: HashSet<String> = vault.names()?.into_iter().collect();
-    let wrapping = check_wrapping_key(vault, &entries, &existing, wrapping_key_name, events)?;
+    let wrapping = check_wrapping_key(vault, &entries, &existing, wrapping_key_name, options.what_if, events)?;
     let target = Target { vault, wrapping_key_name, wrapping: wrapping.as_ref(), existing: &existing };
-    events.message(&format!("Importing TVM  keys from {}", shown_path.display()));
-    let total = entries.len() as u32;
+
+    // The pre-flight: every decision before the first write.
+    let mut planned = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        planned.push(plan_one(&target, entry, backup_path, shown_path, options)?);
+    }
+    if options.if_exists == IfExists::Fail {
+        let present: Vec<&str> = planned
+            .iter()
+            .filter(|p| matches!(p.plan, Plan::Exists(..) | Plan::Conflict(_) | Plan::Replace(_)))
+            .map(|p| p.key.name.as_str())
+            .collect();
+        if !present.is_empty() {
+            return Err(Error::new(
+                ErrorCode::KeysExist,
+                format!(
+                    "Nothing was imported: the vault already holds {} of the keys of this restore ({}), and -IfExists Fail was given. \
+                     Run it with -IfExists Skip to leave them, or -IfExists Replace to replace them.",
+                    present.len(),
+                    present.join(", ")
+                ),
+            ));
+        }
+    }
+    let writes = planned.iter().any(|p| matches!(p.plan, Plan::Import | Plan::Replace(_)));
     let mut result = RestoreResult { backup_path: backup_path.display().to_string(), ..RestoreResult::default() };
-    for (i, entry) in entries.iter().enumerate() {
+    events.message(&format!("Importing TVM  keys from {}", shown_path.display()));
+    if writes {
+        if let Some(t) = &options.target_backup {
+            // A write of its own, asked like the keys' (-WhatIf shows it, -Confirm asks for it).
+            let asked = Event::BackupPending { path: t.root.display().to_string(), action: "Back up the target vault before the restore".into() };
+            match events.send(asked) {
+                Reply::Proceed if !options.what_if => {
+                    let path = back_up_target(vault, wrapping_key_name, wrapping.as_ref(), t, backup_path, events)?;
+                    events.message(&format!("The target vault was backed up to {path} before the restore (a pre-restore backup)."));
+                    result.target_backup = Some(path);
+                }
+                Reply::Proceed | Reply::Skip if options.what_if => {}
+                Reply::Cancel => return Err(Error::Cancelled("Nothing was imported.".into())),
+                _ => {
+                    return Err(Error::Cancelled(
+                        "The target vault was not backed up (declined), so nothing was imported. Run Import-TVMKeys with -SkipTargetBackup to \
+                         restore without that backup."
+                            .into(),
+                    ))
+                }
+            }
+        }
+    }
+    let total = planned.len() as u32;
+    for (i, p) in planned.into_iter().enumerate() {
         if events.progress("Restoring TVM keys", i as u32 + 1, total) == Reply::Cancel {
             return Err(Error::Cancelled(format!(
                 "{i} of {total} key files were handled; run Import-TVMKeys again to finish (keys already imported are reported as existing)."
             )));
         }
-        let shown = shown_path.join(entry.path.strip_prefix(backup_path).unwrap_or(&entry.path));
-        let done = restore_one(&target, entry, &shown, events)?;
+        let done = carry_out(&target, p, backup_path, shown_path, events)?;
         match done.outcome {
             Outcome::Imported => result.imported += 1,
+            Outcome::Replaced => result.replaced += 1,
             Outcome::Exists => result.exists += 1,
+            Outcome::Conflict => result.conflicts += 1,
             Outcome::Skipped => result.skipped += 1,
             Outcome::Failed => result.failed += 1,
         }
         events.send(Event::KeyRestored { restore: done });
     }
+    if options.remove_wrapping_key {
+        remove_wrapping_key(vault, wrapping_key_name, &existing, &mut result, options.what_if, events)?;
+    }
+    events.message(&format!(
+        "Restore of {}: {} imported, {} replaced, {} already there, {} in conflict, {} skipped, {} failed.",
+        shown_path.display(),
+        result.imported,
+        result.replaced,
+        result.exists,
+        result.conflicts,
+        result.skipped,
+        result.failed
+    ));
     Ok(result)
+}
+
+/// The entries `names` selects (wildcards, case-insensitive); names that match nothing are an error naming
+/// them, before anything is written.
+fn select<'e>(entries: &'e [Entry], names: &[String], backup_path: &Path) -> Result<Vec<&'e Entry>> {
+    if names.is_empty() {
+        return Ok(entries.iter().collect());
+    }
+    let mut unmatched = Vec::new();
+    for pattern in names {
+        if !entries.iter().any(|e| e.key_name().is_some_and(|n| wildcard_match(pattern, n))) {
+            unmatched.push(pattern.as_str());
+        }
+    }
+    if !unmatched.is_empty() {
+        return Err(Error::for_input(
+            ErrorCode::KeyNotInBackup,
+            "keyNames",
+            format!(
+                "The backup '{}' holds no key named {}. Nothing was imported. Get-TVMKeyBackup and Test-TVMKeyBackup list the keys a backup holds.",
+                backup_path.display(),
+                unmatched.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(entries.iter().filter(|e| e.key_name().is_some_and(|n| names.iter().any(|p| wildcard_match(p, n)))).collect())
+}
+
+/// `*` and `?` wildcards, case-insensitive (ASCII), as PowerShell's `-like` for names.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let n: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut ni, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ni;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 /// What every key of one restore is imported into.
@@ -69,6 +278,7 @@ fn record(key: &Key, outcome: Outcome, message: Option<String>, error: Option<&E
         message,
         file: key.file.clone().unwrap_or_default(),
         error: error.map(Error::info),
+        comparison: None,
     }
 }
 
@@ -76,28 +286,32 @@ fn failed(key: &Key, e: Error) -> KeyRestore {
     record(key, Outcome::Failed, Some(e.to_string()), Some(&e))
 }
 
-fn restore_one(target: &Target<'_>, entry: &Entry, shown_path: &Path, events: &mut dyn Events) -> Result<KeyRestore> {
+/// The pre-flight for one key file: refused, imported, compared with the vault's.
+fn plan_one<'e>(target: &Target<'_>, entry: &'e Entry, backup_path: &Path, shown_path: &Path, options: &Options<'_>) -> Result<Planned<'e>> {
     let Target { vault, wrapping_key_name, wrapping, existing } = *target;
-    // Objects carry the full path; the host message shows it as the user typed it.
     let full = entry.path.display().to_string();
-    let shown = shown_path.display().to_string();
+    let shown = shown_path.join(entry.path.strip_prefix(backup_path).unwrap_or(&entry.path)).display().to_string();
     let key_type = entry.key_type.as_str().to_string();
+    let planned = |key: Key, spec: Option<KeySpec>, plan: Plan| Ok(Planned { entry, key, spec, plan });
     let (name, size) = match &entry.name {
         Ok(parsed) => parsed.clone(),
         Err(e) => {
             let key = Key { name: entry.file_name.clone(), key_type, size: 0, fingerprint: None, file: Some(full) };
-            return Ok(record(&key, Outcome::Failed, Some(e.to_string()), Some(e)));
+            let fail = record(&key, Outcome::Failed, Some(e.to_string()), Some(e));
+            return planned(key, None, Plan::Fail(fail));
         }
     };
     let folder = layout::folder_for(entry.key_type);
-    events.message(&format!("Importing key {name} with size {size} from {folder} folder path = {shown}"));
     let key = Key { name: name.clone(), key_type, size, fingerprint: None, file: Some(full) };
     let spec = match KeySpec::new(entry.key_type, size) {
         Ok(spec) => spec,
-        Err(e) => return Ok(failed(&key, Error::new(ErrorCode::KeyFileNameInvalid, format!("'{}' in the {folder} folder: {e}", entry.file_name)))),
+        Err(e) => {
+            let fail = failed(&key, Error::new(ErrorCode::KeyFileNameInvalid, format!("'{}' in the {folder} folder: {e}", entry.file_name)));
+            return planned(key, None, Plan::Fail(fail));
+        }
     };
     if name == wrapping_key_name {
-        return Ok(failed(
+        let fail = failed(
             &key,
             Error::new(
                 ErrorCode::KeyNamedLikeWrappingKey,
@@ -106,18 +320,36 @@ fn restore_one(target: &Target<'_>, entry: &Entry, shown_path: &Path, events: &m
                      Import the wrapping key under another name and run Import-TVMKeys again."
                 ),
             ),
-        ));
-    }
-    if existing.contains(&name) {
-        return Ok(exists(events, &key));
+        );
+        return planned(key, Some(spec), Plan::Fail(fail));
     }
     let key_file = match &entry.content {
         Ok(file) => file,
-        Err(e) => return Ok(record(&key, Outcome::Failed, Some(e.to_string()), Some(e))),
+        Err(e) => {
+            let fail = record(&key, Outcome::Failed, Some(e.to_string()), Some(e));
+            return planned(key, Some(spec), Plan::Fail(fail));
+        }
     };
+    if existing.contains(&name) {
+        let comparison = compare_existing(vault, &name, spec, key_file, wrapping, options.private_key)?;
+        let replace = options.if_exists == IfExists::Replace || (name == ROOT_KEY && options.replace_root_key);
+        let plan = match comparison {
+            Comparison::Same => Plan::Exists(Comparison::Same, None),
+            _ if replace => Plan::Replace(comparison),
+            Comparison::Different => Plan::Conflict(conflict_text(&name, &shown)),
+            Comparison::NotCompared => Plan::Exists(
+                Comparison::NotCompared,
+                Some(format!(
+                    "It was not compared with the backup's (an AES key is compared by its material only when the wrapping private key is \
+                     given: -PrivateKeyPath)."
+                )),
+            ),
+        };
+        return planned(key, Some(spec), plan);
+    }
     if let (Some(vault_key), Some(file_key)) = (wrapping, pem::public_key_from_der(&key_file.wrapping_public_key)) {
         if *vault_key != file_key {
-            return Ok(failed(
+            let fail = failed(
                 &key,
                 Error::new(
                     ErrorCode::KeyFileWrappingKeyMismatch,
@@ -127,41 +359,285 @@ fn restore_one(target: &Target<'_>, entry: &Entry, shown_path: &Path, events: &m
                         pem::fingerprint(vault_key)
                     ),
                 ),
-            ));
+            );
+            return planned(key, Some(spec), Plan::Fail(fail));
         }
     }
-    match events.key_pending(&key, "Import key into the vault") {
+    planned(key, Some(spec), Plan::Import)
+}
+
+fn conflict_text(name: &str, shown: &str) -> String {
+    if name == ROOT_KEY {
+        format!(
+            "The vault's {ROOT_KEY} is not the one in the backup ('{shown}'): it was left as it is. If this cluster is the one the backup \
+             was made from (a restore to the same instance), replace it: run Import-TVMKeys again with -ReplaceAttestationRootKey. On a \
+             new cluster, keep it and leave it out of the restore."
+        )
+    } else {
+        format!(
+            "The vault's key {name} is not the key in the backup ('{shown}'): it was left as it is, and the VM it belongs to will not \
+             start with the backup's key until it is replaced. Check which one is right; to take the backup's, run Import-TVMKeys \
+             again with -IfExists Replace -KeyName {name} (the vault is backed up first)."
+        )
+    }
+}
+
+/// Whether the vault's key `name` is the backup's: an RSA key by its public half; an AES key by its material,
+/// exported from the vault wrapped to the wrapping key and unwrapped here with `private_key` beside the
+/// backup's (both wiped on return).
+fn compare_existing(
+    vault: &dyn Vault,
+    name: &str,
+    spec: KeySpec,
+    file: &KeyFile,
+    wrapping: Option<&RsaPublicKey>,
+    private_key: Option<&RsaPrivateKey>,
+) -> Result<Comparison> {
+    match spec.key_type {
+        KeyType::Rsa => match vault.public_key(name) {
+            Ok(der) => {
+                let vault_key = pem::public_key_from_der(&der);
+                let file_key = pem::public_key_from_der(&file.public_key);
+                Ok(match (vault_key, file_key) {
+                    (Some(v), Some(f)) if v == f => Comparison::Same,
+                    (Some(_), Some(_)) => Comparison::Different,
+                    _ => Comparison::NotCompared,
+                })
+            }
+            Err(e @ Error::Cancelled(_)) => Err(e),
+            Err(Error::Problem { code: ErrorCode::VaultUnsupported, .. }) => Ok(Comparison::NotCompared),
+            Err(e) => Err(e),
+        },
+        KeyType::Aes => {
+            let (Some(private), Some(wrapping)) = (private_key, wrapping) else { return Ok(Comparison::NotCompared) };
+            let theirs = crate::keywrap::unwrap_any(private, &file.private_key)?.0;
+            let dir = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", &std::env::temp_dir(), e))?;
+            let pem_path = dir.path().join("wrapping.pem");
+            write_public_pem(&pem_path, wrapping)?;
+            let out = dir.path().join("export.json");
+            vault.export(name, spec, &pem_path, &out)?;
+            let bytes = zeroize::Zeroizing::new(std::fs::read(&out).map_err(|e| Error::io("read", &out, e))?);
+            let exported = KeyFile::parse(&bytes, &format!("The vault's export of {name}"))?;
+            let ours = crate::keywrap::unwrap_any(private, &exported.private_key)?.0;
+            Ok(if *ours == *theirs { Comparison::Same } else { Comparison::Different })
+        }
+    }
+}
+
+/// A public key as a PKCS#1 PEM file, for the vault's export (which reads a file).
+fn write_public_pem(path: &Path, key: &RsaPublicKey) -> Result<()> {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let text = key
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The wrapping public key could not be written as PEM: {e}.")))?;
+    std::fs::write(path, text.as_bytes()).map_err(|e| Error::io("write", path, e))
+}
+
+/// Carries out one planned key: imports, replaces, or reports.
+fn carry_out(target: &Target<'_>, p: Planned<'_>, backup_path: &Path, shown_path: &Path, events: &mut dyn Events) -> Result<KeyRestore> {
+    let Target { vault, wrapping_key_name, .. } = *target;
+    let shown = shown_path.join(p.entry.path.strip_prefix(backup_path).unwrap_or(&p.entry.path));
+    // The original's line for every key file whose name it could read, before the outcome.
+    if p.entry.name.is_ok() {
+        let folder = layout::folder_for(p.entry.key_type);
+        events.message(&format!("Importing key {} with size {} from {folder} folder path = {}", p.key.name, p.key.size, shown.display()));
+    }
+    let key = &p.key;
+    match p.plan {
+        Plan::Fail(done) => Ok(done),
+        Plan::Exists(comparison, hint) => {
+            let mut done = exists(events, key, hint);
+            done.comparison = Some(comparison.as_str().into());
+            Ok(done)
+        }
+        Plan::Conflict(text) => {
+            events.warning(&text);
+            let error = Error::new(ErrorCode::KeyConflict, text.clone());
+            let mut done = record(key, Outcome::Conflict, Some(text), Some(&error));
+            done.comparison = Some(Comparison::Different.as_str().into());
+            Ok(done)
+        }
+        Plan::Import => {
+            let spec = p.spec.ok_or_else(|| Error::new(ErrorCode::InternalError, "A planned import has no key spec."))?;
+            match events.key_pending(key, "Import key into the vault") {
+                Reply::Proceed => {}
+                Reply::Skip => return Ok(record(key, Outcome::Skipped, Some("Not imported (-WhatIf or declined).".into()), None)),
+                Reply::Cancel => return Err(Error::Cancelled("Run Import-TVMKeys again to finish.".into())),
+            }
+            match vault.import(&key.name, spec, &p.entry.path, Some(wrapping_key_name)) {
+                Ok(()) => Ok(record(key, Outcome::Imported, None, None)),
+                Err(Error::KeyExists { .. }) => Ok(exists(events, key, None)),
+                Err(e @ Error::Cancelled(_)) => Err(e),
+                Err(e) => Ok(failed(key, e)),
+            }
+        }
+        Plan::Replace(comparison) => {
+            let spec = p.spec.ok_or_else(|| Error::new(ErrorCode::InternalError, "A planned replacement has no key spec."))?;
+            match events.key_pending(key, "Replace key in the vault") {
+                Reply::Proceed => {}
+                Reply::Skip => {
+                    let mut done = record(key, Outcome::Skipped, Some("Not replaced (-WhatIf or declined).".into()), None);
+                    done.comparison = Some(comparison.as_str().into());
+                    return Ok(done);
+                }
+                Reply::Cancel => return Err(Error::Cancelled("Run Import-TVMKeys again to finish.".into())),
+            }
+            if let Err(e) = vault.delete(&key.name) {
+                if matches!(e, Error::Cancelled(_)) {
+                    return Err(e);
+                }
+                return Ok(failed(key, e));
+            }
+            let mut done = match vault.import(&key.name, spec, &p.entry.path, Some(wrapping_key_name)) {
+                Ok(()) => record(key, Outcome::Replaced, Some("The vault's key was removed and the backup's imported.".into()), None),
+                Err(e @ Error::Cancelled(_)) => return Err(e),
+                Err(e) => failed(
+                    key,
+                    Error::new(
+                        e.code(),
+                        format!(
+                            "The vault's key {} was removed, but the backup's could not be imported: {e} The pre-restore backup holds the \
+                             removed key; run Import-TVMKeys again, or restore the pre-restore backup.",
+                            key.name
+                        ),
+                    ),
+                ),
+            };
+            done.comparison = Some(comparison.as_str().into());
+            Ok(done)
+        }
+    }
+}
+
+/// The target vault, backed up before the first write: every key but the wrapping key, wrapped to the
+/// wrapping key (whose private half the person restoring holds). Returns the backup's path.
+fn back_up_target(
+    vault: &dyn Vault,
+    wrapping_key_name: &str,
+    wrapping: Option<&RsaPublicKey>,
+    target: &TargetBackup,
+    restored: &Path,
+    events: &mut dyn Events,
+) -> Result<String> {
+    let refuse = |why: String| {
+        Error::new(
+            ErrorCode::TargetBackupFailed,
+            format!("Nothing was imported: the target vault could not be backed up first ({why}). Fix that, or run Import-TVMKeys with -SkipTargetBackup."),
+        )
+    };
+    let wrapping = match wrapping {
+        Some(k) => k.clone(),
+        None => pem::public_key_from_der(&vault.public_key(wrapping_key_name).map_err(|e| refuse(e.to_string()))?)
+            .ok_or_else(|| refuse(format!("the public key of the wrapping key '{wrapping_key_name}' could not be read")))?,
+    };
+    let dir = tempfile::tempdir().map_err(|e| refuse(e.to_string()))?;
+    let pem_path = dir.path().join("wrapping.pem");
+    write_public_pem(&pem_path, &wrapping).map_err(|e| refuse(e.to_string()))?;
+    let label = format!(
+        "pre-restore backup of {} before restoring {}",
+        vault.source().describe(),
+        restored.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    );
+    let details = crate::backup::Details {
+        label: Some(&label),
+        created_local: target.created_local.as_deref(),
+        exclude: &[wrapping_key_name],
+        purpose: Some(crate::manifest::PURPOSE_PRE_RESTORE),
+        key_names: &[],
+    };
+    // The restored backup may have been taken this very second in the same root: the next free second then.
+    let mut timestamp = target.timestamp.clone();
+    for _ in 0..120 {
+        let taken = target.root.join(&timestamp).exists() || layout::partial_folder(&target.root, &timestamp).exists();
+        if !taken {
+            break;
+        }
+        timestamp = crate::inventory::timestamp_after(&timestamp, 1).ok_or_else(|| refuse(format!("the timestamp '{timestamp}' is not valid")))?;
+    }
+    let mut quiet = Quiet { inner: events };
+    crate::backup::backup_with(vault, &pem_path, &target.root, &target.root, &timestamp, details, &mut quiet)
+        .map(|b| b.path)
+        .map_err(|e| refuse(e.to_string()))
+}
+
+/// The pre-restore backup's own host lines go to verbose; its warnings stay warnings; its progress is not
+/// shown (the restore's bar follows).
+struct Quiet<'a> {
+    inner: &'a mut dyn Events,
+}
+
+impl Events for Quiet<'_> {
+    fn send(&mut self, event: Event) -> Reply {
+        match event {
+            Event::Message { text } => self.inner.send(Event::Verbose { text }),
+            Event::Progress { .. } => Reply::Proceed,
+            other => self.inner.send(other),
+        }
+    }
+}
+
+/// `-RemoveWrappingKey`: the wrapping key leaves the vault when the restore is done, as the documented steps
+/// require; not after a failure (a re-run needs it), and only with the caller's consent (`keyPending`).
+fn remove_wrapping_key(
+    vault: &dyn Vault,
+    name: &str,
+    existing: &HashSet<String>,
+    result: &mut RestoreResult,
+    what_if: bool,
+    events: &mut dyn Events,
+) -> Result<()> {
+    if result.failed > 0 || result.conflicts > 0 {
+        events.warning(&format!(
+            "The wrapping key {name} was left in the vault: {} key(s) failed or are in conflict, and a new run of Import-TVMKeys needs it. \
+             Remove it with Remove-TvmWrappingKey when the restore is complete.",
+            result.failed + result.conflicts
+        ));
+        return Ok(());
+    }
+    if !existing.contains(name) && what_if {
+        return Ok(());
+    }
+    let key = Key { name: name.into(), key_type: "RSA".into(), size: 0, fingerprint: None, file: None };
+    match events.key_pending(&key, "Remove the wrapping key from the vault") {
         Reply::Proceed => {}
-        Reply::Skip => return Ok(record(&key, Outcome::Skipped, Some("Not imported (-WhatIf or declined).".into()), None)),
-        Reply::Cancel => return Err(Error::Cancelled("Run Import-TVMKeys again to finish.".into())),
+        Reply::Skip => return Ok(()),
+        Reply::Cancel => return Err(Error::Cancelled("The keys were restored; the wrapping key is still in the vault.".into())),
     }
-    match vault.import(&name, spec, &entry.path, Some(wrapping_key_name)) {
-        Ok(()) => Ok(record(&key, Outcome::Imported, None, None)),
-        Err(Error::KeyExists { .. }) => Ok(exists(events, &key)),
-        Err(e @ Error::Cancelled(_)) => Err(e),
-        Err(e) => Ok(failed(&key, e)),
-    }
+    vault.delete(name)?;
+    result.wrapping_key_removed = true;
+    events.message(&format!("The wrapping key {name} was removed from the vault."));
+    Ok(())
 }
 
 /// Before the first write: the wrapping key must be in the vault whenever a key is to be imported, and
 /// if the key files say which public key wrapped them, at least one must name the vault's key; else
-/// nothing in the backup can be restored, and the user hears why once, not once per key.
+/// nothing in the backup can be restored, and the user hears why once, not once per key. With `what_if`,
+/// a missing wrapping key is said, not refused: the plan is still shown.
 /// Returns the vault's wrapping public key for the per-file check, when the vault can tell it.
 fn check_wrapping_key(
     vault: &dyn Vault,
-    entries: &[Entry],
+    entries: &[&Entry],
     existing: &HashSet<String>,
     wrapping_key_name: &str,
+    what_if: bool,
     events: &mut dyn Events,
 ) -> Result<Option<RsaPublicKey>> {
     let pending: Vec<&Entry> = entries
         .iter()
+        .copied()
         .filter(|e| matches!(e.key_name(), Some(name) if !existing.contains(name) && name != wrapping_key_name))
         .collect();
-    if pending.is_empty() {
-        return Ok(None);
-    }
     if !existing.contains(wrapping_key_name) {
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        if what_if {
+            events.warning(&format!(
+                "The wrapping key '{wrapping_key_name}' is not in the vault yet: import it with Import-TvmWrappingKeyFromPem before the \
+                 restore. The plan below assumes it will be."
+            ));
+            return Ok(None);
+        }
         return Err(Error::WrappingKeyMissing { name: wrapping_key_name.into() });
     }
     let vault_key = match vault.public_key(wrapping_key_name) {
@@ -175,6 +651,9 @@ fn check_wrapping_key(
         }
     };
     let Some(vault_key) = vault_key else { return Ok(None) };
+    if pending.is_empty() {
+        return Ok(Some(vault_key));
+    }
     let file_keys: Vec<RsaPublicKey> = pending
         .iter()
         .filter_map(|e| e.content.as_ref().ok())
@@ -216,8 +695,33 @@ fn refuse_partial(backup_path: &Path) -> Result<()> {
     }
 }
 
-fn exists(events: &mut dyn Events, key: &Key) -> KeyRestore {
+/// The original's warning, word for word; a hint (why the key was not compared) follows it in the object's
+/// message and as a verbose line, so transcripts of re-runs read as before.
+fn exists(events: &mut dyn Events, key: &Key, hint: Option<String>) -> KeyRestore {
     let text = format!("Key {} already exists in the vault; it was left as it is and not imported.", key.name);
     events.warning(&text);
-    record(key, Outcome::Exists, Some(text), None)
+    let message = match hint {
+        Some(hint) => {
+            events.verbose(&format!("Key {}: {hint}", key.name));
+            format!("{text} {hint}")
+        }
+        None => text,
+    };
+    record(key, Outcome::Exists, Some(message), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards_match_as_like_does() {
+        assert!(wildcard_match("vm*", "VM1"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(wildcard_match("*b*", "abc"));
+        assert!(!wildcard_match("a?c", "ac"));
+        assert!(!wildcard_match("vm", "vm1"));
+        assert!(wildcard_match("0F8C3A52-*", "0f8c3a52-7d4e-4b1a-9c2e-5a6b7c8d9e01"));
+    }
 }

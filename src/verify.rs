@@ -150,6 +150,9 @@ pub struct BackupCheck {
     pub wrapping_key_fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The manifest's purpose: `preRestore` for a backup Import-TVMKeys took of its target first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_utc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +204,7 @@ pub fn check(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn 
         rsa_count: 0,
         wrapping_key_fingerprint: None,
         label: None,
+        purpose: None,
         created_utc: None,
         source: None,
         depth: format!("{depth:?}"),
@@ -225,6 +229,7 @@ pub fn check(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn 
         out.has_manifest = true;
         out.wrapping_key_fingerprint = Some(m.wrapping_key_fingerprint.clone());
         out.label = m.label.clone();
+        out.purpose = m.purpose.clone();
         out.created_utc = Some(m.created_utc.clone());
         out.source = Some(m.source.clone());
         if let Some(ts) = &timestamp {
@@ -247,9 +252,11 @@ pub fn check(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn 
             ));
         }
     }
+    // The key the files must be wrapped for: the one given, or the public half of the private key given.
     let expected_wrapping = against
         .wrapping_key
         .cloned()
+        .or_else(|| against.private_key.map(RsaPublicKey::from))
         .map(|k| (pem::fingerprint(&k), k));
     let mut files = Vec::new();
     if depth >= Depth::Full {
@@ -364,7 +371,7 @@ fn list_folder(path: &Path, out: &mut BackupCheck) -> Result<Vec<Listed>> {
                 continue;
             }
             if let Err(e) = layout::parse_key_file_name(&file_name) {
-                out.add(&rel, Problem::KeyFileNameInvalid, e.to_string());
+                out.add(&rel, Problem::KeyFileNameInvalid, format!("In the {folder} folder: {e}"));
                 continue;
             }
             if let Some(first) = seen.insert(crate::win_path::file_name_key(&file_name), file_name.clone()) {
@@ -509,11 +516,26 @@ fn check_key_files(
                 ));
             }
         }
-        if let Some(first) = by_hash.insert(hash, item.rel.clone()) {
-            out.add(&item.rel, Problem::DuplicateContent, format!(
-                "'{}' has the same bytes as '{first}': one of them is a copy under another name, not the key it names.",
-                item.rel
-            ));
+        let genuine = |rel: &str, hash: &str| recorded.get(rel).is_some_and(|e| e.sha256 == hash);
+        if let Some(first) = by_hash.get(&hash).cloned() {
+            // With a manifest, the copy is the file whose bytes it does not record; without one, either may be.
+            let (this_ok, first_ok) = (genuine(&item.rel, &hash), genuine(&first, &hash));
+            if !this_ok || manifest.is_none() {
+                out.add(&item.rel, Problem::DuplicateContent, format!(
+                    "'{}' has the same bytes as '{first}': {}",
+                    item.rel,
+                    if manifest.is_some() { "it is a copy of that file under another name, not the key it names." } else { "one of them is a copy under another name, not the key it names." }
+                ));
+            }
+            if !first_ok && (this_ok || manifest.is_none()) {
+                out.add(&first, Problem::DuplicateContent, format!(
+                    "'{first}' has the same bytes as '{}': {}",
+                    item.rel,
+                    if manifest.is_some() { "it is a copy of that file under another name, not the key it names." } else { "one of them is a copy under another name, not the key it names." }
+                ));
+            }
+        } else {
+            by_hash.insert(hash, item.rel.clone());
         }
         let spec = match KeySpec::new(item.key_type, size) {
             Ok(spec) => spec,

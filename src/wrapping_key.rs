@@ -24,10 +24,22 @@ struct Pair {
     fingerprint: String,
 }
 
-/// Reads and checks the pair.
-fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path) -> Result<Pair> {
+/// Reads and checks the pair; an encrypted private key PEM is read with `password`.
+fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path, password: Option<&[u8]>, asks_password: bool) -> Result<Pair> {
     let public = pem::read_public_key(public_key_path, "public key").map_err(|e| e.at_input("publicKeyPath"))?;
-    let private = pem::read_private_key(private_key_path, "private key").map_err(|e| e.at_input("privateKeyPath"))?;
+    let private = pem::read_private_key_with(private_key_path, "private key", password).map_err(|e| match e.code() {
+        ErrorCode::PemPasswordWrong => e,
+        // Import-TvmWrappingKeyFromPem takes a password; New-TvmImportJson (the original's command) does not.
+        ErrorCode::PemEncrypted if asks_password => Error::for_input(
+            ErrorCode::PemEncrypted,
+            "password",
+            format!(
+                "The private key file '{}' is encrypted with a password. Give the password with -Password (Read-Host -AsSecureString).",
+                private_key_path.display()
+            ),
+        ),
+        _ => e.at_input("privateKeyPath"),
+    })?;
     if !private.matches(&public) {
         return Err(Error::new(
             ErrorCode::KeyPairMismatch,
@@ -49,7 +61,7 @@ fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path) -> Res
 /// because that is what it is for; it is written owner-only.
 /// Returns the key size in bits.
 pub fn generate_import_json(public_key_path: &Path, private_key_path: &Path, out_file: &Path) -> Result<u32> {
-    let pair = import_json_from_pems(public_key_path, private_key_path)?;
+    let pair = import_json_from_pems(public_key_path, private_key_path, None, false)?;
     crate::vault::local::write_replace(out_file, &pair.json).map_err(|e| Error::io("write", out_file, e))?;
     Ok(pair.bits)
 }
@@ -75,9 +87,23 @@ pub fn import_wrapping_key(
     key_size: &str,
     events: &mut dyn Events,
 ) -> Result<Key> {
+    import_wrapping_key_with(vault, key_name, public_key_path, private_key_path, key_size, None, events)
+}
+
+/// [`import_wrapping_key`] of a pair whose private key PEM may be encrypted (`ENCRYPTED PRIVATE KEY`, read
+/// with `password`).
+pub fn import_wrapping_key_with(
+    vault: &dyn Vault,
+    key_name: &str,
+    public_key_path: &Path,
+    private_key_path: &Path,
+    key_size: &str,
+    password: Option<&[u8]>,
+    events: &mut dyn Events,
+) -> Result<Key> {
     layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
     let size = parse_key_size(key_size)?;
-    let Pair { json, bits, fingerprint } = import_json_from_pems(public_key_path, private_key_path)?;
+    let Pair { json, bits, fingerprint } = import_json_from_pems(public_key_path, private_key_path, password, true)?;
     if bits != size {
         return Err(Error::for_input(
             ErrorCode::KeySizeMismatch,
@@ -114,4 +140,125 @@ pub fn import_wrapping_key(
         )),
     }
     result.map(|()| Key { fingerprint: Some(fingerprint), ..Key::new(key_name, spec) })
+}
+
+/// The PBKDF2-HMAC-SHA256 iteration count of an encrypted private key PEM (OWASP's 2023 figure for
+/// PBKDF2-SHA256); the salt is 16 random bytes, the IV 16.
+pub const PBKDF2_ITERATIONS: u32 = 600_000;
+
+/// A wrapping key pair written by [`generate`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedPair {
+    pub public_key_path: String,
+    pub private_key_path: String,
+    pub key_size: u32,
+    /// The module's fingerprint of the public key (as the manifest and every listing show it).
+    pub fingerprint: String,
+    /// True when the private key PEM is encrypted with the password given.
+    pub encrypted: bool,
+}
+
+/// `New-TvmWrappingKey`: a new RSA key pair in the PEM shapes the documented PowerShell 7 steps write
+/// (`ExportRSAPublicKeyPem`: PKCS#1 `RSA PUBLIC KEY`; `ExportPkcs8PrivateKeyPem`: PKCS#8 `PRIVATE KEY`; lines
+/// of 64 characters ending in `\n`, and the line end of the platform after the last, as `Out-File` writes
+/// them), or the private key as `ENCRYPTED PRIVATE KEY` (PKCS#8 PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC) under
+/// `password`. Both files are owner-only; existing files are refused unless `force`. The engine does the
+/// cryptography, so this works in Windows PowerShell 5.1, whose .NET cannot export PEM.
+pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Option<&[u8]>, force: bool, events: &mut dyn Events) -> Result<GeneratedPair> {
+    use rand::RngCore;
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+
+    KeySpec::new(KeyType::Rsa, bits).map_err(|e| e.at_input("keySize"))?;
+    if password.is_some_and(<[u8]>::is_empty) {
+        return Err(Error::for_input(ErrorCode::InvalidRequest, "password", "The password is empty. Give a password, or none to write the private key unencrypted."));
+    }
+    if same_file(public_path, private_path) {
+        return Err(Error::for_input(
+            ErrorCode::InvalidPath,
+            "privateKeyPath",
+            format!("The public and the private key paths are the same file '{}'. Give two files.", private_path.display()),
+        ));
+    }
+    for (path, input) in [(private_path, "privateKeyPath"), (public_path, "publicKeyPath")] {
+        if path.is_dir() {
+            return Err(Error::for_input(ErrorCode::InvalidPath, input, format!("'{}' is a folder. Give the path of a file to write.", path.display())));
+        }
+        if path.exists() && !force {
+            return Err(Error::for_input(
+                ErrorCode::WrappingKeyFileExists,
+                input,
+                format!("'{}' exists already. Give another path, or add -Force to replace it (the key it holds is lost).", path.display()),
+            ));
+        }
+    }
+    events.verbose(&format!("Generating an RSA-{bits} key pair."));
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits as usize)
+        .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The RSA key pair could not be generated: {e}.")))?;
+    let public = rsa::RsaPublicKey::from(&key);
+    let crypto = |e: &dyn std::fmt::Display| Error::new(ErrorCode::CryptoFailed, format!("The key pair could not be written as PEM: {e}."));
+    let private_pem: Zeroizing<String> = match password {
+        None => key.to_pkcs8_pem(LineEnding::LF).map_err(|e| crypto(&e))?,
+        Some(password) => {
+            let der = key.to_pkcs8_der().map_err(|e| crypto(&e))?;
+            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| crypto(&e))?;
+            let mut salt = [0u8; 16];
+            let mut iv = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut salt);
+            rand::rngs::OsRng.fill_bytes(&mut iv);
+            let params = rsa::pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv).map_err(|e| crypto(&e))?;
+            let encrypted = info.encrypt_with_params(params, password).map_err(|e| crypto(&e))?;
+            encrypted.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| crypto(&e))?
+        }
+    };
+    let public_pem = public.to_pkcs1_pem(LineEnding::LF).map_err(|e| crypto(&e))?;
+    let newline = if cfg!(windows) { "\r\n" } else { "\n" };
+    let mut private_bytes = Zeroizing::new(private_pem.as_bytes().to_vec());
+    private_bytes.extend_from_slice(newline.as_bytes());
+    let public_bytes = format!("{public_pem}{newline}").into_bytes();
+    write_key_file(private_path, &private_bytes, force)?;
+    if let Err(e) = write_key_file(public_path, &public_bytes, force) {
+        // Half a pair is no pair: the private key alone is not left behind.
+        let _ = std::fs::remove_file(private_path);
+        return Err(e);
+    }
+    let fingerprint = pem::fingerprint(&public);
+    events.message(&format!(
+        "Wrapping key pair written: public key {}, private key {}{} (RSA {bits}, fingerprint {fingerprint}). Keep the private key offline; \
+         it is the only way to restore a backup made with this public key.",
+        public_path.display(),
+        private_path.display(),
+        if password.is_some() { ", encrypted with the password" } else { "" }
+    ));
+    Ok(GeneratedPair {
+        public_key_path: public_path.display().to_string(),
+        private_key_path: private_path.display().to_string(),
+        key_size: bits,
+        fingerprint,
+        encrypted: password.is_some(),
+    })
+}
+
+/// Writes a key file owner-only: a new file, or with `force` a replacement (written beside it, then renamed).
+fn write_key_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if force && path.exists() {
+        return crate::vault::local::write_replace(path, bytes).map_err(|e| Error::io("write", path, e));
+    }
+    let mut file = crate::owner_only::create_new_file(path).map_err(|e| Error::io("write", path, e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        Error::io("write", path, e)
+    })
+}
+
+/// True when both paths name one file (the same text, or one existing file by two names).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if crate::win_path::file_name_key(&a.display().to_string()) == crate::win_path::file_name_key(&b.display().to_string()) {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

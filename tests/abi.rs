@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tvmkeys::api::{backup, import_json, keys, open, restore, wrapping_key, Key};
+use tvmkeys::api::{backup, import_json, inventory, keys, open, restore, verify, wrapping_key, Key};
 use tvmkeys::error::ErrorInfo;
 use tvmkeys::events::Event;
 use tvmkeys::vault::moc::{HostOp, HostReply};
@@ -44,12 +44,20 @@ fn every_contract_type_round_trips_its_sample() {
             "RestoreResult" => drop(round_trip::<restore::RestoreResult>(&name, json)),
             "KeyRestore" => drop(round_trip::<restore::KeyRestore>(&name, json)),
             "ImportWrappingKeyRequest" => drop(round_trip::<wrapping_key::ImportWrappingKeyRequest>(&name, json)),
+            "GenerateWrappingKeyRequest" => drop(round_trip::<wrapping_key::GenerateWrappingKeyRequest>(&name, json)),
+            "GeneratedPair" => drop(round_trip::<tvmkeys::wrapping_key::GeneratedPair>(&name, json)),
             "Key" => drop(round_trip::<Key>(&name, json)),
             "ImportJsonRequest" => drop(round_trip::<import_json::ImportJsonRequest>(&name, json)),
             "ImportJsonResult" => drop(round_trip::<import_json::ImportJsonResult>(&name, json)),
             "ListKeysRequest" => drop(round_trip::<keys::ListKeysRequest>(&name, json)),
             "ListKeysResult" => drop(round_trip::<keys::ListKeysResult>(&name, json)),
             "CreateKeyRequest" => drop(round_trip::<keys::CreateKeyRequest>(&name, json)),
+            "VerifyRequest" => drop(round_trip::<verify::VerifyRequest>(&name, json)),
+            "VerifyResult" => drop(round_trip::<verify::VerifyResult>(&name, json)),
+            "ListBackupsRequest" => drop(round_trip::<inventory::ListBackupsRequest>(&name, json)),
+            "ListBackupsResult" => drop(round_trip::<inventory::ListBackupsResult>(&name, json)),
+            "RemoveBackupsRequest" => drop(round_trip::<inventory::RemoveBackupsRequest>(&name, json)),
+            "Removal" => drop(round_trip::<tvmkeys::inventory::Removal>(&name, json)),
             "ErrorInfo" => drop(round_trip::<ErrorInfo>(&name, json)),
             "Event" => {
                 round_trip::<Event>(&name, json);
@@ -70,11 +78,12 @@ fn every_contract_type_round_trips_its_sample() {
     let types = [
         "OpenLocalRequest", "OpenMocRequest", "OpenResult", "BackupRequest", "BackupResult", "RestoreRequest", "RestoreResult",
         "KeyRestore", "ImportWrappingKeyRequest", "Key", "ImportJsonRequest", "ImportJsonResult", "ListKeysRequest",
-        "ListKeysResult", "CreateKeyRequest", "ErrorInfo", "Event", "HostOp", "HostReply",
+        "ListKeysResult", "CreateKeyRequest", "VerifyRequest", "VerifyResult", "ListBackupsRequest", "ListBackupsResult",
+        "RemoveBackupsRequest", "Removal", "ErrorInfo", "Event", "HostOp", "HostReply", "GenerateWrappingKeyRequest", "GeneratedPair",
     ];
     assert_eq!(seen, types.iter().map(|s| s.to_string()).collect(), "every contract type has a sample");
     let want = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-    assert_eq!(events, want(&["message", "warning", "verbose", "progress", "keyPending", "keyRestored"]), "every event has a sample");
+    assert_eq!(events, want(&["message", "warning", "verbose", "progress", "keyPending", "keyRestored", "backupPending"]), "every event has a sample");
     assert_eq!(ops, want(&["getConfig", "list", "export", "import", "publicKey", "delete", "create"]), "every host operation has a sample");
     assert_eq!(outcomes, want(&["ok", "failed", "timeout", "cancelled"]), "every host outcome has a sample");
 }
@@ -95,13 +104,35 @@ fn requests_refuse_unknown_fields_so_a_front_end_typo_fails_loudly() {
             "BackupRequest" => tvmkeys::api::parse_request::<backup::BackupRequest>(bytes.as_bytes()).is_err(),
             "RestoreRequest" => tvmkeys::api::parse_request::<restore::RestoreRequest>(bytes.as_bytes()).is_err(),
             "ImportWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::ImportWrappingKeyRequest>(bytes.as_bytes()).is_err(),
+            "GenerateWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::GenerateWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "ImportJsonRequest" => tvmkeys::api::parse_request::<import_json::ImportJsonRequest>(bytes.as_bytes()).is_err(),
             "ListKeysRequest" => tvmkeys::api::parse_request::<keys::ListKeysRequest>(bytes.as_bytes()).is_err(),
             "CreateKeyRequest" => tvmkeys::api::parse_request::<keys::CreateKeyRequest>(bytes.as_bytes()).is_err(),
+            "VerifyRequest" => tvmkeys::api::parse_request::<verify::VerifyRequest>(bytes.as_bytes()).is_err(),
+            "ListBackupsRequest" => tvmkeys::api::parse_request::<inventory::ListBackupsRequest>(bytes.as_bytes()).is_err(),
+            "RemoveBackupsRequest" => tvmkeys::api::parse_request::<inventory::RemoveBackupsRequest>(bytes.as_bytes()).is_err(),
             other => panic!("request {other} is not checked"),
         };
         assert!(refused, "{name} accepted an unknown field");
     }
+}
+
+#[test]
+fn requests_take_the_nulls_the_csharp_writer_writes_for_absent_numbers() {
+    // RemoveBackupsRequest.KeepLast and OlderThanSeconds are written even when null (a KeepLast of 0 must
+    // cross), as `"keepLast":null`: that is no rule, as an absent member is.
+    let request: inventory::RemoveBackupsRequest = tvmkeys::api::parse_request(
+        br#"{"backupRootPath":"D:\\TvmBackups","keepLast":null,"olderThanSeconds":null,"paths":["D:\\TvmBackups\\20261201093000"],"now":"20261201093000"}"#,
+    )
+    .unwrap();
+    assert_eq!((request.keep_last, request.older_than_seconds, request.force), (None, None, false));
+    assert_eq!(request.paths, ["D:\\TvmBackups\\20261201093000"]);
+    let request: inventory::RemoveBackupsRequest =
+        tvmkeys::api::parse_request(br#"{"backupRootPath":"/b","keepLast":0,"olderThanSeconds":null,"now":"20261201093000"}"#).unwrap();
+    assert_eq!(request.keep_last, Some(0));
+    // And the members the C# writer leaves out when false or absent.
+    let request: verify::VerifyRequest = tvmkeys::api::parse_request(br#"{"backupPath":"/b/20261201093000"}"#).unwrap();
+    assert_eq!(request, verify::VerifyRequest { backup_path: "/b/20261201093000".into(), ..Default::default() });
 }
 
 #[test]

@@ -478,7 +478,7 @@ fn key_files_whose_names_differ_only_in_case_are_neither_restored() {
 fn every_backup_lists_its_key_files_in_a_manifest_written_last() {
     let s = Setup::new(&KEYS);
     let wrapping = vectors().join("wrapping_public_pkcs1.pem");
-    let details = backup::Details { label: Some("before patch Tuesday"), created_local: Some("2026-11-25T09:30:00.0000000+01:00") };
+    let details = backup::Details { label: Some("before patch Tuesday"), created_local: Some("2026-11-25T09:30:00.0000000+01:00"), ..Default::default() };
     let done = backup::backup_with(&s.source, &wrapping, &s.root(), &s.root(), "20261125093000", details, &mut NoEvents).unwrap();
     let folder = Path::new(&done.path);
     let text = std::fs::read_to_string(folder.join("manifest.json")).unwrap();
@@ -512,7 +512,7 @@ fn every_backup_lists_its_key_files_in_a_manifest_written_last() {
 fn a_bad_label_is_refused_before_anything_is_written() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     let wrapping = vectors().join("wrapping_public_pkcs1.pem");
-    let details = backup::Details { label: Some("two\nlines"), created_local: None };
+    let details = backup::Details { label: Some("two\nlines"), created_local: None, ..Default::default() };
     let err = backup::backup_with(&s.source, &wrapping, &s.root(), &s.root(), "20261125093000", details, &mut NoEvents).unwrap_err();
     assert_eq!((err.code(), err.input()), (ErrorCode::InvalidLabel, Some("label")));
     assert!(!s.root().exists());

@@ -37,10 +37,34 @@ fn take(buffer: TvmBuffer) -> Value {
 
 type CommandFn = unsafe extern "C" fn(*const TvmVault, *const u8, usize, TvmEventSink, *mut c_void, *mut TvmBuffer) -> TvmStatus;
 
+/// `tvm_restore` with no secret, in the shape of the other commands.
+unsafe extern "C" fn restore_no_secret(
+    vault: *const TvmVault,
+    request: *const u8,
+    len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    unsafe { tvm_restore(vault, request, len, std::ptr::null(), 0, sink, context, out) }
+}
+
+/// `tvm_import_wrapping_key` with no secret, in the shape of the other commands.
+unsafe extern "C" fn import_wrapping_key_no_secret(
+    vault: *const TvmVault,
+    request: *const u8,
+    len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    unsafe { tvm_import_wrapping_key(vault, request, len, std::ptr::null(), 0, sink, context, out) }
+}
+
 const COMMANDS: [(&str, CommandFn); 6] = [
     ("tvm_backup", tvm_backup),
-    ("tvm_restore", tvm_restore),
-    ("tvm_import_wrapping_key", tvm_import_wrapping_key),
+    ("tvm_restore", restore_no_secret),
+    ("tvm_import_wrapping_key", import_wrapping_key_no_secret),
     ("tvm_generate_import_json", tvm_generate_import_json),
     ("tvm_vault_list", tvm_vault_list),
     ("tvm_vault_create_key", tvm_vault_create_key),
@@ -119,7 +143,7 @@ fn wrapping_pair() -> (String, String) {
 fn import_wrapping(vault: *const TvmVault, name: &str) -> (TvmStatus, Value) {
     let (public, private) = wrapping_pair();
     let request = json!({ "keyName": name, "publicKeyPath": public, "privateKeyPath": private, "keySize": "2048" });
-    run(tvm_import_wrapping_key, vault, request, None)
+    run(import_wrapping_key_no_secret, vault, request, None)
 }
 
 fn backup_request(root: &Path, timestamp: &str) -> Value {
@@ -127,7 +151,7 @@ fn backup_request(root: &Path, timestamp: &str) -> Value {
 }
 
 fn restore_request(backup: &Path) -> Value {
-    json!({ "backupPath": v(backup), "wrappingKeyName": "wrap" })
+    json!({ "backupPath": v(backup), "wrappingKeyName": "wrap", "skipTargetBackup": true })
 }
 
 #[test]
@@ -251,17 +275,17 @@ fn failures_carry_a_stable_code_a_category_the_target_and_the_input() {
     assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "InvalidTimestamp"));
     let (status, e) = run(tvm_backup, vault, json!({ "wrappingKeyPath": "", "backupRootPath": v(&root), "timestamp": "20260101000000" }), None);
     assert_eq!((status, error_id(&e), e["input"].as_str()), (TvmStatus::Failed, "InvalidPath", Some("wrappingKeyPath")));
-    let (status, e) = run(tvm_restore, vault, restore_request(&dir.path().join("none")), None);
+    let (status, e) = run(restore_no_secret, vault, restore_request(&dir.path().join("none")), None);
     assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "BackupFolderMissing"));
     let (status, e) = run(tvm_backup, vault, backup_request(&root, "20260101000000"), None);
     assert_eq!(status, TvmStatus::Ok, "{e}");
     let (status, e) = run(tvm_backup, vault, backup_request(&root, "20260101000000"), None);
     assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "BackupExists"));
     // Restored into the vault it came from, every key exists: no wrapping key is needed, nothing fails.
-    let (status, result) = run(tvm_restore, vault, restore_request(&root.join("20260101000000")), None);
+    let (status, result) = run(restore_no_secret, vault, restore_request(&root.join("20260101000000")), None);
     assert_eq!((status, result["exists"].as_u64(), result.get("errorId")), (TvmStatus::Ok, Some(1), None), "{result}");
     let empty = local(&dir.path().join("empty"));
-    let (status, e) = run(tvm_restore, empty, restore_request(&root.join("20260101000000")), None);
+    let (status, e) = run(restore_no_secret, empty, restore_request(&root.join("20260101000000")), None);
     assert_eq!((status, error_id(&e)), (TvmStatus::Failed, "WrappingKeyMissing"));
     assert!(e["message"].as_str().unwrap().contains("Import-TvmWrappingKeyFromPem"), "{e}");
     let (public, _) = wrapping_pair();
@@ -274,7 +298,7 @@ fn failures_carry_a_stable_code_a_category_the_target_and_the_input() {
     }
     let (public, private) = wrapping_pair();
     let request = json!({ "keyName": "w", "publicKeyPath": public, "privateKeyPath": private, "keySize": "4096" });
-    let (status, e) = run(tvm_import_wrapping_key, vault, request, None);
+    let (status, e) = run(import_wrapping_key_no_secret, vault, request, None);
     assert_eq!((status, error_id(&e), e["input"].as_str()), (TvmStatus::Failed, "KeySizeMismatch", Some("keySize")));
     unsafe {
         tvm_vault_free(vault);
@@ -333,31 +357,34 @@ fn the_whole_flow_runs_through_the_abi_with_named_events_and_results() {
     assert_eq!((key["name"].as_str(), key["type"].as_str(), key["size"].as_u64()), (Some("wrap"), Some("RSA"), Some(2048)));
     // -WhatIf: the sink answers skip to every keyPending.
     let seen = RefCell::new(Seen { pending_reply: TVM_REPLY_SKIP, ..Default::default() });
-    let (status, result) = run(tvm_restore, b, restore_request(&folder), Some(&seen));
+    let (status, result) = run(restore_no_secret, b, restore_request(&folder), Some(&seen));
     assert_eq!((status, result["skipped"].as_u64()), (TvmStatus::Ok, Some(2)));
     assert!(seen.borrow().named("keyRestored").iter().all(|e| e["restore"]["outcome"] == "Skipped"));
     let pending = seen.borrow().named("keyPending")[0].clone();
     assert_eq!(pending["key"]["name"], "vm_1");
     assert_eq!(pending["action"], "Import key into the vault");
     let seen = RefCell::new(Seen::default());
-    let (status, result) = run(tvm_restore, b, restore_request(&folder), Some(&seen));
+    let (status, result) = run(restore_no_secret, b, restore_request(&folder), Some(&seen));
     assert_eq!(status, TvmStatus::Ok);
     assert_eq!(
         (result["imported"].as_u64(), result["exists"].as_u64(), result["failed"].as_u64(), result["backupPath"].as_str()),
         (Some(2), Some(0), Some(0), Some(v(&folder).as_str()))
     );
-    // Per key, a restore sends progress, a host message, keyPending and keyRestored: four crossings.
-    assert_eq!(seen.borrow().events.len(), 1 + 4 * 2);
+    // Per key, a restore sends progress, a host message, keyPending and keyRestored: four crossings; then its
+    // summary line.
+    assert_eq!(seen.borrow().events.len(), 1 + 4 * 2 + 1);
+    let summary = seen.borrow().events.last().cloned().unwrap_or_default();
+    assert_eq!(summary["text"], format!("Restore of {}: 2 imported, 0 replaced, 0 already there, 0 in conflict, 0 skipped, 0 failed.", folder.display()));
     let restored = seen.borrow().named("keyRestored").iter().map(|e| e["restore"].clone()).collect::<Vec<_>>();
     assert_eq!(restored[0], json!({ "name": "vm_1", "type": "AES", "size": 256, "outcome": "Imported", "file": v(&folder.join("AES").join("vm_1_256.json")) }));
     // A cancel at the first keyPending stops the restore with Cancelled, and a structured error.
     import_wrapping(c, "wrap");
     let seen = RefCell::new(Seen { pending_reply: TVM_REPLY_CANCEL, ..Default::default() });
-    let (status, e) = run(tvm_restore, c, restore_request(&folder), Some(&seen));
+    let (status, e) = run(restore_no_secret, c, restore_request(&folder), Some(&seen));
     assert_eq!((status, error_id(&e), e["category"].as_str()), (TvmStatus::Cancelled, "Cancelled", Some("OperationStopped")));
     // An unknown reply is read as cancel.
     let seen = RefCell::new(Seen { pending_reply: 77, ..Default::default() });
-    assert_eq!(run(tvm_restore, c, restore_request(&folder), Some(&seen)).0, TvmStatus::Cancelled);
+    assert_eq!(run(restore_no_secret, c, restore_request(&folder), Some(&seen)).0, TvmStatus::Cancelled);
     // Listing both vaults: the same fingerprints for the restored keys.
     let list = |vault| run(tvm_vault_list, vault, json!({}), None).1["keys"].as_array().unwrap().clone();
     let (la, lb) = (list(a), list(b));
@@ -538,7 +565,7 @@ fn the_moc_vault_backs_up_and_restores_through_one_dispatcher() {
     target.ops.borrow_mut().clear();
     let folder = root.join("20260101000000");
     let seen = RefCell::new(Seen::default());
-    let (status, result) = run(tvm_restore, ht, restore_request(&folder), Some(&seen));
+    let (status, result) = run(restore_no_secret, ht, restore_request(&folder), Some(&seen));
     assert_eq!((status, result["imported"].as_u64(), result["exists"].as_u64()), (TvmStatus::Ok, Some(1), Some(1)), "{result}");
     // The engine sees vm_b in the listing and reports it as existing without importing it; it checks the
     // wrapping key's public half before the first write.
@@ -550,7 +577,7 @@ fn the_moc_vault_backs_up_and_restores_through_one_dispatcher() {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1)).unwrap();
     let seen = RefCell::new(Seen::default());
-    let (status, result) = run(tvm_restore, ht, restore_request(&folder), Some(&seen));
+    let (status, result) = run(restore_no_secret, ht, restore_request(&folder), Some(&seen));
     assert_eq!((status, result["failed"].as_u64()), (TvmStatus::Ok, Some(1)));
     let failed = seen.borrow().named("keyRestored")[0]["restore"].clone();
     assert_eq!((failed["outcome"].as_str(), failed["error"]["errorId"].as_str()), (Some("Failed"), Some("VaultFailed")));

@@ -152,6 +152,9 @@ namespace TvmBackupUtils
         /// <summary>The backup's -Label, if it has one.</summary>
         [DataMember(Name = "label", EmitDefaultValue = false)] public string? Label { get; set; }
 
+        /// <summary>preRestore for the backup Import-TVMKeys takes of its target vault before it writes; otherwise null.</summary>
+        [DataMember(Name = "purpose", EmitDefaultValue = false)] public string? Purpose { get; set; }
+
         /// <summary>When the backup was made (UTC), from its manifest.</summary>
         public DateTime? CreatedUtc => EngineTime.Utc(CreatedUtcText);
 
@@ -203,6 +206,9 @@ namespace TvmBackupUtils
         /// <summary>The backup's -Label, if it has one.</summary>
         [DataMember(Name = "label", EmitDefaultValue = false)] public string? Label { get; set; }
 
+        /// <summary>preRestore for the backup Import-TVMKeys takes of its target vault before it writes (Get-TVMKeyBackup -Latest passes over it); otherwise null.</summary>
+        [DataMember(Name = "purpose", EmitDefaultValue = false)] public string? Purpose { get; set; }
+
         /// <summary>When the backup was made (UTC), from its manifest.</summary>
         public DateTime? CreatedUtc => EngineTime.Utc(CreatedUtcText);
 
@@ -212,5 +218,28 @@ namespace TvmBackupUtils
         [DataMember(Name = "timestamp")] internal string TimestampText { get; set; } = string.Empty;
 
         [DataMember(Name = "createdUtc", EmitDefaultValue = false)] internal string? CreatedUtcText { get; set; }
+    }
+}
+
+namespace TvmBackupUtils
+{
+    /// <summary>A wrapping key pair New-TvmWrappingKey wrote.</summary>
+    [DataContract]
+    public sealed class TvmWrappingKeyFiles
+    {
+        /// <summary>The public key PEM (PKCS#1, RSA PUBLIC KEY).</summary>
+        [DataMember(Name = "publicKeyPath")] public string PublicKeyPath { get; set; } = string.Empty;
+
+        /// <summary>The private key PEM (PKCS#8 PRIVATE KEY, or ENCRYPTED PRIVATE KEY with -Password).</summary>
+        [DataMember(Name = "privateKeyPath")] public string PrivateKeyPath { get; set; } = string.Empty;
+
+        /// <summary>Modulus size in bits.</summary>
+        [DataMember(Name = "keySize")] public int KeySize { get; set; }
+
+        /// <summary>The module's fingerprint of the public key: the one backups made with it record.</summary>
+        [DataMember(Name = "fingerprint")] public string Fingerprint { get; set; } = string.Empty;
+
+        /// <summary>True when the private key PEM is encrypted with a password.</summary>
+        [DataMember(Name = "encrypted")] public bool Encrypted { get; set; }
     }
 }

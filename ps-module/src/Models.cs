@@ -77,7 +77,7 @@ namespace TvmBackupUtils
         [DataMember(Name = "size")]
         public int Size { get; set; }
 
-        /// <summary>Imported, Exists, Skipped or Failed.</summary>
+        /// <summary>Imported, Replaced, Exists, Conflict, Skipped or Failed.</summary>
         [DataMember(Name = "outcome")]
         public string Outcome { get; set; } = string.Empty;
 
@@ -88,6 +88,10 @@ namespace TvmBackupUtils
         /// <summary>Full path of the key file.</summary>
         [DataMember(Name = "file", EmitDefaultValue = false)]
         public string? File { get; set; }
+
+        /// <summary>For a key the vault held already: Same, Different or NotCompared (an AES key without -PrivateKeyPath).</summary>
+        [DataMember(Name = "comparison", EmitDefaultValue = false)]
+        public string? Comparison { get; set; }
 
         /// <summary>For a Failed key, the engine's code for the problem (KeyFileInvalid, UnwrapFailed, ...); otherwise null.</summary>
         public string? ErrorId => Error?.ErrorId;

@@ -171,6 +171,52 @@ namespace TvmBackupUtils
             return Errors.FromEngine(status, error, source == null ? ParameterFor(error.Input) : null, target);
         }
 
+        /// <summary>
+        /// Runs an export that takes a secret beside its request (<paramref name="password"/>, null: none): the
+        /// password crosses as UTF-8 in an array that is cleared when the call returns; no managed string of it is made.
+        /// </summary>
+        private protected (TvmStatus Status, byte[] Bytes) CallWithSecret<TRequest>(SecretCommandFn export, VaultHandle? vault, TRequest request, System.Security.SecureString? password)
+        {
+            byte[] json = Json.Write(request);
+            byte[]? secret = password == null ? null : Utf8Of(password);
+            try
+            {
+                return CallEngine(sink =>
+                {
+                    TvmNative native = Native;
+                    TvmBuffer buffer = default;
+                    var secretLength = (UIntPtr)(secret?.Length ?? 0);
+                    TvmStatus s = vault == null
+                        ? export(IntPtr.Zero, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer)
+                        : vault.Use(v => export(v, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer));
+                    return (s, native.Take(buffer));
+                });
+            }
+            finally
+            {
+                if (secret != null)
+                {
+                    Array.Clear(secret, 0, secret.Length);
+                }
+            }
+        }
+
+        private static byte[] Utf8Of(System.Security.SecureString password)
+        {
+            IntPtr bstr = System.Runtime.InteropServices.Marshal.SecureStringToBSTR(password);
+            char[] chars = new char[password.Length];
+            try
+            {
+                System.Runtime.InteropServices.Marshal.Copy(bstr, chars, 0, chars.Length);
+                return System.Text.Encoding.UTF8.GetBytes(chars);
+            }
+            finally
+            {
+                Array.Clear(chars, 0, chars.Length);
+                System.Runtime.InteropServices.Marshal.ZeroFreeBSTR(bstr);
+            }
+        }
+
         /// <summary>Runs a command export that needs no vault and returns its status and bytes (events handled).</summary>
         private protected (TvmStatus Status, byte[] Bytes) CallWithoutVault<TRequest>(CommandFn export, TRequest request)
         {
@@ -203,6 +249,9 @@ namespace TvmBackupUtils
             object? target = key.Name.Length > 0 ? key.Name : key.File;
             WriteError(new ErrorRecord(exception, errorId, error.PowerShellCategory, target));
         }
+
+        /// <summary>After ShouldProcess agreed to a keyPending action: a further question for a high-impact one. Default: yes.</summary>
+        private protected virtual bool ConfirmPending(TvmKey key, string action) => true;
 
         /// <summary>keyRestored: one key's result. Default: ignored.</summary>
         private protected virtual void OnKeyRestored(TvmKeyRestore restore) { }
@@ -245,7 +294,9 @@ namespace TvmBackupUtils
                     break;
                 case "keyPending":
                     string action = string.IsNullOrEmpty(e.Action) ? "Write key into the vault" : e.Action!;
-                    return ShouldProcess(e.Key == null ? string.Empty : PendingTarget(e.Key), action) ? TvmReply.Proceed : TvmReply.Skip;
+                    bool proceed = ShouldProcess(e.Key == null ? string.Empty : PendingTarget(e.Key), action)
+                        && (e.Key == null || ConfirmPending(e.Key, action));
+                    return proceed ? TvmReply.Proceed : TvmReply.Skip;
                 case "backupPending":
                     return ShouldProcess(e.Path ?? string.Empty, string.IsNullOrEmpty(e.Action) ? "Remove backup" : e.Action!)
                         ? TvmReply.Proceed

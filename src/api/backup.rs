@@ -25,6 +25,9 @@ pub struct BackupRequest {
     /// The same moment as `timestamp` with its UTC offset (RFC 3339), for the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_local: Option<String>,
+    /// `-KeyName`: only these keys (wildcards); names that match no key are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_names: Vec<String>,
 }
 
 /// A finished backup: the `TvmBackup` object.
@@ -47,6 +50,11 @@ pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) 
     let wrapping = checked_path(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
     let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let shown = request.shown_backup_root_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(root);
-    let details = crate::backup::Details { label: request.label.as_deref(), created_local: request.created_local.as_deref() };
+    let details = crate::backup::Details {
+        label: request.label.as_deref(),
+        created_local: request.created_local.as_deref(),
+        key_names: &request.key_names,
+        ..Default::default()
+    };
     crate::backup::backup_with(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, details, events)
 }

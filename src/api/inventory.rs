@@ -14,7 +14,7 @@ use crate::inventory::{self, BackupInfo, Removal, Selection};
 pub struct ListBackupsRequest {
     /// The folder that holds the timestamped backups, full path.
     pub backup_root_path: String,
-    /// Only the newest backup that is Complete or Legacy; none is an error.
+    /// Only the newest backup that is Complete or Legacy and not a pre-restore backup; none is an error.
     #[serde(default)]
     pub latest: bool,
 }
@@ -30,7 +30,9 @@ pub fn list(request: &ListBackupsRequest, events: &mut dyn Events) -> Result<Lis
     let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let mut backups = inventory::list(Path::new(root), events)?;
     if request.latest {
-        let Some(newest) = backups.into_iter().find(|b| b.status.is_usable()) else {
+        // The backup to restore: a pre-restore backup (of a restore's target) is not one.
+        let pre_restore = |b: &BackupInfo| b.purpose.as_deref() == Some(crate::manifest::PURPOSE_PRE_RESTORE);
+        let Some(newest) = backups.into_iter().find(|b| b.status.is_usable() && !pre_restore(b)) else {
             return Err(Error::for_input(
                 ErrorCode::NoCompleteBackup,
                 "backupRootPath",

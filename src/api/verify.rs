@@ -54,28 +54,36 @@ pub struct VerifyResult {
 
 pub fn run(vault: Option<&dyn Vault>, request: &VerifyRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<VerifyResult> {
     let backup = checked_path(&request.backup_path, "backupPath", "backup path")?;
+    // Errors about the keys given name their input: they concern every backup of the command, not this one.
     let wrapping = match request.wrapping_key_path.as_deref() {
-        Some(p) => Some(pem::read_public_key(Path::new(checked_path(p, "wrappingKeyPath", "wrapping key path")?), "wrapping key")?),
+        Some(p) => Some(
+            pem::read_public_key(Path::new(checked_path(p, "wrappingKeyPath", "wrapping key path")?), "wrapping key")
+                .map_err(|e| e.concerning("wrappingKeyPath"))?,
+        ),
         None => None,
     };
     let private = match (request.deep, request.private_key_path.as_deref()) {
         (true, Some(p)) => {
             let path = checked_path(p, "privateKeyPath", "private key path")?;
-            Some(pem::read_private_key_with(Path::new(path), "wrapping private key", password)?)
+            Some(pem::read_private_key_with(Path::new(path), "wrapping private key", password).map_err(|e| match e.input() {
+                Some(_) => e,
+                None => e.concerning("privateKeyPath"),
+            })?)
         }
         (true, None) => {
             return Err(Error::for_input(
-                ErrorCode::InvalidRequest,
+                ErrorCode::PrivateKeyRequired,
                 "privateKeyPath",
-                "A deep check unwraps every key with the wrapping private key: give its PEM file with -PrivateKeyPath.",
+                "A deep check unwraps every key with the wrapping private key, and no private key file was given.",
             ))
         }
         (false, _) => None,
     };
     if let (Some(public), Some(private)) = (&wrapping, &private) {
         if !private.matches(public) {
-            return Err(Error::new(
+            return Err(Error::for_input(
                 ErrorCode::KeyPairMismatch,
+                "privateKeyPath",
                 format!(
                     "The private key ({}) is not the private half of the wrapping key given ({}). Give the two halves of one key pair.",
                     pem::fingerprint(&rsa::RsaPublicKey::from(&private.key)),

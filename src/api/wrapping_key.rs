@@ -20,8 +20,27 @@ pub struct ImportWrappingKeyRequest {
 /// The key as imported (a `TvmKey`); `fingerprint` is that of its public half.
 pub type ImportWrappingKeyResult = Key;
 
-pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
+pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
     let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
     let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
-    crate::wrapping_key::import_wrapping_key(vault, &request.key_name, public.as_ref(), private.as_ref(), &request.key_size, events)
+    crate::wrapping_key::import_wrapping_key_with(vault, &request.key_name, public.as_ref(), private.as_ref(), &request.key_size, password, events)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerateWrappingKeyRequest {
+    pub public_key_path: String,
+    pub private_key_path: String,
+    /// 2048, 3072 or 4096.
+    pub key_size: u32,
+    /// Replace files that exist.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `tvm_generate_wrapping_key` (New-TvmWrappingKey); `password` is passed beside the request.
+pub fn generate(request: &GenerateWrappingKeyRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<crate::wrapping_key::GeneratedPair> {
+    let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
+    let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
+    crate::wrapping_key::generate(public.as_ref(), private.as_ref(), request.key_size, password, request.force, events)
 }

@@ -30,7 +30,7 @@ use crate::vault::Vault;
 /// The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
 /// against a library whose version differs from the one it was built for. (Requests and results are
 /// versioned by their `schemaVersion`, not by this.)
-pub const TVM_ABI_VERSION: u32 = 3;
+pub const TVM_ABI_VERSION: u32 = 4;
 
 /// The transport status of every export. Numbers are never reused: a retired code stays reserved.
 /// What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
@@ -397,41 +397,58 @@ pub unsafe extern "C" fn tvm_backup(
 }
 
 /// Imports the key files of one backup into `vault` (Import-TVMKeys). Request
-/// `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. Events: message, warning,
-/// progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
+/// `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. `secret` (NULL: none) is the
+/// password of an encrypted `privateKeyPath`, as for [`tvm_verify`] (ABI 4). Events: message, warning,
+/// verbose, progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
 ///
 /// # Safety
-/// As for [`tvm_backup`].
+/// As for [`tvm_import_wrapping_key`].
 #[no_mangle]
 pub unsafe extern "C" fn tvm_restore(
     vault: *const TvmVault,
     request: *const u8,
     request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
     sink: TvmEventSink,
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    // SAFETY: forwarded.
-    unsafe { command(vault, request, request_len, sink, context, out, api::restore::run) }
+    boundary(out, || {
+        // SAFETY: caller's guarantees, forwarded.
+        let (vault, req) = unsafe { (vault_arg(vault)?, self::request(request, request_len)?) };
+        // SAFETY: caller's guarantee on `secret`.
+        let password = unsafe { secret_arg(secret, secret_len) };
+        let mut events = SinkEvents { sink, context };
+        result(&api::restore::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
+    })
 }
 
 /// Imports an RSA key pair from PEM files into `vault` as a wrapping key (Import-TvmWrappingKeyFromPem).
-/// Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. Events: message,
-/// warning.
+/// Request `api::wrapping_key::ImportWrappingKeyRequest`; result the imported key. `secret` (NULL: none) is
+/// the password of an encrypted private key PEM, as for [`tvm_verify`] (ABI 4). Events: message, warning.
 ///
 /// # Safety
-/// As for [`tvm_backup`].
+/// As for [`tvm_verify`], except that `vault` must be a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn tvm_import_wrapping_key(
     vault: *const TvmVault,
     request: *const u8,
     request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
     sink: TvmEventSink,
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    // SAFETY: forwarded.
-    unsafe { command(vault, request, request_len, sink, context, out, api::wrapping_key::run) }
+    boundary(out, || {
+        // SAFETY: caller's guarantees, forwarded.
+        let (vault, req) = unsafe { (vault_arg(vault)?, self::request(request, request_len)?) };
+        // SAFETY: caller's guarantee on `secret`.
+        let password = unsafe { secret_arg(secret, secret_len) };
+        let mut events = SinkEvents { sink, context };
+        result(&api::wrapping_key::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
+    })
 }
 
 /// Writes the NO_KEY_WRAP import file of a PEM key pair (Generate-ImportJsonFromPEM). Request
@@ -519,12 +536,8 @@ pub unsafe extern "C" fn tvm_verify(
             // SAFETY: a non-NULL vault is a live handle per the caller's guarantee.
             Some(unsafe { vault_arg(vault)? })
         };
-        let password = if secret.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL, and `secret_len` bytes are readable for the call per the caller's guarantee.
-            Some(zeroize::Zeroizing::new(unsafe { std::slice::from_raw_parts(secret, secret_len) }.to_vec()))
-        };
+        // SAFETY: caller's guarantee on `secret`.
+        let password = unsafe { secret_arg(secret, secret_len) };
         let mut events = SinkEvents { sink, context };
         result(&api::verify::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })
@@ -574,4 +587,44 @@ pub unsafe extern "C" fn tvm_backup_remove(
         let mut events = SinkEvents { sink, context };
         result(&api::inventory::remove(&req, &mut events)?)
     })
+}
+
+/// Writes a new wrapping key pair as PEM files (New-TvmWrappingKey). Request
+/// `api::wrapping_key::GenerateWrappingKeyRequest`; result `wrapping_key::GeneratedPair`. Needs no vault
+/// (`vault` is ignored and may be NULL). `secret` (NULL: none) is the password that encrypts the private key,
+/// `secret_len` bytes of UTF-8 borrowed for the call, as for [`tvm_verify`]. Events: message, verbose.
+///
+/// # Safety
+/// As for [`tvm_verify`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_generate_wrapping_key(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req: api::wrapping_key::GenerateWrappingKeyRequest = unsafe { self::request(request, request_len)? };
+        // SAFETY: caller's guarantee on `secret`.
+        let password = unsafe { secret_arg(secret, secret_len) };
+        let mut events = SinkEvents { sink, context };
+        result(&api::wrapping_key::generate(&req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
+    })
+}
+
+/// Copies a borrowed secret into memory that is wiped when dropped; NULL is none.
+///
+/// # Safety
+/// `secret` is NULL or points to `len` readable bytes valid for the call.
+unsafe fn secret_arg(secret: *const u8, len: usize) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    if secret.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL, and `len` bytes are readable per the caller's guarantee.
+    Some(zeroize::Zeroizing::new(unsafe { std::slice::from_raw_parts(secret, len) }.to_vec()))
 }

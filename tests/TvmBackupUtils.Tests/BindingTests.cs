@@ -134,6 +134,112 @@ public sealed class BindingTests
     }
 
     /// <summary>
+    /// Every [DataContract] type of TvmBackupUtils.Api (the requests, the results without a public object, the event
+    /// and the host's operation and reply) is the C# type of a sample, and the samples hold every event the module's
+    /// sink handles: a contract type added on this side without a sample fails here, as a Rust type without one
+    /// fails tests/abi.rs.
+    /// </summary>
+    [Fact]
+    public void Samples_CoverEveryApiContractTypeAndEveryEvent()
+    {
+        var samples = Samples();
+        var named = samples.Select(s => s?["csharp"]?.GetValue<string>()).Where(n => n != null).ToHashSet(StringComparer.Ordinal);
+        var contracts = Module.GetTypes()
+            .Where(t => t.Namespace == "TvmBackupUtils.Api" && t.GetCustomAttribute<System.Runtime.Serialization.DataContractAttribute>() != null)
+            .Select(t => t.FullName!)
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .ToList();
+        Assert.Contains("TvmBackupUtils.Api.VerifyRequest", contracts);
+        var missing = contracts.Where(c => !named.Contains(c)).ToList();
+        Assert.True(missing.Count == 0, $"No sample in {SamplesPath} has the C# type {string.Join(", ", missing)}.");
+        foreach (var type in named)
+            ModuleType(type!);
+
+        var events = samples.Where(s => s?["name"]?.GetValue<string>() == "Event")
+            .Select(s => s!["json"]!["event"]!.GetValue<string>())
+            .ToHashSet(StringComparer.Ordinal);
+        var expected = new[] { "message", "warning", "verbose", "progress", "keyPending", "keyRestored", "backupPending" };
+        Assert.True(events.SetEquals(expected),
+            $"The event samples are {string.Join(", ", events.OrderBy(e => e))}, not {string.Join(", ", expected.OrderBy(e => e))}.");
+    }
+
+    private static object? Get(object target, string property) =>
+        (target.GetType().GetProperty(property, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            ?? throw new XunitException($"{target.GetType().FullName} has no property {property}.")).GetValue(target);
+
+    private static object ReadSample(string name, int nth = 0)
+    {
+        var samples = Samples();
+        var sample = samples.Where(s => s?["name"]?.GetValue<string>() == name).Skip(nth).FirstOrDefault()
+            ?? throw new XunitException($"{SamplesPath} has no sample #{nth} named {name}.");
+        var type = ModuleType(sample["csharp"]!.GetValue<string>());
+        return JsonRead(type, Encoding.UTF8.GetBytes(sample["json"]!.ToJsonString()))!;
+    }
+
+    /// <summary>
+    /// The backup objects read from their samples show what the cmdlets show: timestamps as local DateTime (from the
+    /// folder name), createdUtc as a UTC DateTime, the findings, the keys, the coverage and the source.
+    /// </summary>
+    [Fact]
+    public void Json_BackupCheckAndBackupInfoSamples_FillThePublicProperties()
+    {
+        var check = ReadSample("VerifyResult");
+        Assert.Equal("TvmBackupUtils.TvmBackupCheck", check.GetType().FullName);
+        Assert.Equal(new DateTime(2026, 12, 1, 9, 30, 0, DateTimeKind.Local), (DateTime?)Get(check, "Timestamp"));
+        var created = (DateTime?)Get(check, "CreatedUtc");
+        Assert.Equal(new DateTime(2026, 12, 1, 8, 30, 0, DateTimeKind.Utc), created);
+        Assert.Equal(DateTimeKind.Utc, created!.Value.Kind);
+        Assert.Equal("Damaged", Get(check, "Status"));
+        Assert.Equal("Deep", Get(check, "Depth"));
+        Assert.Equal(2, Get(check, "Threads"));
+        Assert.Equal((3, 2, 1), ((int)Get(check, "KeyCount")!, (int)Get(check, "AesCount")!, (int)Get(check, "RsaCount")!));
+        var findings = (Array)Get(check, "Findings")!;
+        Assert.Equal(2, findings.Length);
+        Assert.Equal(("AES/vm1_256.json", "HashMismatch"), ((string)Get(findings.GetValue(0)!, "File")!, (string)Get(findings.GetValue(0)!, "Problem")!));
+        Assert.Equal("UnwrapFailed", Get(findings.GetValue(1)!, "Problem"));
+        var keys = (Array)Get(check, "Keys")!;
+        Assert.Equal(3, keys.Length);
+        Assert.Equal(("RFC5649", "CKM_RSA_AES_KEY_WRAP", 4096), ((string)Get(keys.GetValue(2)!, "KeyWrap")!, (string)Get(keys.GetValue(2)!, "Enc")!, (int)Get(keys.GetValue(2)!, "Size")!));
+        Assert.Null(Get(keys.GetValue(1)!, "Enc"));
+        Assert.Equal("moc:AzureStackHostAttestation/AzureStackTvmKeyVault", Get(check, "Source")!.ToString());
+        var coverage = Get(check, "Coverage")!;
+        Assert.False((bool)Get(coverage, "Covered")!);
+        Assert.Equal("vm2", Get(((Array)Get(coverage, "MissingFromBackup")!).GetValue(0)!, "Name"));
+        Assert.Equal("AES/vm0_256.json", Get(((Array)Get(coverage, "NotInVault")!).GetValue(0)!, "File"));
+        Assert.Equal("AzureStackTvmAKRootKey", Get(((Array)Get(coverage, "Differing")!).GetValue(0)!, "Name"));
+
+        // A legacy backup checked quickly: no timestamp (the folder is not named by one), no manifest, no source.
+        var legacy = ReadSample("VerifyResult", 1);
+        Assert.Null(Get(legacy, "Timestamp"));
+        Assert.Null(Get(legacy, "CreatedUtc"));
+        Assert.Null(Get(legacy, "Source"));
+        Assert.Null(Get(legacy, "Coverage"));
+        Assert.Null(Get(legacy, "Threads"));
+        Assert.Empty((Array)Get(legacy, "Findings")!);
+
+        var listed = (Array)Get(ReadSample("ListBackupsResult"), "Backups")!;
+        Assert.Equal(4, listed.Length);
+        var statuses = Enumerable.Range(0, listed.Length).Select(i => (string)Get(listed.GetValue(i)!, "Status")!).ToArray();
+        Assert.Equal(new[] { "Complete", "Partial", "Damaged", "Legacy" }, statuses);
+        var partial = listed.GetValue(1)!;
+        Assert.Equal(new DateTime(2026, 11, 30, 9, 30, 0, DateTimeKind.Local), (DateTime)Get(partial, "Timestamp")!);
+        Assert.Null(Get(partial, "CreatedUtc"));
+        Assert.Contains("AES/vm1_256.json", (string)Get(listed.GetValue(2)!, "Problem")!, StringComparison.Ordinal);
+        Assert.Equal(new DateTime(2026, 6, 1, 9, 30, 0, DateTimeKind.Local), (DateTime)Get(listed.GetValue(3)!, "Timestamp")!);
+
+        var removal = ReadSample("Removal");
+        Assert.Single((Array)Get(removal, "Removed")!);
+        Assert.Single((Array)Get(removal, "Skipped")!);
+        Assert.Equal(2, ((Array)Get(removal, "Protected")!).Length);
+
+        var pending = ReadSample("Event", Samples().Where(s => s?["name"]?.GetValue<string>() == "Event")
+            .TakeWhile(s => s!["json"]!["event"]!.GetValue<string>() != "backupPending").Count());
+        Assert.Equal("backupPending", Get(pending, "Event"));
+        Assert.EndsWith("20260601093000", (string)Get(pending, "Path")!, StringComparison.Ordinal);
+        Assert.Null(Get(pending, "Key"));
+    }
+
+    /// <summary>
     /// Strings as the engine writes them (raw UTF-8, escapes for quotes, backslashes and control characters) and
     /// as any JSON writer may (\/, \u escapes, surrogate pairs) read to the same .NET string, and write back to
     /// JSON that reads the same again.
@@ -338,11 +444,17 @@ public sealed class BindingTests
         Assert.Equal(allCalls, functions);
         Assert.NotEmpty(functions);
         Assert.Equal(functions.Count, functions.Distinct(StringComparer.Ordinal).Count());
-        Assert.Equal(12, functions.Count);
+        // The header is generated from src/ffi/mod.rs: its exports are the `extern "C" fn tvm_...` there, no more, no fewer
+        // (which also tells that the pattern above missed none).
+        var source = File.ReadAllText(Path.Combine(Repo.Root, "src", "ffi", "mod.rs"));
+        var exported = Regex.Matches(source, @"^pub\s+(?:unsafe\s+)?extern\s+""C""\s+fn\s+(?<name>tvm_\w+)\s*\(", RegexOptions.Multiline)
+            .Select(m => m.Groups["name"].Value).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        Assert.Equal(exported, functions.OrderBy(n => n, StringComparer.Ordinal).ToList());
+        Assert.True(functions.Count >= 15, $"include/tvmkeys.h declares {functions.Count} functions; ABI 3 has at least 15.");
         return functions;
     }
 
-    /// <summary>The staged libtvmkeys exports every function include/tvmkeys.h declares (12 today).</summary>
+    /// <summary>The staged libtvmkeys exports every function include/tvmkeys.h declares (those of src/ffi/mod.rs).</summary>
     [Fact]
     public void Header_EveryDeclaredFunction_IsExportedByTheStagedNativeLibrary()
     {

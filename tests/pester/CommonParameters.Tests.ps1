@@ -20,6 +20,7 @@ BeforeDiscovery {
         @{ Command = 'Import-TVMKeys'; Case = 'a restore of the backup into vault B, which holds the wrapping key'
             Script = 'Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB'
             WhatIf = @(
+                '^What if: Performing the operation "Back up the target vault before the restore" on target "{Root}[\\/]backups"\.$'
                 '^What if: Performing the operation "Import key into the vault" on target "k1 \(AES 256\)"\.$'
                 '^What if: Performing the operation "Import key into the vault" on target "k2 \(AES 256\)"\.$'
                 '^What if: Performing the operation "Import key into the vault" on target "r1 \(RSA 2048\)"\.$'

@@ -1,6 +1,8 @@
-# Every object the module writes (TvmKey, TvmBackup, TvmKeyRestore) through Format-Table, Format-List and
-# Out-String, as a person reads it: the headers of the views in TvmBackupUtils.Format.ps1xml, the values,
-# a backup's Keys as a count, nothing as {...}. For both import paths (the .psd1 loads the views with
+# Every object the module writes (TvmKey, TvmBackup, TvmKeyRestore; of Test-TVMKeyBackup TvmBackupCheck,
+# TvmBackupFinding, TvmKeyCheck, TvmBackupCoverage, TvmKeyDifference; of Get-TVMKeyBackup and
+# Remove-TVMKeyBackup -PassThru TvmBackupInfo) through Format-Table, Format-List and Out-String, as a person
+# reads it: the headers of the views in TvmBackupUtils.Format.ps1xml, the values, a backup's Keys as a count,
+# a check's findings and keys as counts and names, nothing as {...}. For both import paths (the .psd1 loads the views with
 # FormatsToProcess, the .psm1 with Update-FormatData). New tests, not a port.
 # Text is rendered with Out-String -Width 300, a wide console, so that nothing is cut at the console's width.
 BeforeDiscovery {
@@ -45,6 +47,16 @@ BeforeAll {
         if ($null -eq $Value -or "$Value" -eq '') { return '^' + [regex]::Escape($Label) + '\s*:$' }
         '^' + [regex]::Escape($Label) + '\s*: ' + [regex]::Escape("$Value") + '$'
     }
+
+    # The time as the views print it.
+    function Format-ViewTime($Time) { if ($null -ne $Time) { $Time.ToString('yyyy-MM-dd HH:mm:ss') } }
+
+    # Asserts that every "Label : value" of -Expected (an ordered table) is one line of -Lines.
+    function Assert-ListLine([string[]] $Lines, [System.Collections.IDictionary] $Expected, [string] $Because) {
+        foreach ($item in $Expected.GetEnumerator()) {
+            @($Lines | Where-Object { $_ -match (Get-ListPattern $item.Key $item.Value) }).Count | Should -BeGreaterOrEqual 1 -Because "$Because shows $($item.Key) : $($item.Value)"
+        }
+    }
 }
 
 Describe 'What the module writes, imported by its <By>, as a person reads it' -ForEach $ImportPaths {
@@ -72,6 +84,26 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
         $failVault = New-TestFolder vaultC
         $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $failVault 6>$null
         $Objects['Failed'] = @(Import-TVMKeys $damaged.Path TvmWrap -VaultPath $failVault -ErrorAction SilentlyContinue 6>$null)
+
+        # Test-TVMKeyBackup: the first backup checked deeply against its own vault (Valid, covered); the same backup
+        # against vault D, whose k1 is another key, which has k3 and lacks AzureStackTvmAKRootKey (one key of each
+        # difference); and the damaged backup (LengthMismatch and KeyFileInvalid on AES/k1_256.json).
+        $script:Covered = Test-TVMKeyBackup $Backup.Path -VaultPath $vault -PrivateKeyPath $keys.Private 6>$null
+        $vaultD = New-TestFolder vaultD
+        $null = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $vaultD
+        $null = New-TvmVaultKey -Name k3 -Type AES -Size 256 -VaultPath $vaultD
+        $script:NotCovered = Test-TVMKeyBackup $Backup.Path -VaultPath $vaultD -PrivateKeyPath $keys.Private -ErrorAction SilentlyContinue 3>$null 6>$null
+        $script:DamagedCheck = Test-TVMKeyBackup $damaged.Path -ErrorAction SilentlyContinue
+        # Get-TVMKeyBackup of a root with a labelled Complete backup, a Legacy one (a copy without its manifest) and
+        # a left-over partial folder; then Remove-TVMKeyBackup -KeepLast 1 -PassThru removes the two old ones.
+        $inventory = New-TestFolder inventory
+        $labelled = Backup-TVMKeys $keys.Public $inventory -VaultPath $vault -Label weekly 6>$null 3>$null
+        $legacy = Join-Path $inventory 20200102030405
+        Copy-Item -LiteralPath $labelled.Path -Destination $legacy -Recurse
+        Remove-Item -LiteralPath (Join-Path $legacy manifest.json)
+        $null = New-Item -ItemType Directory -Path (Join-Path $inventory '.20200101000000.partial/AES') -Force
+        $script:Listed = @(Get-TVMKeyBackup $inventory)
+        $script:Removed = @(Remove-TVMKeyBackup $inventory -KeepLast 1 -Confirm:$false -PassThru)
     }
 
     AfterAll {
@@ -177,6 +209,165 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
                 'Exists' { $restore.Message | Should -Be "Key $($restore.Name) already exists in the vault; it was left as it is and not imported."; $restore.ErrorId | Should -BeNullOrEmpty }
                 'Failed' { $restore.Message | Should -Match 'is not a valid key file'; $restore.ErrorId | Should -Be 'KeyFileInvalid' }
             }
+        }
+    }
+
+    Context 'TvmBackupCheck (Test-TVMKeyBackup)' {
+        It 'through <Way>, is a table with the headers Status, Keys, Findings, Timestamp, Path and a row per backup checked' -ForEach $TableWays {
+            $checks = @($Covered, $DamagedCheck)
+            $lines = @(Get-PrintedLine $checks $Way)
+            $lines[0] | Should -Match '^Status\s+Keys\s+Findings\s+Timestamp\s+Path$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+$'
+            @($lines | Where-Object { $_ -match (Get-RowPattern 'Valid', 2, 0, (Format-ViewTime $Covered.Timestamp), $Covered.Path) }).Count | Should -Be 1 -Because 'the row of the Valid backup'
+            @($lines | Where-Object { $_ -match (Get-RowPattern 'Damaged', 2, 2, (Format-ViewTime $DamagedCheck.Timestamp), $DamagedCheck.Path) }).Count | Should -Be 1 -Because 'the row of the Damaged backup'
+            $lines.Count | Should -Be 4
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+
+        It 'through Format-List, shows the verdict, the keys and findings as counts and names, the coverage in words, and no {...}' {
+            $lines = @(Get-PrintedLine @($Covered, $NotCovered, $DamagedCheck) 'Format-List')
+            Assert-ListLine $lines ([ordered]@{
+                    Path = $Covered.Path; Timestamp = (Format-ViewTime $Covered.Timestamp); Status = 'Valid'; Depth = 'Deep'
+                    Keys = '2 (AES 1, RSA 1)'; Findings = '0'; HasManifest = 'True'; WrappingKeyFingerprint = $Covered.WrappingKeyFingerprint
+                    CreatedUtc = (Format-ViewTime $Covered.CreatedUtc) + ' UTC'; Source = "local vault $($Covered.Source.Path)"; Threads = $Covered.Threads
+                    Coverage = "Covered: 2 keys in both, 2 compared by material ($($Covered.Coverage.Vault))"
+                }) 'the deep, covered check'
+            Assert-ListLine $lines ([ordered]@{
+                    Coverage = "Not covered: 1 missing from the backup, 1 no longer in the vault, 1 different ($($NotCovered.Coverage.Vault))"
+                }) 'the check against vault D'
+            Assert-ListLine $lines ([ordered]@{
+                    Path = $DamagedCheck.Path; Status = 'Damaged'; Depth = 'Full'; Findings = '2: LengthMismatch, KeyFileInvalid'; Coverage = ''; Threads = ''
+                }) 'the damaged backup'
+            $lines.Count | Should -Be (13 * 3)
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+    }
+
+    Context 'TvmBackupFinding (a check''s Findings)' {
+        It 'through <Way>, is a table with the headers File, Problem, Message and a row per finding' -ForEach $TableWays {
+            $findings = @($DamagedCheck.Findings)
+            $findings.Problem | Should -Be @('LengthMismatch', 'KeyFileInvalid')
+            $lines = @(Get-PrintedLine $findings $Way)
+            $lines[0] | Should -Match '^File\s+Problem\s+Message$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+$'
+            foreach ($finding in $findings) {
+                @($lines | Where-Object { $_ -match (Get-RowPattern $finding.File, $finding.Problem, $finding.Message) }).Count | Should -Be 1 -Because "the row of $($finding.Problem)"
+            }
+            $lines.Count | Should -Be 4
+        }
+
+        It 'wraps a message in its column on a narrow console instead of cutting it off' {
+            $text = $DamagedCheck.Findings | Format-Table | Out-String -Width 80
+            $text | Should -Not -Match '…' -Because 'nothing is cut off'
+            foreach ($finding in $DamagedCheck.Findings) {
+                ($text -replace '\s', '') | Should -BeLike ('*' + ($finding.Message -replace '\s', '') + '*') -Because 'every word of the message is shown'
+            }
+        }
+    }
+
+    Context 'TvmKeyCheck (a check''s Keys)' {
+        It 'after a deep check, through <Way>, is a table with the headers Name, Type, Size, Status, Fingerprint, File' -ForEach $TableWays {
+            $lines = @(Get-PrintedLine $Covered.Keys $Way)
+            $lines[0] | Should -Match '^Name\s+Type\s+Size\s+Status\s+Fingerprint\s+File$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+\s+-+$'
+            foreach ($key in $Covered.Keys) {
+                $key.Fingerprint | Should -Not -BeNullOrEmpty -Because 'a deep check gives every key a fingerprint'
+                @($lines | Where-Object { $_ -match (Get-RowPattern $key.Name, $key.Type, $key.Size, 'Valid', $key.Fingerprint, $key.File) }).Count | Should -Be 1
+            }
+            $lines.Count | Should -Be 4
+        }
+
+        It 'of a damaged backup, through Format-Table, shows the damaged key file as Damaged' {
+            $lines = @(Get-PrintedLine $DamagedCheck.Keys 'Format-Table')
+            @($lines | Where-Object { $_ -match (Get-RowPattern 'k1', 'AES', 256, 'Damaged', 'AES/k1_256.json') }).Count | Should -Be 1
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+
+        It 'through Format-List, shows Name, Type, Size, Status, File, Enc, KeyWrap and Fingerprint' {
+            $lines = @(Get-PrintedLine $Covered.Keys 'Format-List')
+            foreach ($key in $Covered.Keys) {
+                Assert-ListLine $lines ([ordered]@{ Name = $key.Name; Status = 'Valid'; File = $key.File; Enc = 'CKM_RSA_AES_KEY_WRAP'; KeyWrap = 'RFC5649'; Fingerprint = $key.Fingerprint }) $key.Name
+            }
+            $lines.Count | Should -Be (8 * @($Covered.Keys).Count)
+        }
+    }
+
+    Context 'TvmBackupCoverage (a check''s Coverage)' {
+        It 'through <Way>, is a list that names the keys missing, extra and different' -ForEach @(@{ Way = 'Format-List' }, @{ Way = 'Out-String' }) {
+            $lines = @(Get-PrintedLine $NotCovered.Coverage $Way)
+            Assert-ListLine $lines ([ordered]@{
+                    Vault = $NotCovered.Coverage.Vault; Covered = 'False'; InBoth = 1; MissingFromBackup = 'k3'; NotInVault = 'AzureStackTvmAKRootKey'
+                    Differing = 'k1'; MaterialCompared = 1
+                }) 'the coverage of vault D'
+            $lines.Count | Should -Be 7
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+
+        It 'when covered, through Format-List, shows Covered True and no key names' {
+            $lines = @(Get-PrintedLine $Covered.Coverage 'Format-List')
+            Assert-ListLine $lines ([ordered]@{ Covered = 'True'; InBoth = 2; MissingFromBackup = ''; NotInVault = ''; Differing = ''; MaterialCompared = 2 }) 'a covered backup'
+        }
+    }
+
+    Context 'TvmKeyDifference (a coverage''s Differing)' {
+        It 'through <Way>, is a table with the headers Name, Reason' -ForEach $TableWays {
+            $differing = @($NotCovered.Coverage.Differing)
+            $differing.Count | Should -Be 1
+            $lines = @(Get-PrintedLine $differing $Way)
+            $lines[0] | Should -Match '^Name\s+Reason$'
+            $lines[1] | Should -Match '^-+\s+-+$'
+            $lines[2] | Should -Match (Get-RowPattern 'k1', $differing[0].Reason)
+            $differing[0].Reason | Should -Match 'replaced after the backup'
+            $lines.Count | Should -Be 3
+        }
+    }
+
+    Context 'TvmBackupInfo (Get-TVMKeyBackup, Remove-TVMKeyBackup -PassThru)' {
+        BeforeAll {
+            # The row of one backup: its age as '<days>d <hours>h', from its timestamp to now.
+            function Get-InfoRowPattern($Info) {
+                '^' + [regex]::Escape($Info.Timestamp.ToString('yyyy-MM-dd HH:mm:ss')) + '\s+\d+d \d\dh\s+' + [regex]::Escape($Info.Status) + '\s+' +
+                $Info.KeyCount + '\s+' + $(if ($Info.Label) { [regex]::Escape($Info.Label) + '\s+' }) + [regex]::Escape($Info.Path) + '$'
+            }
+        }
+
+        It 'from Get-TVMKeyBackup, through <Way>, is a table with the headers Timestamp, Age, Status, Keys, Label, Path, newest first' -ForEach $TableWays {
+            $Listed.Status | Should -Be @('Complete', 'Legacy', 'Partial')
+            $lines = @(Get-PrintedLine $Listed $Way)
+            $lines[0] | Should -Match '^Timestamp\s+Age\s+Status\s+Keys\s+Label\s+Path$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+\s+-+$'
+            for ($i = 0; $i -lt $Listed.Count; $i++) { $lines[2 + $i] | Should -Match (Get-InfoRowPattern $Listed[$i]) }
+            $lines[2] | Should -Match '\s0d 00h\s+Complete\s+2\s+weekly\s' -Because 'the new backup is less than an hour old, and labelled'
+            $lines.Count | Should -Be 5
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+
+        It 'shows the age of an old backup as its Age in days and hours (2525d 22h)' {
+            foreach ($info in $Listed | Where-Object Status -NE 'Complete') {
+                $age = $info.Age
+                $line = @(Get-PrintedLine $info 'Format-Table')[2]
+                $line | Should -Match ('\s{0}d {1:00}h\s' -f $age.Days, $age.Hours)
+            }
+        }
+
+        It 'from Remove-TVMKeyBackup -PassThru, through <Way>, is the same table, one row per backup removed, oldest first' -ForEach $TableWays {
+            $Removed.Status | Should -Be @('Partial', 'Legacy')
+            $lines = @(Get-PrintedLine $Removed $Way)
+            $lines[0] | Should -Match '^Timestamp\s+Age\s+Status\s+Keys\s+Label\s+Path$'
+            for ($i = 0; $i -lt $Removed.Count; $i++) { $lines[2 + $i] | Should -Match (Get-InfoRowPattern $Removed[$i]) }
+            $lines.Count | Should -Be 4
+        }
+
+        It 'through Format-List, shows Path, Timestamp, Age, Status, Keys, Label, WrappingKeyFingerprint, CreatedUtc and Problem' {
+            $lines = @(Get-PrintedLine $Listed 'Format-List')
+            $complete = $Listed[0]
+            Assert-ListLine $lines ([ordered]@{
+                    Path = $complete.Path; Timestamp = (Format-ViewTime $complete.Timestamp); Age = '0d 00h'; Status = 'Complete'; Keys = 2; Label = 'weekly'
+                    WrappingKeyFingerprint = $complete.WrappingKeyFingerprint; CreatedUtc = (Format-ViewTime $complete.CreatedUtc) + ' UTC'; Problem = ''
+                }) 'the labelled backup'
+            Assert-ListLine $lines ([ordered]@{ Path = $Listed[2].Path; Status = 'Partial'; Keys = 0; CreatedUtc = '' }) 'the partial folder'
+            $lines.Count | Should -Be (9 * $Listed.Count)
+            $lines -join "`n" | Should -Not -Match '[{}]'
         }
     }
 }

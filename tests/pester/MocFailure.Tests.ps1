@@ -203,12 +203,18 @@ function global:Import-MocKey { [CmdletBinding()] param(`$name, `$wrappingKeyNam
     }
 
     # The stand-in's own failures (binary cmdlets, ThrowTerminatingError) reach the user in full.
-    It 'a restore with an AES key as the wrapping key gives MOC''s full text for each key' {
+    It 'a restore with an AES key as the wrapping key stops before the target backup, and without it gives MOC''s full text for each key' {
         $c = New-MocCluster
         $backup = Backup-AndSwitchToB $c
         Add-StandInKey 'aeswrap'
 
-        $r = Invoke-Captured { Import-TVMKeys $backup aeswrap }
+        # Without -SkipTargetBackup the restore stops first: the backup of the target cannot be wrapped to an AES key.
+        $refused = Invoke-Captured { Import-TVMKeys $backup aeswrap }
+        $refused.Terminating.FullyQualifiedErrorId | Should -BeLike 'TargetBackupFailed,*'
+        $refused.Terminating.Exception.Message | Should -BeLike 'Nothing was imported: the target vault could not be backed up first (*Key of type `[AES`] has no public key*'
+        @(Get-StandInCall 'Import-MocKey').Count | Should -Be 0
+
+        $r = Invoke-Captured { Import-TVMKeys $backup aeswrap -SkipTargetBackup }
 
         $r.Threw | Should -BeFalse -Because "$($r.Terminating)"
         # The check of the wrapping key before the first write could not read an AES key's public half.

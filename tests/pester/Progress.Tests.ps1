@@ -56,7 +56,7 @@ Describe 'Progress' {
     It 'of Import-TVMKeys reaches 100% and completes' {
         $target = New-TestFolder target
         $null = Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $Keys.Public -PrivateKeyPath $Keys.Private -KeySize 2048 -VaultPath $target 6>$null
-        $run = Get-ProgressOf 'param($p, $v) Import-TVMKeys -BackupPath $p -WrappingKeyName TvmWrap -VaultPath $v' @{ p = $Backup.Path; v = $target }
+        $run = Get-ProgressOf 'param($p, $v) Import-TVMKeys -BackupPath $p -WrappingKeyName TvmWrap -VaultPath $v -SkipTargetBackup' @{ p = $Backup.Path; v = $target }
         $run.Errors | Should -BeNullOrEmpty
         Assert-FullBar $run 'Restoring TVM keys'
     }

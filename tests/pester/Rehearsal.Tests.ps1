@@ -66,6 +66,11 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         $backupPath = if ($Backup) { $Backup.Path } else { $null }
         $WrapRun = Invoke-Captured { Import-TvmWrappingKeyFromPem $wname $pub $priv '2048' -VaultPath $VaultB }
         $RestoreRun = Invoke-Captured { Import-TVMKeys $backupPath $wname -VaultPath $VaultB }
+        # The folder name of the pre-restore backup, from the restore's host line.
+        function Get-PreRestoreName {
+            $line = @($RestoreRun.Host | Where-Object { $_ -like 'The target vault was backed up to *' })[0]
+            if ($line -match '[\\/](\d{14}) before the restore') { $Matches[1] } else { '<no pre-restore backup>' }
+        }
         $ListA = @()
         $ListB = @()
         $ListFailure = $null
@@ -147,7 +152,8 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
         It 'leaves no partial folder in the backup root' {
             $b = Get-RequiredBackup
             $entries = Get-EntryNames $Root
-            $entries | Should -BeExactly @([IO.Path]::GetFileName($b.Path))
+            # The backup, and the pre-restore backup Import-TVMKeys took of vault B before it wrote (see below).
+            $entries | Should -BeExactly (@([IO.Path]::GetFileName($b.Path), (Get-PreRestoreName)) | Get-OrdinalSorted)
             @($entries | Where-Object { $_ -like '*partial*' -or $_.StartsWith('.') }) | Should -BeNullOrEmpty
         }
 
@@ -275,6 +281,8 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $b = Get-RequiredBackup
             Assert-Clean $RestoreRun
             $expected = @("Importing TVM  keys from $($b.Path)")
+            # Not in the original: the backup of the target vault before the first write.
+            $expected += "The target vault was backed up to $([IO.Path]::Combine($Root, (Get-PreRestoreName))) before the restore (a pre-restore backup)."
             foreach ($type in 'AES', 'RSA') {
                 $keys = @($Seeded | Where-Object Type -EQ $type)
                 $files = $keys | ForEach-Object { "$($_.Name)_$($_.Size).json" } | Get-OrdinalSorted
@@ -283,7 +291,19 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
                     $expected += "Importing key $($k.Name) with size $($k.Size) from $type folder path = $([IO.Path]::Combine($b.Path, $type, $f))"
                 }
             }
+            # Not in the original either: the summary line.
+            $expected += "Restore of $($b.Path): $($Seeded.Count) imported, 0 replaced, 0 already there, 0 in conflict, 0 skipped, 0 failed."
             $RestoreRun.Host | Should -BeExactly $expected
+        }
+
+        It 'backs up vault B first, labelled as a pre-restore backup that Get-TVMKeyBackup -Latest passes over' {
+            $b = Get-RequiredBackup
+            $pre = Get-TVMKeyBackup -BackupRootPath $Root | Where-Object { (Split-Path $_.Path -Leaf) -eq (Get-PreRestoreName) }
+            $pre.Status | Should -Be 'Complete'
+            $pre.Purpose | Should -Be 'preRestore'
+            $pre.KeyCount | Should -Be 0 -Because 'vault B held only the wrapping key, which a pre-restore backup leaves out'
+            $pre.Label | Should -BeLike 'pre-restore backup of the local vault * before restoring *'
+            (Get-TVMKeyBackup -BackupRootPath $Root -Latest).Path | Should -Be $b.Path
         }
 
         It 'returns one Imported result per key file' {

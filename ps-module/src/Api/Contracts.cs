@@ -30,6 +30,7 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "timestamp")] internal string Timestamp { get; set; } = string.Empty;
         [DataMember(Name = "label", EmitDefaultValue = false)] internal string? Label { get; set; }
         [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
+        [DataMember(Name = "keyNames", EmitDefaultValue = false)] internal string[]? KeyNames { get; set; }
     }
 
     [DataContract]
@@ -38,6 +39,16 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "backupPath")] internal string BackupPath { get; set; } = string.Empty;
         [DataMember(Name = "shownBackupPath", EmitDefaultValue = false)] internal string? ShownBackupPath { get; set; }
         [DataMember(Name = "wrappingKeyName")] internal string WrappingKeyName { get; set; } = string.Empty;
+        [DataMember(Name = "ifExists", EmitDefaultValue = false)] internal string? IfExists { get; set; }
+        [DataMember(Name = "keyNames", EmitDefaultValue = false)] internal string[]? KeyNames { get; set; }
+        [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] internal string? PrivateKeyPath { get; set; }
+        [DataMember(Name = "replaceAttestationRootKey", EmitDefaultValue = false)] internal bool ReplaceAttestationRootKey { get; set; }
+        [DataMember(Name = "whatIf", EmitDefaultValue = false)] internal bool WhatIf { get; set; }
+        [DataMember(Name = "targetBackupRootPath", EmitDefaultValue = false)] internal string? TargetBackupRootPath { get; set; }
+        [DataMember(Name = "skipTargetBackup", EmitDefaultValue = false)] internal bool SkipTargetBackup { get; set; }
+        [DataMember(Name = "timestamp", EmitDefaultValue = false)] internal string? Timestamp { get; set; }
+        [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
+        [DataMember(Name = "removeWrappingKey", EmitDefaultValue = false)] internal bool RemoveWrappingKey { get; set; }
     }
 
     [DataContract]
@@ -45,9 +56,13 @@ namespace TvmBackupUtils.Api
     {
         [DataMember(Name = "backupPath")] internal string BackupPath { get; set; } = string.Empty;
         [DataMember(Name = "imported")] internal int Imported { get; set; }
+        [DataMember(Name = "replaced")] internal int Replaced { get; set; }
         [DataMember(Name = "exists")] internal int Exists { get; set; }
+        [DataMember(Name = "conflicts")] internal int Conflicts { get; set; }
         [DataMember(Name = "skipped")] internal int Skipped { get; set; }
         [DataMember(Name = "failed")] internal int Failed { get; set; }
+        [DataMember(Name = "targetBackup", EmitDefaultValue = false)] internal string? TargetBackup { get; set; }
+        [DataMember(Name = "wrappingKeyRemoved", EmitDefaultValue = false)] internal bool WrappingKeyRemoved { get; set; }
     }
 
     [DataContract]
@@ -57,6 +72,15 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
         [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
         [DataMember(Name = "keySize")] internal string KeySize { get; set; } = string.Empty;
+    }
+
+    [DataContract]
+    internal sealed class GenerateWrappingKeyRequest
+    {
+        [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "keySize")] internal uint KeySize { get; set; }
+        [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
     }
 
     [DataContract]

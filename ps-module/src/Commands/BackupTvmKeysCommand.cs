@@ -26,8 +26,44 @@ namespace TvmBackupUtils.Commands
         [Parameter]
         public string? Label { get; set; }
 
+        /// <summary>Only these keys (wildcards allowed): a VM's key by its VMId. Names that match no key are an error, and nothing is written.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("VMId")]
+        [SupportsWildcards]
+        public string[]? KeyName { get; set; }
+
+        private readonly System.Collections.Generic.List<string> _gathered = new System.Collections.Generic.List<string>();
+        private bool _gatheredAll;
+
         /// <inheritdoc />
         protected override void ProcessRecord()
+        {
+            if (!MyInvocation.ExpectingInput)
+            {
+                Back(KeyName);
+                return;
+            }
+            // VMs from the pipeline: one backup of all their keys, at the end.
+            if (KeyName == null || KeyName.Length == 0)
+            {
+                _gatheredAll = true;
+            }
+            else
+            {
+                _gathered.AddRange(KeyName);
+            }
+        }
+
+        /// <inheritdoc />
+        protected override void EndProcessing()
+        {
+            if (MyInvocation.ExpectingInput && (_gatheredAll || _gathered.Count > 0))
+            {
+                Back(_gatheredAll ? null : _gathered.ToArray());
+            }
+        }
+
+        private void Back(string[]? keyNames)
         {
             string wrappingKey = ResolvePath(WrappingKeyPath, nameof(WrappingKeyPath));
             string backupRoot = ResolvePath(BackupRootPath, nameof(BackupRootPath));
@@ -49,6 +85,7 @@ namespace TvmBackupUtils.Commands
                 Timestamp = timestamp,
                 Label = Label,
                 CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
+                KeyNames = keyNames != null && keyNames.Length > 0 ? keyNames : null,
             };
             WriteObject(Invoke<BackupRequest, TvmBackup>(Native.Backup, vault, request, backupRoot));
         }

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Management.Automation;
+using System.Security;
 using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
@@ -7,13 +10,19 @@ namespace TvmBackupUtils.Commands
 {
     /// <summary>
     /// Import-TVMKeys: restores the keys of one backup folder into the vault, AES keys first, then RSA,
-    /// unwrapped inside the vault with the wrapping key WrappingKeyName. Safe to re-run: a key that exists
-    /// already is reported (Outcome Exists, a warning), not imported twice.
+    /// unwrapped inside the vault with the wrapping key WrappingKeyName. Safe to re-run: a key the vault holds
+    /// already is compared with the backup's and reported (Exists when it is the same, Conflict when not), never
+    /// imported twice; -IfExists Replace replaces it. Before the first write the target vault is backed up
+    /// (-SkipTargetBackup opts out) and everything that can refuse the restore is checked; -WhatIf shows the plan.
+    /// Objects from the pipeline (a backup's Path, a VM's VMId) are gathered and restored in one run per backup.
     /// </summary>
     [Cmdlet(VerbsData.Import, "TVMKeys", SupportsShouldProcess = true)]
     [OutputType(typeof(TvmKeyRestore))]
     public sealed class ImportTvmKeysCommand : TvmVaultCmdlet
     {
+        private readonly List<(string Given, List<string>? Names)> _gathered = new List<(string, List<string>?)>();
+        private bool _replaceAll;
+
         /// <summary>One timestamped backup folder (the Path of a TvmBackup, or a folder's FullName).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("Path", "FullName")]
@@ -23,26 +32,150 @@ namespace TvmBackupUtils.Commands
         [Parameter(Mandatory = true, Position = 1)]
         public string WrappingKeyName { get; set; } = string.Empty;
 
+        /// <summary>Only these keys (wildcards allowed); a VM's key by its VMId (Get-VM web01 | Import-TVMKeys ...).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("VMId")]
+        [SupportsWildcards]
+        public string[]? KeyName { get; set; }
+
+        /// <summary>Keys the vault holds already: Skip (leave them; the default), Fail (refuse the restore), Replace (replace those that differ).</summary>
+        [Parameter]
+        [ValidateSet("Skip", "Fail", "Replace")]
+        public string IfExists { get; set; } = "Skip";
+
+        /// <summary>The wrapping private key PEM, to compare the vault's existing AES keys with the backup's by their material.</summary>
+        [Parameter]
+        public string? PrivateKeyPath { get; set; }
+
+        /// <summary>The password of an encrypted -PrivateKeyPath.</summary>
+        [Parameter]
+        public SecureString? Password { get; set; }
+
+        /// <summary>Replaces the vault's AzureStackTvmAKRootKey when it differs from the backup's (a restore to the same instance).</summary>
+        [Parameter]
+        public SwitchParameter ReplaceAttestationRootKey { get; set; }
+
+        /// <summary>Where the backup of the target vault taken before the restore goes. Default: the backup root of -BackupPath.</summary>
+        [Parameter]
+        public string? TargetBackupRootPath { get; set; }
+
+        /// <summary>Does not back up the target vault before the first write.</summary>
+        [Parameter]
+        public SwitchParameter SkipTargetBackup { get; set; }
+
+        /// <summary>Removes the wrapping key from the vault when the restore is done (not after a failure).</summary>
+        [Parameter]
+        public SwitchParameter RemoveWrappingKey { get; set; }
+
+        /// <summary>Replaces keys without asking for each (-IfExists Replace).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
-            string backupPath = ResolvePath(BackupPath, nameof(BackupPath));
+            List<string>? names = KeyName != null && KeyName.Length > 0 ? new List<string>(KeyName) : null;
+            if (!MyInvocation.ExpectingInput)
+            {
+                Restore(BackupPath, names);
+                return;
+            }
+            // From the pipeline: one restore per backup, with every key asked for (none asked: all of them).
+            int at = _gathered.FindIndex(g => g.Given == BackupPath);
+            if (at < 0)
+            {
+                _gathered.Add((BackupPath, names));
+            }
+            else if (_gathered[at].Names != null)
+            {
+                if (names == null)
+                {
+                    _gathered[at] = (BackupPath, null);
+                }
+                else
+                {
+                    _gathered[at].Names!.AddRange(names);
+                }
+            }
+        }
+
+        /// <inheritdoc />
+        protected override void EndProcessing()
+        {
+            foreach ((string given, List<string>? names) in _gathered)
+            {
+                Restore(given, names);
+            }
+        }
+
+        private void Restore(string given, List<string>? names)
+        {
+            string backupPath = ResolvePath(given, nameof(BackupPath));
+            string? privateKey = PrivateKeyPath == null ? null : ResolvePath(PrivateKeyPath, nameof(PrivateKeyPath));
+            string? targetRoot = TargetBackupRootPath == null ? null : ResolvePath(TargetBackupRootPath, nameof(TargetBackupRootPath));
             VaultHandle vault = OpenVault(create: true);
-            var request = new RestoreRequest { BackupPath = backupPath, ShownBackupPath = BackupPath, WrappingKeyName = WrappingKeyName };
-            // The objects are written per key, as the keys are done (keyRestored); the result holds only the counts.
-            Invoke<RestoreRequest, RestoreResult>(Native.Restore, vault, request, BackupPath);
+            DateTimeOffset now = DateTimeOffset.Now;
+            var request = new RestoreRequest
+            {
+                BackupPath = backupPath,
+                ShownBackupPath = given,
+                WrappingKeyName = WrappingKeyName,
+                IfExists = IfExists == "Skip" ? null : IfExists,
+                KeyNames = names?.ToArray(),
+                PrivateKeyPath = privateKey,
+                ReplaceAttestationRootKey = ReplaceAttestationRootKey.IsPresent,
+                WhatIf = IsWhatIf(),
+                TargetBackupRootPath = targetRoot,
+                SkipTargetBackup = SkipTargetBackup.IsPresent,
+                Timestamp = now.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture),
+                CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
+                RemoveWrappingKey = RemoveWrappingKey.IsPresent,
+            };
+            // The objects are written per key, as the keys are done (keyRestored); the result holds the counts.
+            (TvmStatus status, byte[] bytes) = CallWithSecret(Native.Restore, vault, request, Password);
+            ResultOf<RestoreResult>(status, bytes, given);
+        }
+
+        /// <summary>-WhatIf, given or by $WhatIfPreference: the engine then plans and writes nothing.</summary>
+        private bool IsWhatIf()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? given))
+            {
+                return given is SwitchParameter s ? s.IsPresent : given is bool b && b;
+            }
+            object? preference = SessionState.PSVariable.GetValue("WhatIfPreference");
+            return preference is SwitchParameter p ? p.IsPresent : preference is bool on && on;
         }
 
         private protected override string PendingTarget(TvmKey key) =>
             key.Name.Length > 0 ? $"{key.Name} ({key.Type} {key.Size})" : key.File ?? string.Empty;
 
+        /// <summary>A replacement removes a key first: besides ShouldProcess, it asks (unless -Force) as a high-impact change.</summary>
+        private protected override bool ConfirmPending(TvmKey key, string action)
+        {
+            if (action.StartsWith("Replace", StringComparison.Ordinal) && !Force.IsPresent && !_replaceAll)
+            {
+                bool yesToAll = _replaceAll, noToAll = false;
+                bool go = ShouldContinue(
+                    $"Replace the key {key.Name} in the vault with the backup's? The vault's key is removed first (the pre-restore backup holds it).",
+                    "Replace a key", ref yesToAll, ref noToAll);
+                _replaceAll = yesToAll;
+                return go;
+            }
+            return true;
+        }
+
         private protected override void OnKeyRestored(TvmKeyRestore restore)
         {
-            // Exists: the engine has sent the warning already (a warning event); only the object is written here.
+            // Exists and Conflict: the engine has sent the warning already (a warning event); the object is written here.
             WriteObject(restore);
             if (restore.Outcome == "Failed")
             {
                 WriteKeyError(restore, "KeyImportFailed", "Error Importing Key: ");
+            }
+            else if (restore.Outcome == "Conflict")
+            {
+                WriteKeyError(restore, "KeyConflict", string.Empty);
             }
         }
     }

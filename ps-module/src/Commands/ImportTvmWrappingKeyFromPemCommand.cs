@@ -29,6 +29,10 @@ namespace TvmBackupUtils.Commands
         [Parameter(Mandatory = true, Position = 3)]
         public string KeySize { get; set; } = string.Empty;
 
+        /// <summary>The password of an encrypted private key PEM (ENCRYPTED PRIVATE KEY, as New-TvmWrappingKey -Password writes it).</summary>
+        [Parameter]
+        public System.Security.SecureString? Password { get; set; }
+
         /// <summary>The original checks the MOC stack version ((Get-MocConfig).version) for this command only.</summary>
         private protected override bool ChecksMocStackVersion => true;
 
@@ -49,7 +53,45 @@ namespace TvmBackupUtils.Commands
                 PrivateKeyPath = privateKey,
                 KeySize = KeySize,
             };
-            WriteObject(Invoke<ImportWrappingKeyRequest, TvmKey>(Native.ImportWrappingKey, vault, request, KeyName));
+            (TvmStatus status, byte[] bytes) = CallWithSecret(Native.ImportWrappingKey, vault, request, Password);
+            if (status == TvmStatus.Failed && Password == null && Errors.Read(bytes, status).ErrorId == "PemEncrypted")
+            {
+                // An encrypted private key and no -Password: ask, where the session can ask (else the engine's error stands).
+                using (System.Security.SecureString? typed = PromptPassword(privateKey))
+                {
+                    if (typed != null)
+                    {
+                        (status, bytes) = CallWithSecret(Native.ImportWrappingKey, vault, request, typed);
+                    }
+                }
+            }
+            WriteObject(ResultOf<TvmKey>(status, bytes, KeyName));
+        }
+
+        /// <summary>
+        /// Asks for the password, where a person can answer: an interactive session whose input is a console
+        /// (not -NonInteractive, not redirected). Null otherwise, and the engine's error stands.
+        /// </summary>
+        private System.Security.SecureString? PromptPassword(string privateKey)
+        {
+            bool nonInteractive = Array.Exists(Environment.GetCommandLineArgs(),
+                a => a.StartsWith("-noni", StringComparison.OrdinalIgnoreCase) && "-noninteractive".StartsWith(a.ToLowerInvariant(), StringComparison.Ordinal));
+            if (nonInteractive || Console.IsInputRedirected || !Environment.UserInteractive)
+            {
+                return null;
+            }
+            try
+            {
+                var field = new System.Management.Automation.Host.FieldDescription("Password");
+                field.SetParameterType(typeof(System.Security.SecureString));
+                var answers = Host.UI.Prompt("Encrypted private key", $"The private key file '{privateKey}' is encrypted with a password.",
+                    new System.Collections.ObjectModel.Collection<System.Management.Automation.Host.FieldDescription> { field });
+                return answers.TryGetValue("Password", out PSObject? typed) ? typed?.BaseObject as System.Security.SecureString : null;
+            }
+            catch (Exception e) when (e is PSInvalidOperationException || e is NotImplementedException || e is InvalidOperationException || e is System.IO.IOException)
+            {
+                return null;
+            }
         }
     }
 }

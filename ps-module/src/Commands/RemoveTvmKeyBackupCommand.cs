@@ -64,7 +64,7 @@ namespace TvmBackupUtils.Commands
                     Force = Force.IsPresent,
                     Now = now,
                 };
-                Run(request, BackupRootPath);
+                Run(request, BackupRootPath, terminating: true);
                 return;
             }
             foreach (string given in Path)
@@ -78,14 +78,17 @@ namespace TvmBackupUtils.Commands
                     Force = Force.IsPresent,
                     Now = now,
                 };
-                Run(request, given);
+                Run(request, given, terminating: false);
             }
         }
 
-        private void Run(RemoveBackupsRequest request, string target)
+        /// <summary>A rule's failure ends the command; a piped backup's is that backup's error, and the next one is removed.</summary>
+        private void Run(RemoveBackupsRequest request, string target, bool terminating)
         {
             (TvmStatus status, byte[] bytes) = CallWithoutVault(Native.BackupRemove, request);
-            RemoveBackupsResult? result = ResultOrError<RemoveBackupsResult>(status, bytes, target);
+            RemoveBackupsResult? result = terminating
+                ? ResultOf<RemoveBackupsResult>(status, bytes, target)
+                : ResultOrError<RemoveBackupsResult>(status, bytes, target);
             if (result != null && PassThru.IsPresent)
             {
                 WriteObject(result.Removed, enumerateCollection: true);

@@ -1,9 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
-using System.Runtime.InteropServices;
 using System.Security;
-using System.Text;
 using TvmBackupUtils.Api;
 using TvmBackupUtils.Native;
 
@@ -80,57 +78,35 @@ namespace TvmBackupUtils.Commands
 
         private TvmBackupCheck? Run(VaultHandle? vault, VerifyRequest request, string path)
         {
-            byte[] json = Json.Write(request);
-            byte[]? secret = Password == null ? null : Utf8Of(Password);
-            try
+            (TvmStatus status, byte[] bytes) = CallWithSecret(Native.Verify, vault, request, Password);
+            if (status != TvmStatus.Ok && status != TvmStatus.Cancelled)
             {
-                (TvmStatus status, byte[] bytes) = CallEngine(sink =>
+                // A problem with an input every backup shares (the keys, the password) ends the command once;
+                // a problem with one backup is that backup's error, and the next one is checked.
+                string? input = Errors.Read(bytes, status).Input;
+                if (input != null && input != "backupPath")
                 {
-                    TvmNative native = Native;
-                    TvmBuffer buffer = default;
-                    UIntPtr secretLength = (UIntPtr)(secret?.Length ?? 0);
-                    TvmStatus s = vault == null
-                        ? native.Verify(IntPtr.Zero, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer)
-                        : vault.Use(v => native.Verify(v, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer));
-                    return (s, native.Take(buffer));
-                });
-                return ResultOrError<TvmBackupCheck>(status, bytes, path);
-            }
-            finally
-            {
-                if (secret != null)
-                {
-                    Array.Clear(secret, 0, secret.Length);
+                    return ResultOf<TvmBackupCheck>(status, bytes, path);
                 }
             }
-        }
-
-        /// <summary>The password as UTF-8 in an array the caller clears; no managed string of it is made.</summary>
-        private static byte[] Utf8Of(SecureString password)
-        {
-            IntPtr bstr = Marshal.SecureStringToBSTR(password);
-            char[] chars = new char[password.Length];
-            try
-            {
-                Marshal.Copy(bstr, chars, 0, chars.Length);
-                return Encoding.UTF8.GetBytes(chars);
-            }
-            finally
-            {
-                Array.Clear(chars, 0, chars.Length);
-                Marshal.ZeroFreeBSTR(bstr);
-            }
+            return ResultOrError<TvmBackupCheck>(status, bytes, path);
         }
 
         /// <summary>A non-terminating error for a backup that is not good, and one for a backup that is not current.</summary>
         private void Report(TvmBackupCheck check)
         {
-            if (check.Status == "Damaged" || check.Status == "Incomplete")
+            if (check.Status == "Incomplete")
+            {
+                TvmBackupFinding? unfinished = check.Findings.FirstOrDefault(f => f.Problem == "Incomplete");
+                var failure = new TvmBackupException($"The backup '{check.Path}' is incomplete. {unfinished?.Message}", check);
+                WriteError(new ErrorRecord(failure, "BackupDamaged", ErrorCategory.InvalidData, check.Path));
+            }
+            else if (check.Status == "Damaged")
             {
                 string list = string.Join(" ", check.Findings.Take(5).Select(f => (f.File.Length > 0 ? f.File + ": " : string.Empty) + f.Problem + "."));
                 string more = check.Findings.Length > 5 ? $" (and {check.Findings.Length - 5} more; see the Findings of the result)" : string.Empty;
-                string what = check.Status == "Incomplete" ? "is an unfinished backup" : $"is damaged: {check.Findings.Length} problem(s)";
-                var failure = new TvmBackupException($"The backup '{check.Path}' {what}. {list}{more} {check.Findings.FirstOrDefault()?.Message}", check);
+                var failure = new TvmBackupException(
+                    $"The backup '{check.Path}' is damaged: {check.Findings.Length} problem(s). {list}{more} {check.Findings.FirstOrDefault()?.Message}", check);
                 WriteError(new ErrorRecord(failure, "BackupDamaged", ErrorCategory.InvalidData, check.Path));
             }
             TvmBackupCoverage? coverage = check.Coverage;

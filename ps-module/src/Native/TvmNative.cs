@@ -54,9 +54,9 @@ namespace TvmBackupUtils.Native
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate TvmStatus CommandFn(IntPtr vault, byte[] request, UIntPtr length, TvmEventSink? sink, IntPtr context, out TvmBuffer result);
 
-    /// <summary><c>tvm_verify</c>: a command export with a secret (a password) passed beside the request, never in it.</summary>
+    /// <summary><c>tvm_verify</c>, <c>tvm_generate_wrapping_key</c>: a command export with a secret (a password) passed beside the request, never in it.</summary>
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    internal delegate TvmStatus VerifyFn(IntPtr vault, byte[] request, UIntPtr length, byte[]? secret, UIntPtr secretLength,
+    internal delegate TvmStatus SecretCommandFn(IntPtr vault, byte[] request, UIntPtr length, byte[]? secret, UIntPtr secretLength,
         TvmEventSink? sink, IntPtr context, out TvmBuffer result);
 
     /// <summary>
@@ -67,7 +67,7 @@ namespace TvmBackupUtils.Native
     internal sealed class TvmNative
     {
         /// <summary>The ABI version this assembly was built for (<c>TVM_ABI_VERSION</c>).</summary>
-        internal const uint AbiVersion = 3;
+        internal const uint AbiVersion = 4;
 
         private static readonly Lazy<TvmNative> Loaded = new Lazy<TvmNative>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -101,12 +101,13 @@ namespace TvmBackupUtils.Native
         internal VaultOpenMocFn VaultOpenMoc { get; }
         internal VaultFreeFn VaultFree { get; }
         internal CommandFn Backup { get; }
-        internal CommandFn Restore { get; }
-        internal CommandFn ImportWrappingKey { get; }
+        internal SecretCommandFn Restore { get; }
+        internal SecretCommandFn ImportWrappingKey { get; }
         internal CommandFn GenerateImportJson { get; }
         internal CommandFn VaultList { get; }
         internal CommandFn VaultCreateKey { get; }
-        internal VerifyFn Verify { get; }
+        internal SecretCommandFn Verify { get; }
+        internal SecretCommandFn GenerateWrappingKey { get; }
         internal CommandFn BackupList { get; }
         internal CommandFn BackupRemove { get; }
 
@@ -139,12 +140,13 @@ namespace TvmBackupUtils.Native
             VaultOpenMoc = Bind<VaultOpenMocFn>("tvm_vault_open_moc");
             VaultFree = Bind<VaultFreeFn>("tvm_vault_free");
             Backup = Bind<CommandFn>("tvm_backup");
-            Restore = Bind<CommandFn>("tvm_restore");
-            ImportWrappingKey = Bind<CommandFn>("tvm_import_wrapping_key");
+            Restore = Bind<SecretCommandFn>("tvm_restore");
+            ImportWrappingKey = Bind<SecretCommandFn>("tvm_import_wrapping_key");
             GenerateImportJson = Bind<CommandFn>("tvm_generate_import_json");
             VaultList = Bind<CommandFn>("tvm_vault_list");
             VaultCreateKey = Bind<CommandFn>("tvm_vault_create_key");
-            Verify = Bind<VerifyFn>("tvm_verify");
+            Verify = Bind<SecretCommandFn>("tvm_verify");
+            GenerateWrappingKey = Bind<SecretCommandFn>("tvm_generate_wrapping_key");
             BackupList = Bind<CommandFn>("tvm_backup_list");
             BackupRemove = Bind<CommandFn>("tvm_backup_remove");
         }
