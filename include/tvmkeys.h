@@ -219,7 +219,8 @@ TvmStatus tvm_backup(const struct TvmVault *vault,
  Imports the key files of one backup into `vault` (Import-TVMKeys). Request
  `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. `secret` (NULL: none) is the
  password of an encrypted `privateKeyPath`, as for [`tvm_verify`] (ABI 4). Events: message, warning,
- verbose, progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
+ verbose, progress, backupPending (the target backup; reply skip for `-WhatIf`), keyPending (reply skip for
+ `-WhatIf`), keyRestored (one per key file).
 
  # Safety
  As for [`tvm_import_wrapping_key`].
@@ -358,6 +359,21 @@ TvmStatus tvm_generate_wrapping_key(const struct TvmVault *_vault,
                                     TvmEventSink sink,
                                     void *context,
                                     struct TvmBuffer *out);
+
+/*
+ Removes a wrapping key from `vault` (Remove-TvmWrappingKey). Request
+ `api::wrapping_key::RemoveWrappingKeyRequest`; result the key. Events: keyPending (reply skip for
+ `-WhatIf`), message.
+
+ # Safety
+ As for [`tvm_backup`].
+ */
+TvmStatus tvm_remove_wrapping_key(const struct TvmVault *vault,
+                                  const uint8_t *request,
+                                  size_t request_len,
+                                  TvmEventSink sink,
+                                  void *context,
+                                  struct TvmBuffer *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -107,13 +107,14 @@ pub fn backup_with(
         source,
         wrapping_key_fingerprint: fingerprint.clone(),
         label: details.label.filter(|l| !l.is_empty()).map(str::to_string),
-        purpose: details.purpose.map(str::to_string),
+        // A backup of chosen keys is not a backup of the vault: -Latest passes over it.
+        purpose: details.purpose.map(str::to_string).or_else(|| (!details.key_names.is_empty()).then(|| manifest::PURPOSE_SELECTED_KEYS.to_string())),
         keys: files,
         manifest_sha256: None,
     };
     // The manifest last, then the folders, so that the rename (the commit point) finds all of it on disk.
     manifest::write(&partial, &record)?;
-    crash_point("manifest");
+    crate::crash_point::reached("manifest");
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         sync_folder(&partial.join(folder))?;
     }
@@ -133,24 +134,6 @@ pub fn backup_with(
     })
 }
 
-/// For the crash tests (`tests/pester/Crash.Tests.ps1`), which kill a real backup process at a known point:
-/// when `TVM_TEST_CRASH_POINT` names this point (`key<N>`: after the N-th key file is on disk; `manifest`:
-/// after the manifest, before the rename) and `TVM_TEST_CRASH_READY` names a file, the backup writes that
-/// file and waits there for the kill. Both variables unset (always, outside those tests): nothing happens.
-fn crash_point(point: &str) {
-    let Some(wanted) = std::env::var_os("TVM_TEST_CRASH_POINT") else { return };
-    let Some(ready) = std::env::var_os("TVM_TEST_CRASH_READY") else { return };
-    if wanted != point {
-        return;
-    }
-    if fs::write(&ready, point).is_ok() {
-        // Waits to be killed; bounded, so a test that forgets to kill does not hang a machine forever.
-        for _ in 0..600 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
 /// The keys of the vault a backup takes: `-KeyName`'s, less the excluded. Unmatched names are an error.
 fn select(listed: Vec<Key>, details: &Details<'_>, vault: &dyn Vault) -> Result<Vec<Key>> {
     let unmatched: Vec<&str> = details
@@ -165,7 +148,7 @@ fn select(listed: Vec<Key>, details: &Details<'_>, vault: &dyn Vault) -> Result<
             "keyNames",
             format!(
                 "{} holds no key named {}. No backup was written. Get-TvmVaultKey lists the keys of the vault.",
-                vault.source().describe(),
+                capitalized(&vault.source().describe()),
                 unmatched.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
             ),
         ));
@@ -175,6 +158,11 @@ fn select(listed: Vec<Key>, details: &Details<'_>, vault: &dyn Vault) -> Result<
         .filter(|k| details.key_names.is_empty() || details.key_names.iter().any(|p| crate::restore::wildcard_match(p, &k.name)))
         .filter(|k| !details.exclude.contains(&k.name.as_str()))
         .collect())
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The attestation root key every cluster's TVM key vault holds beside the VMs' keys.
@@ -282,7 +270,7 @@ fn export_all(
             length: bytes.len() as u64,
         });
         keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
-        crash_point(&format!("key{}", keys.len()));
+        crate::crash_point::reached(&format!("key{}", keys.len()));
     }
     Ok((keys, files))
 }

@@ -57,6 +57,8 @@ error_codes! {
     KeySizeMismatch => "InvalidArgument",
     /// The backup root names a file, not a folder.
     BackupRootIsFile => "InvalidArgument",
+    /// Remove-TvmWrappingKey was given a key that cannot be a wrapping key (not RSA, or the attestation root key).
+    NotAWrappingKey => "InvalidArgument",
     /// A key of the backup has the name of the wrapping key (importing it can hang MOC).
     KeyNamedLikeWrappingKey => "InvalidArgument",
 

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod backup;
 pub mod coverage;
+pub mod crash_point;
 pub mod error;
 pub mod events;
 pub mod ffi;
@@ -32,6 +33,7 @@ pub mod owner_only;
 pub mod pem;
 pub mod reader;
 pub mod restore;
+pub mod sweep;
 pub mod vault;
 pub mod verify;
 pub mod win_path;

@@ -19,6 +19,8 @@ pub const FORMAT: &str = "tvmkeys-backup-manifest";
 pub const SCHEMA_VERSION: u32 = 1;
 /// [`Manifest::purpose`] of a pre-restore backup.
 pub const PURPOSE_PRE_RESTORE: &str = "preRestore";
+/// [`Manifest::purpose`] of a backup of chosen keys (`Backup-TVMKeys -KeyName`).
+pub const PURPOSE_SELECTED_KEYS: &str = "selectedKeys";
 
 /// The vault a backup was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,8 +81,9 @@ pub struct Manifest {
     pub wrapping_key_fingerprint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    /// Why the backup was made, when not as a backup of its own: `preRestore` for the backup of the target vault
-    /// that Import-TVMKeys takes before it writes. Get-TVMKeyBackup -Latest passes over those.
+    /// Why the backup was made, when it is not a backup of the whole vault: `preRestore` for the backup of the target
+    /// vault that Import-TVMKeys takes before it writes, `selectedKeys` for `Backup-TVMKeys -KeyName`.
+    /// Get-TVMKeyBackup -Latest passes over both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     pub keys: Vec<ManifestKey>,

@@ -122,6 +122,20 @@ pub fn restore_with(
     let entries = select(&all, options.key_names, backup_path)?;
     let existing: HashSet<String> = vault.names()?.into_iter().collect();
     let wrapping = check_wrapping_key(vault, &entries, &existing, wrapping_key_name, options.what_if, events)?;
+    if let (Some(private), Some(public)) = (options.private_key, wrapping.as_ref()) {
+        if RsaPublicKey::from(private) != *public {
+            return Err(Error::for_input(
+                ErrorCode::KeyPairMismatch,
+                "privateKeyPath",
+                format!(
+                    "The private key given ({}) is not the private half of the vault's wrapping key '{wrapping_key_name}' ({}). Give the \
+                     private key of the pair imported as '{wrapping_key_name}'.",
+                    pem::fingerprint(&RsaPublicKey::from(private)),
+                    pem::fingerprint(public)
+                ),
+            ));
+        }
+    }
     let target = Target { vault, wrapping_key_name, wrapping: wrapping.as_ref(), existing: &existing };
 
     // The pre-flight: every decision before the first write.
@@ -133,6 +147,8 @@ pub fn restore_with(
         let present: Vec<&str> = planned
             .iter()
             .filter(|p| matches!(p.plan, Plan::Exists(..) | Plan::Conflict(_) | Plan::Replace(_)))
+            // Every cluster holds an attestation root key: it fails the restore only when asked for by name.
+            .filter(|p| p.key.name != ROOT_KEY || options.key_names.iter().any(|n| n.eq_ignore_ascii_case(ROOT_KEY)))
             .map(|p| p.key.name.as_str())
             .collect();
         if !present.is_empty() {
@@ -332,10 +348,18 @@ fn plan_one<'e>(target: &Target<'_>, entry: &'e Entry, backup_path: &Path, shown
     };
     if existing.contains(&name) {
         let comparison = compare_existing(vault, &name, spec, key_file, wrapping, options.private_key)?;
-        let replace = options.if_exists == IfExists::Replace || (name == ROOT_KEY && options.replace_root_key);
+        // The attestation root key is replaced only when asked for by name: every cluster has its own, and on a new
+        // cluster the right one is the cluster's (the documented steps delete it only to restore the same instance).
+        let replace = if name == ROOT_KEY {
+            options.replace_root_key
+                || (options.if_exists == IfExists::Replace && options.key_names.iter().any(|n| n.eq_ignore_ascii_case(ROOT_KEY)))
+        } else {
+            options.if_exists == IfExists::Replace
+        };
         let plan = match comparison {
             Comparison::Same => Plan::Exists(Comparison::Same, None),
             _ if replace => Plan::Replace(comparison),
+            Comparison::Different if name == ROOT_KEY => Plan::Exists(Comparison::Different, Some(root_key_text(&shown))),
             Comparison::Different => Plan::Conflict(conflict_text(&name, &shown)),
             Comparison::NotCompared => Plan::Exists(
                 Comparison::NotCompared,
@@ -367,19 +391,20 @@ fn plan_one<'e>(target: &Target<'_>, entry: &'e Entry, backup_path: &Path, shown
 }
 
 fn conflict_text(name: &str, shown: &str) -> String {
-    if name == ROOT_KEY {
-        format!(
-            "The vault's {ROOT_KEY} is not the one in the backup ('{shown}'): it was left as it is. If this cluster is the one the backup \
-             was made from (a restore to the same instance), replace it: run Import-TVMKeys again with -ReplaceAttestationRootKey. On a \
-             new cluster, keep it and leave it out of the restore."
-        )
-    } else {
-        format!(
-            "The vault's key {name} is not the key in the backup ('{shown}'): it was left as it is, and the VM it belongs to will not \
-             start with the backup's key until it is replaced. Check which one is right; to take the backup's, run Import-TVMKeys \
-             again with -IfExists Replace -KeyName {name} (the vault is backed up first)."
-        )
-    }
+    format!(
+        "The vault's key {name} is not the key in the backup ('{shown}'): it was left as it is, and the VM it belongs to will not \
+         start with the backup's key until it is replaced. Check which one is right; to take the backup's, run Import-TVMKeys \
+         again with -IfExists Replace -KeyName {name} (the vault is backed up first)."
+    )
+}
+
+/// The attestation root key differs: expected on a new cluster (it has its own), a decision on the same instance.
+fn root_key_text(shown: &str) -> String {
+    format!(
+        "The vault's {ROOT_KEY} is not the one in the backup ('{shown}'); it was left as it is. On a new cluster that is right: \
+         it has its own. If this is the cluster the backup was made from (a restore to the same instance), replace it: run \
+         Import-TVMKeys again with -ReplaceAttestationRootKey."
+    )
 }
 
 /// Whether the vault's key `name` is the backup's: an RSA key by its public half; an AES key by its material,
@@ -445,6 +470,13 @@ fn carry_out(target: &Target<'_>, p: Planned<'_>, backup_path: &Path, shown_path
     let key = &p.key;
     match p.plan {
         Plan::Fail(done) => Ok(done),
+        Plan::Exists(Comparison::Different, Some(text)) => {
+            // The attestation root key: said as a warning, not an error (on a new cluster it is as it should be).
+            events.warning(&text);
+            let mut done = record(key, Outcome::Exists, Some(text), None);
+            done.comparison = Some(Comparison::Different.as_str().into());
+            Ok(done)
+        }
         Plan::Exists(comparison, hint) => {
             let mut done = exists(events, key, hint);
             done.comparison = Some(comparison.as_str().into());
@@ -533,11 +565,9 @@ fn back_up_target(
     let dir = tempfile::tempdir().map_err(|e| refuse(e.to_string()))?;
     let pem_path = dir.path().join("wrapping.pem");
     write_public_pem(&pem_path, &wrapping).map_err(|e| refuse(e.to_string()))?;
-    let label = format!(
-        "pre-restore backup of {} before restoring {}",
-        vault.source().describe(),
-        restored.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    );
+    // Short, whatever the paths: a label is one line of at most 256 characters.
+    let restored_name: String = restored.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().chars().take(64).collect();
+    let label = format!("pre-restore backup of the target vault before restoring {restored_name}");
     let details = crate::backup::Details {
         label: Some(&label),
         created_local: target.created_local.as_deref(),
@@ -594,10 +624,14 @@ fn remove_wrapping_key(
         ));
         return Ok(());
     }
-    if !existing.contains(name) && what_if {
+    if !existing.contains(name) {
+        if !what_if {
+            events.message(&format!("The wrapping key {name} is not in the vault; there is nothing to remove."));
+        }
         return Ok(());
     }
-    let key = Key { name: name.into(), key_type: "RSA".into(), size: 0, fingerprint: None, file: None };
+    let size = vault.list().ok().and_then(|keys| keys.into_iter().find(|k| k.name == name)).map(|k| k.size).unwrap_or(0);
+    let key = Key { name: name.into(), key_type: "RSA".into(), size, fingerprint: None, file: None };
     match events.key_pending(&key, "Remove the wrapping key from the vault") {
         Reply::Proceed => {}
         Reply::Skip => return Ok(()),

@@ -114,8 +114,11 @@ pub fn import_wrapping_key_with(
     let spec = KeySpec::new(KeyType::Rsa, size)?;
     // Owner-only (0600 on Unix, a protected DACL on Windows: crate::owner_only) and deleted when dropped,
     // so the plaintext file is gone on every path out of this function, a panic included.
-    let mut temp = crate::owner_only::temp_file_in(&std::env::temp_dir(), "tvm", ".tmp")
-        .map_err(|e| Error::io("create a temporary file in", &std::env::temp_dir(), e))?;
+    // In the module's owner-only folder, named for this process, so that a killed run's file is swept later
+    // (crate::sweep).
+    let dir = crate::sweep::import_dir().map_err(|e| Error::io("create a temporary file in", &std::env::temp_dir(), e))?;
+    let mut temp = crate::owner_only::temp_file_in(&dir, &crate::sweep::import_file_prefix(), ".json")
+        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
     let temp_path = temp.path().to_path_buf();
     events.message(&format!("Generating import JSON for key {key_name} at temporary location {}...", temp_path.display()));
     let written = temp.write_all(&json).and_then(|()| temp.as_file().sync_all()).map_err(|e| Error::io("write", &temp_path, e));
@@ -123,6 +126,7 @@ pub fn import_wrapping_key_with(
     // open for writing makes a reader that shares only reading (.NET's File.ReadAllBytes) fail with a
     // sharing violation.
     let temp = temp.into_temp_path();
+    crate::crash_point::reached("import");
     let result = written.and_then(|()| {
         events.message(&format!("Importing key {key_name} into the vault..."));
         vault.import(key_name, spec, &temp_path, None)
@@ -214,9 +218,10 @@ pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Op
     };
     let public_pem = public.to_pkcs1_pem(LineEnding::LF).map_err(|e| crypto(&e))?;
     let newline = if cfg!(windows) { "\r\n" } else { "\n" };
-    let mut private_bytes = Zeroizing::new(private_pem.as_bytes().to_vec());
+    // The PEM text as .NET's Export...Pem gives it (no line end after the END line), then Out-File's line end.
+    let mut private_bytes = Zeroizing::new(private_pem.trim_end_matches('\n').as_bytes().to_vec());
     private_bytes.extend_from_slice(newline.as_bytes());
-    let public_bytes = format!("{public_pem}{newline}").into_bytes();
+    let public_bytes = format!("{}{newline}", public_pem.trim_end_matches('\n')).into_bytes();
     write_key_file(private_path, &private_bytes, force)?;
     if let Err(e) = write_key_file(public_path, &public_bytes, force) {
         // Half a pair is no pair: the private key alone is not left behind.
@@ -261,4 +266,38 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
+}
+
+/// `Remove-TvmWrappingKey`: removes a wrapping key from the vault once a restore is done, as the documented
+/// steps require. Only an RSA key can be a wrapping key, and the attestation root key never is one: both are
+/// refused before anything is removed, as is a name the vault does not hold.
+pub fn remove(vault: &dyn Vault, key_name: &str, events: &mut dyn Events) -> Result<Key> {
+    layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
+    if key_name == crate::restore::ROOT_KEY {
+        return Err(Error::for_input(
+            ErrorCode::NotAWrappingKey,
+            "keyName",
+            format!("{key_name} is the attestation root key the cluster's Trusted launch VMs need, not a wrapping key; it is never removed by this command."),
+        ));
+    }
+    let key = vault
+        .list()?
+        .into_iter()
+        .find(|k| k.name == key_name)
+        .ok_or_else(|| Error::KeyNotFound { name: key_name.into() })?;
+    if KeyType::parse(&key.key_type) != Some(KeyType::Rsa) {
+        return Err(Error::for_input(
+            ErrorCode::NotAWrappingKey,
+            "keyName",
+            format!("The key {key_name} is an {} key, and a wrapping key is an RSA key: it was not removed. Check the name.", key.key_type),
+        ));
+    }
+    match events.key_pending(&key, "Remove the wrapping key from the vault") {
+        crate::events::Reply::Proceed => {}
+        crate::events::Reply::Skip => return Ok(key),
+        crate::events::Reply::Cancel => return Err(Error::Cancelled("The wrapping key was not removed.".into())),
+    }
+    vault.delete(key_name)?;
+    events.message(&format!("The wrapping key {key_name} was removed from the vault."));
+    Ok(key)
 }

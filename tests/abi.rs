@@ -45,6 +45,7 @@ fn every_contract_type_round_trips_its_sample() {
             "KeyRestore" => drop(round_trip::<restore::KeyRestore>(&name, json)),
             "ImportWrappingKeyRequest" => drop(round_trip::<wrapping_key::ImportWrappingKeyRequest>(&name, json)),
             "GenerateWrappingKeyRequest" => drop(round_trip::<wrapping_key::GenerateWrappingKeyRequest>(&name, json)),
+            "RemoveWrappingKeyRequest" => drop(round_trip::<wrapping_key::RemoveWrappingKeyRequest>(&name, json)),
             "GeneratedPair" => drop(round_trip::<tvmkeys::wrapping_key::GeneratedPair>(&name, json)),
             "Key" => drop(round_trip::<Key>(&name, json)),
             "ImportJsonRequest" => drop(round_trip::<import_json::ImportJsonRequest>(&name, json)),
@@ -79,7 +80,7 @@ fn every_contract_type_round_trips_its_sample() {
         "OpenLocalRequest", "OpenMocRequest", "OpenResult", "BackupRequest", "BackupResult", "RestoreRequest", "RestoreResult",
         "KeyRestore", "ImportWrappingKeyRequest", "Key", "ImportJsonRequest", "ImportJsonResult", "ListKeysRequest",
         "ListKeysResult", "CreateKeyRequest", "VerifyRequest", "VerifyResult", "ListBackupsRequest", "ListBackupsResult",
-        "RemoveBackupsRequest", "Removal", "ErrorInfo", "Event", "HostOp", "HostReply", "GenerateWrappingKeyRequest", "GeneratedPair",
+        "RemoveBackupsRequest", "Removal", "ErrorInfo", "Event", "HostOp", "HostReply", "GenerateWrappingKeyRequest", "GeneratedPair", "RemoveWrappingKeyRequest",
     ];
     assert_eq!(seen, types.iter().map(|s| s.to_string()).collect(), "every contract type has a sample");
     let want = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -105,6 +106,7 @@ fn requests_refuse_unknown_fields_so_a_front_end_typo_fails_loudly() {
             "RestoreRequest" => tvmkeys::api::parse_request::<restore::RestoreRequest>(bytes.as_bytes()).is_err(),
             "ImportWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::ImportWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "GenerateWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::GenerateWrappingKeyRequest>(bytes.as_bytes()).is_err(),
+            "RemoveWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::RemoveWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "ImportJsonRequest" => tvmkeys::api::parse_request::<import_json::ImportJsonRequest>(bytes.as_bytes()).is_err(),
             "ListKeysRequest" => tvmkeys::api::parse_request::<keys::ListKeysRequest>(bytes.as_bytes()).is_err(),
             "CreateKeyRequest" => tvmkeys::api::parse_request::<keys::CreateKeyRequest>(bytes.as_bytes()).is_err(),

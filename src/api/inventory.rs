@@ -30,9 +30,8 @@ pub fn list(request: &ListBackupsRequest, events: &mut dyn Events) -> Result<Lis
     let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let mut backups = inventory::list(Path::new(root), events)?;
     if request.latest {
-        // The backup to restore: a pre-restore backup (of a restore's target) is not one.
-        let pre_restore = |b: &BackupInfo| b.purpose.as_deref() == Some(crate::manifest::PURPOSE_PRE_RESTORE);
-        let Some(newest) = backups.into_iter().find(|b| b.status.is_usable() && !pre_restore(b)) else {
+        // The backup to restore: a backup of the whole vault (not a pre-restore backup, nor one of chosen keys).
+        let Some(newest) = backups.into_iter().find(|b| b.status.is_usable() && b.purpose.is_none()) else {
             return Err(Error::for_input(
                 ErrorCode::NoCompleteBackup,
                 "backupRootPath",

@@ -44,3 +44,14 @@ pub fn generate(request: &GenerateWrappingKeyRequest, password: Option<&[u8]>, e
     let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
     crate::wrapping_key::generate(public.as_ref(), private.as_ref(), request.key_size, password, request.force, events)
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveWrappingKeyRequest {
+    pub key_name: String,
+}
+
+/// `tvm_remove_wrapping_key` (Remove-TvmWrappingKey): the key as it was, whether removed or (declined) kept.
+pub fn remove(vault: &dyn Vault, request: &RemoveWrappingKeyRequest, events: &mut dyn Events) -> Result<Key> {
+    crate::wrapping_key::remove(vault, &request.key_name, events)
+}

@@ -372,6 +372,7 @@ unsafe fn command<Req: DeserializeOwned, Res: Serialize>(
         // SAFETY: caller's guarantees, forwarded.
         let (vault, req) = unsafe { (vault_arg(vault)?, self::request::<Req>(request, request_len)?) };
         let mut events = SinkEvents { sink, context };
+        crate::sweep::sweep(&mut events);
         result(&run(vault, &req, &mut events)?)
     })
 }
@@ -399,7 +400,8 @@ pub unsafe extern "C" fn tvm_backup(
 /// Imports the key files of one backup into `vault` (Import-TVMKeys). Request
 /// `api::restore::RestoreRequest`; result `api::restore::RestoreResult`. `secret` (NULL: none) is the
 /// password of an encrypted `privateKeyPath`, as for [`tvm_verify`] (ABI 4). Events: message, warning,
-/// verbose, progress, keyPending (reply skip for `-WhatIf`), keyRestored (one per key file).
+/// verbose, progress, backupPending (the target backup; reply skip for `-WhatIf`), keyPending (reply skip for
+/// `-WhatIf`), keyRestored (one per key file).
 ///
 /// # Safety
 /// As for [`tvm_import_wrapping_key`].
@@ -416,10 +418,14 @@ pub unsafe extern "C" fn tvm_restore(
 ) -> TvmStatus {
     boundary(out, || {
         // SAFETY: caller's guarantees, forwarded.
-        let (vault, req) = unsafe { (vault_arg(vault)?, self::request(request, request_len)?) };
+        let (vault, req) = unsafe { (vault_arg(vault)?, self::request::<api::restore::RestoreRequest>(request, request_len)?) };
         // SAFETY: caller's guarantee on `secret`.
         let password = unsafe { secret_arg(secret, secret_len) };
         let mut events = SinkEvents { sink, context };
+        // -WhatIf writes nothing anywhere, not even the removal of a leftover.
+        if !req.what_if {
+            crate::sweep::sweep(&mut events);
+        }
         result(&api::restore::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })
 }
@@ -447,6 +453,7 @@ pub unsafe extern "C" fn tvm_import_wrapping_key(
         // SAFETY: caller's guarantee on `secret`.
         let password = unsafe { secret_arg(secret, secret_len) };
         let mut events = SinkEvents { sink, context };
+        crate::sweep::sweep(&mut events);
         result(&api::wrapping_key::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })
 }
@@ -539,6 +546,7 @@ pub unsafe extern "C" fn tvm_verify(
         // SAFETY: caller's guarantee on `secret`.
         let password = unsafe { secret_arg(secret, secret_len) };
         let mut events = SinkEvents { sink, context };
+        crate::sweep::sweep(&mut events);
         result(&api::verify::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })
 }
@@ -627,4 +635,23 @@ unsafe fn secret_arg(secret: *const u8, len: usize) -> Option<zeroize::Zeroizing
     }
     // SAFETY: non-NULL, and `len` bytes are readable per the caller's guarantee.
     Some(zeroize::Zeroizing::new(unsafe { std::slice::from_raw_parts(secret, len) }.to_vec()))
+}
+
+/// Removes a wrapping key from `vault` (Remove-TvmWrappingKey). Request
+/// `api::wrapping_key::RemoveWrappingKeyRequest`; result the key. Events: keyPending (reply skip for
+/// `-WhatIf`), message.
+///
+/// # Safety
+/// As for [`tvm_backup`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_remove_wrapping_key(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, api::wrapping_key::remove) }
 }

@@ -285,3 +285,24 @@ fn sid_string(sid: PSID) -> io::Result<String> {
     unsafe { LocalFree(text.cast()) };
     Ok(value)
 }
+
+/// Whether a process of that id is running (a process that exists but may not be opened counts as running).
+/// Used to tell a plaintext import file of a killed run from one of a run that is still going.
+pub fn process_running(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_ACCESS_DENIED};
+    use windows_sys::Win32::System::Threading::{GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
+    /// winnt.h's `STILL_ACTIVE`, the exit code of a process that has not exited.
+    const STILL_ACTIVE: u32 = 259;
+    // SAFETY: OpenProcess takes plain values and returns a handle or NULL.
+    let handle = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if handle.is_null() {
+        // SAFETY: reads the calling thread's last error, set by the failed call above.
+        return unsafe { GetLastError() } == ERROR_ACCESS_DENIED;
+    }
+    let mut code = 0u32;
+    // SAFETY: `handle` is a process handle opened above with query access; `code` is writable.
+    let ok = unsafe { GetExitCodeProcess(handle, &mut code) } != 0;
+    // SAFETY: `handle` was opened above and is closed once.
+    unsafe { CloseHandle(handle) };
+    !ok || code == STILL_ACTIVE
+}

@@ -289,3 +289,79 @@ Describe 'The crash hook when its point is never reached' {
         Get-TempLeftovers $run.Tmp | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Import-TvmWrappingKeyFromPem killed with its plaintext import file written' -Skip:$UnderWine {
+    BeforeAll {
+        $script:Case = New-TestFolder import-kill
+        $script:Tmp = [IO.Path]::Combine($Case, 'tmp')
+        $null = New-Item -ItemType Directory -Path $Tmp
+        $script:Vault = [IO.Path]::Combine($Case, 'vault')
+        $ready = [IO.Path]::Combine($Case, 'ready')
+        $script:ImportScript = [IO.Path]::Combine($Case, 'import.ps1')
+        Set-Content -LiteralPath $ImportScript -Encoding utf8 -Value @'
+param([string] $ModulePath, [string] $Public, [string] $Private, [string] $Vault)
+$ErrorActionPreference = 'Stop'
+Import-Module ([IO.Path]::Combine($ModulePath, 'TvmBackupUtils.psd1')) -Force
+$null = Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $Public -PrivateKeyPath $Private -KeySize 2048 -VaultPath $Vault
+"IMPORT-DONE"
+'@
+        # Runs a script in a child pwsh with this case's temp folder; with -Point, kills it when the point is reached.
+        function Invoke-Child([string] $Script, [string[]] $Arguments, [string] $Point) {
+            $info = [System.Diagnostics.ProcessStartInfo]::new((Get-PwshExecutable))
+            foreach ($a in @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', $Script) + $Arguments) { $info.ArgumentList.Add($a) }
+            $info.RedirectStandardOutput = $true
+            $info.RedirectStandardError = $true
+            $info.UseShellExecute = $false
+            $info.Environment['TMPDIR'] = $Tmp
+            $null = $info.Environment.Remove('TVM_VAULT_PATH')
+            if ($Point) { $info.Environment['TVM_TEST_CRASH_POINT'] = $Point; $info.Environment['TVM_TEST_CRASH_READY'] = $ready }
+            $process = [System.Diagnostics.Process]::Start($info)
+            try {
+                $stdout = $process.StandardOutput.ReadToEndAsync()
+                $stderr = $process.StandardError.ReadToEndAsync()
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                while ($Point -and -not [IO.File]::Exists($ready) -and -not $process.HasExited -and $clock.Elapsed.TotalSeconds -lt 60) {
+                    Start-Sleep -Milliseconds 50
+                }
+                $killed = $false
+                if ($Point -and -not $process.HasExited) { $process.Kill($true); $killed = $true }
+                $process.WaitForExit()
+                [pscustomobject]@{ Killed = $killed; Output = @(($stdout.Result + "`n" + $stderr.Result) -split "`r?`n" | Where-Object { $_ -ne '' }) }
+            } finally {
+                if (-not $process.HasExited) { $process.Kill($true); $process.WaitForExit() }
+                $process.Dispose()
+            }
+        }
+        $script:Killed = Invoke-Child $ImportScript @((Get-TvmModulePath), $Keys.Public, $Keys.Private, $Vault) 'import'
+        $script:Left = @(Get-ChildItem -LiteralPath $Tmp -Recurse -Force -File -Filter 'import-*.json')
+        $script:PrivateBody = ((Get-Content -LiteralPath $Keys.Private) | Where-Object { $_ -notlike '-----*' }) -join ''
+    }
+
+    It 'is killed with the plaintext file in the module''s owner-only import folder, named for its process' {
+        $Killed.Killed | Should -BeTrue -Because ($Killed.Output -join "`n")
+        $Left.Count | Should -Be 1
+        $Left[0].Directory.Name | Should -BeLike 'tvmkeys-import-*'
+        $Left[0].Name | Should -Match '^import-\d+-.+\.json$'
+        "$($Left[0].UnixMode)" | Should -Be '-rw-------'
+        "$((Get-Item -LiteralPath $Left[0].DirectoryName -Force).UnixMode)" | Should -Be 'drwx------'
+    }
+
+    It 'is swept by the next command of the module, with a warning naming it' {
+        $next = [IO.Path]::Combine($Case, 'next.ps1')
+        Set-Content -LiteralPath $next -Encoding utf8 -Value @'
+param([string] $ModulePath, [string] $Vault)
+Import-Module ([IO.Path]::Combine($ModulePath, 'TvmBackupUtils.psd1')) -Force
+New-TvmVaultKey -Name after -Type AES -Size 256 -VaultPath $Vault 3>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.WarningRecord]) { "WARN $($_.Message)" } }
+'@
+        $run = Invoke-Child $next @((Get-TvmModulePath), (Join-Path $Case 'vault2'))
+        $warning = @($run.Output | Where-Object { $_ -like 'WARN Removed *' })
+        $warning.Count | Should -Be 1 -Because ($run.Output -join "`n")
+        $warning[0] | Should -BeLike "*$($Left[0].Name)*left by a run of Import-TvmWrappingKeyFromPem that was stopped*"
+        [IO.File]::Exists($Left[0].FullName) | Should -BeFalse
+        # Regular files only: the runtime's FIFOs in a temp folder would block a reader.
+        $holding = @(Get-ChildItem -LiteralPath $Tmp -Recurse -Force -File | Where-Object { "$($_.UnixMode)" -like '-*' } | Where-Object {
+                (Get-Content -LiteralPath $_.FullName -Raw -ErrorAction SilentlyContinue) -match [regex]::Escape($PrivateBody.Substring(0, 64).Replace('+', '-').Replace('/', '_'))
+            })
+        $holding | Should -BeNullOrEmpty -Because 'no file under the temp folder holds the private key any more'
+    }
+}

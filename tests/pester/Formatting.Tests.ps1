@@ -1,8 +1,9 @@
-# Every object the module writes (TvmKey, TvmBackup, TvmKeyRestore; of Test-TVMKeyBackup TvmBackupCheck,
+# Every object the module writes (TvmKey, TvmBackup, TvmKeyRestore of every outcome; of Test-TVMKeyBackup TvmBackupCheck,
 # TvmBackupFinding, TvmKeyCheck, TvmBackupCoverage, TvmKeyDifference; of Get-TVMKeyBackup and
-# Remove-TVMKeyBackup -PassThru TvmBackupInfo) through Format-Table, Format-List and Out-String, as a person
-# reads it: the headers of the views in TvmBackupUtils.Format.ps1xml, the values, a backup's Keys as a count,
-# a check's findings and keys as counts and names, nothing as {...}. For both import paths (the .psd1 loads the views with
+# Remove-TVMKeyBackup -PassThru TvmBackupInfo; of New-TvmWrappingKey TvmWrappingKeyFiles) through Format-Table,
+# Format-List and Out-String, as a person reads it: the headers of the views in TvmBackupUtils.Format.ps1xml, the
+# values, a backup's Keys as a count, a check's findings and keys as counts and names, a restore's Comparison in the
+# list only (the table keeps the five columns runbooks read), nothing as {...}. For both import paths (the .psd1 loads the views with
 # FormatsToProcess, the .psm1 with Update-FormatData). New tests, not a port.
 # Text is rendered with Out-String -Width 300, a wide console, so that nothing is cut at the console's width.
 BeforeDiscovery {
@@ -17,6 +18,8 @@ BeforeDiscovery {
         @{ Set = 'Imported' }
         @{ Set = 'Exists' }
         @{ Set = 'Failed' }
+        @{ Set = 'Conflict' }
+        @{ Set = 'Replaced' }
     )
 }
 
@@ -74,16 +77,28 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
         $restoreVault = New-TestFolder vaultB
         $Objects['Import-TvmWrappingKeyFromPem'] = @(Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $restoreVault 6>$null)
         $backupRoot = New-TestFolder backups
+        # The pre-restore backups of the restores below go to a root of their own, so that $backupRoot holds only the
+        # backups made here (a pre-restore backup may take the next second, which Backup-TVMKeys would then refuse).
+        $preRestore = New-TestFolder pre-restore
         $script:Backup = Backup-TVMKeys $keys.Public $backupRoot -VaultPath $vault 6>$null
-        $Objects['Imported'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $restoreVault 6>$null)
-        $Objects['Exists'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $restoreVault 6>$null 3>$null)
+        $Objects['Imported'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $restoreVault -TargetBackupRootPath $preRestore 6>$null)
+        # Re-run: k1 (AES) is there but not compared (no -PrivateKeyPath), AzureStackTvmAKRootKey is the same key.
+        $Objects['Exists'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $restoreVault -TargetBackupRootPath $preRestore 6>$null 3>$null)
+        # Vault E holds other keys of both names: compared with the wrapping private key, both are in conflict; then
+        # -IfExists Replace replaces both.
+        $conflictVault = New-TestFolder vaultE
+        $null = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath $conflictVault
+        $null = New-TvmVaultKey -Name AzureStackTvmAKRootKey -Type RSA -Size 2048 -VaultPath $conflictVault
+        $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $conflictVault 6>$null
+        $Objects['Conflict'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $conflictVault -PrivateKeyPath $keys.Private -TargetBackupRootPath $preRestore -ErrorAction SilentlyContinue 6>$null 3>$null)
+        $Objects['Replaced'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $conflictVault -PrivateKeyPath $keys.Private -IfExists Replace -Force -TargetBackupRootPath $preRestore 6>$null 3>$null)
         # A second backup whose k1 file is damaged: k1 Failed, AzureStackTvmAKRootKey Imported.
         Start-Sleep -Milliseconds 1100
         $damaged = Backup-TVMKeys $keys.Public $backupRoot -VaultPath $vault 6>$null
         Set-Content -LiteralPath (Join-Path $damaged.Path 'AES/k1_256.json') -Value 'not a key file'
         $failVault = New-TestFolder vaultC
         $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $failVault 6>$null
-        $Objects['Failed'] = @(Import-TVMKeys $damaged.Path TvmWrap -VaultPath $failVault -ErrorAction SilentlyContinue 6>$null)
+        $Objects['Failed'] = @(Import-TVMKeys $damaged.Path TvmWrap -VaultPath $failVault -TargetBackupRootPath $preRestore -ErrorAction SilentlyContinue 6>$null)
 
         # Test-TVMKeyBackup: the first backup checked deeply against its own vault (Valid, covered); the same backup
         # against vault D, whose k1 is another key, which has k3 and lacks AzureStackTvmAKRootKey (one key of each
@@ -104,6 +119,13 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
         $null = New-Item -ItemType Directory -Path (Join-Path $inventory '.20200101000000.partial/AES') -Force
         $script:Listed = @(Get-TVMKeyBackup $inventory)
         $script:Removed = @(Remove-TVMKeyBackup $inventory -KeepLast 1 -Confirm:$false -PassThru)
+        # New-TvmWrappingKey: a plain pair and one with an encrypted private key.
+        $pairFolder = New-TestFolder pairs
+        $password = ConvertTo-SecureString 'test password' -AsPlainText -Force
+        $script:Pairs = @(
+            New-TvmWrappingKey (Join-Path $pairFolder plain.pub.pem) (Join-Path $pairFolder plain.pem) 6>$null
+            New-TvmWrappingKey (Join-Path $pairFolder sealed.pub.pem) (Join-Path $pairFolder sealed.pem) -Password $password 6>$null
+        )
     }
 
     AfterAll {
@@ -176,38 +198,74 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
             $lines[0] | Should -Match '^Name\s+Type\s+Size\s+Outcome\s+Message$'
             $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+$'
             foreach ($restore in $objects) {
-                $cells = @($restore.Name, $restore.Type, $restore.Size, $restore.Outcome)
-                if ($restore.Message) { $cells += $restore.Message }
-                @($lines | Where-Object { $_ -match (Get-RowPattern $cells) }).Count | Should -Be 1 -Because "the row of $($restore.Name)"
+                $pattern = (Get-RowPattern @($restore.Name, $restore.Type, $restore.Size, $restore.Outcome)).TrimEnd('$')
+                # The message is the last column: a long one (a conflict's) may be cut at the line's end; its beginning shows.
+                if ($restore.Message -and $restore.Message.Length -le 200) { $pattern += '\s+' + [regex]::Escape($restore.Message) + '$' }
+                elseif ($restore.Message) { $pattern += '\s+' + [regex]::Escape($restore.Message.Substring(0, 100)) + '.*$' }
+                else { $pattern += '$' }
+                @($lines | Where-Object { $_ -match $pattern }).Count | Should -Be 1 -Because "the row of $($restore.Name)"
             }
             $lines.Count | Should -Be 4
             $lines -join "`n" | Should -Not -Match '[{}]'
+            $lines[0] | Should -Not -Match 'Comparison' -Because 'the table keeps its five columns'
         }
 
-        It 'with outcome <Set>, through Format-List, shows Name, Type, Size, Outcome, Message, File and ErrorId with their values' -ForEach $RestoreSets {
+        It 'with outcome <Set>, through Format-List, shows Name, Type, Size, Outcome, Comparison (when there is one), Message, File and ErrorId with their values' -ForEach $RestoreSets {
             $objects = $Objects[$Set]
             $lines = @(Get-PrintedLine $objects 'Format-List')
-            foreach ($restore in $objects) {
-                foreach ($property in 'Name', 'Type', 'Size', 'Outcome', 'File') {
-                    $lines | Where-Object { $_ -match (Get-ListPattern $property $restore.$property) } | Should -Not -BeNullOrEmpty -Because "$property of $($restore.Name)"
-                }
-                if ($restore.Message) {
-                    $lines | Where-Object { $_ -match (Get-ListPattern 'Message' $restore.Message) } | Should -Not -BeNullOrEmpty
-                }
-                if ($restore.ErrorId) {
-                    $lines | Where-Object { $_ -match (Get-ListPattern 'ErrorId' $restore.ErrorId) } | Should -Not -BeNullOrEmpty
+            $lines -join "`n" | Should -Not -Match '[{}]'
+            # One item per "Label : value"; a long value wraps onto indented lines, joined to it here. Values are
+            # compared without blanks, since a line may break at a blank.
+            $items = [System.Collections.Generic.List[object]]::new()
+            foreach ($line in $lines) {
+                if ($line -match '^(\w+)\s*:\s?(.*)$') { $items.Add([pscustomobject]@{ Label = $Matches[1]; Value = $Matches[2] }) }
+                else { $items[$items.Count - 1].Value += $line.Trim() }
+            }
+            $groups = @(for ($i = 0; $i -lt $items.Count; $i++) { if ($items[$i].Label -eq 'Name') { , @($items | Select-Object -Skip $i -First 8) } })
+            $groups.Count | Should -Be $objects.Count
+            for ($i = 0; $i -lt $objects.Count; $i++) {
+                $restore = $objects[$i]
+                $expected = [ordered]@{ Name = $restore.Name; Type = $restore.Type; Size = $restore.Size; Outcome = $restore.Outcome }
+                if ($null -ne $restore.Comparison) { $expected['Comparison'] = $restore.Comparison }
+                $expected['Message'] = $restore.Message; $expected['File'] = $restore.File; $expected['ErrorId'] = $restore.ErrorId
+                $shown = @($groups[$i] | Select-Object -First $expected.Count)
+                @($shown.Label) | Should -Be @($expected.Keys) -Because "the list of $($restore.Name) shows these, in this order (Comparison only for a key the vault held)"
+                foreach ($item in $shown) {
+                    ($item.Value -replace '\s', '') | Should -Be ("$($expected[$item.Label])" -replace '\s', '') -Because "$($item.Label) of $($restore.Name)"
                 }
             }
-            $lines.Count | Should -Be (7 * $objects.Count)
-            $lines -join "`n" | Should -Not -Match '[{}]'
+            $items.Count | Should -Be (7 * $objects.Count + @($objects | Where-Object { $null -ne $_.Comparison }).Count)
         }
 
-        It 'says why (<Set>): Exists and Failed carry a message, Failed the ErrorId KeyFileInvalid' -ForEach $RestoreSets {
-            $restore = @($Objects[$Set] | Where-Object Outcome -EQ $Set)[0]
-            switch ($Set) {
-                'Imported' { $restore.Message | Should -BeNullOrEmpty; $restore.ErrorId | Should -BeNullOrEmpty }
-                'Exists' { $restore.Message | Should -Be "Key $($restore.Name) already exists in the vault; it was left as it is and not imported."; $restore.ErrorId | Should -BeNullOrEmpty }
-                'Failed' { $restore.Message | Should -Match 'is not a valid key file'; $restore.ErrorId | Should -Be 'KeyFileInvalid' }
+        It 'says why (<Set>): Exists, Conflict, Replaced and Failed carry a message, Conflict and Failed an ErrorId, a key the vault held a Comparison' -ForEach $RestoreSets {
+            $restores = @($Objects[$Set] | Where-Object Outcome -EQ $Set)
+            $restores.Count | Should -BeGreaterThan 0
+            $original = 'Key {0} already exists in the vault; it was left as it is and not imported.'
+            foreach ($restore in $restores) {
+                switch ($Set) {
+                    'Imported' { $restore.Message | Should -BeNullOrEmpty; $restore.ErrorId | Should -BeNullOrEmpty; $restore.Comparison | Should -BeNullOrEmpty }
+                    'Exists' {
+                        $restore.ErrorId | Should -BeNullOrEmpty
+                        if ($restore.Type -eq 'RSA') {
+                            $restore.Comparison | Should -Be 'Same' -Because 'an RSA key is compared by its public key'
+                            $restore.Message | Should -Be ($original -f $restore.Name)
+                        } else {
+                            $restore.Comparison | Should -Be 'NotCompared' -Because 'an AES key is compared only with -PrivateKeyPath'
+                            $restore.Message | Should -BeLike (($original -f $restore.Name) + ' It was not compared*-PrivateKeyPath).')
+                        }
+                    }
+                    'Conflict' {
+                        $restore.Comparison | Should -Be 'Different'
+                        $restore.ErrorId | Should -Be 'KeyConflict'
+                        $restore.Message | Should -BeLike "The vault's*$($restore.Name) is not the*in the backup*"
+                    }
+                    'Replaced' {
+                        $restore.Comparison | Should -Be 'Different'
+                        $restore.ErrorId | Should -BeNullOrEmpty
+                        $restore.Message | Should -Be "The vault's key was removed and the backup's imported."
+                    }
+                    'Failed' { $restore.Message | Should -Match 'is not a valid key file'; $restore.ErrorId | Should -Be 'KeyFileInvalid' }
+                }
             }
         }
     }
@@ -368,6 +426,35 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
             Assert-ListLine $lines ([ordered]@{ Path = $Listed[2].Path; Status = 'Partial'; Keys = 0; CreatedUtc = '' }) 'the partial folder'
             $lines.Count | Should -Be (9 * $Listed.Count)
             $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+    }
+
+    Context 'TvmWrappingKeyFiles (New-TvmWrappingKey)' {
+        It 'by default (Out-String) and through Format-List, is a list of PublicKeyPath, PrivateKeyPath, KeySize, Encrypted and Fingerprint, the paths in full' -ForEach @(@{ Way = 'Out-String' }, @{ Way = 'Format-List' }) {
+            $Pairs.Encrypted | Should -Be @($false, $true)
+            $lines = @(Get-PrintedLine $Pairs $Way)
+            foreach ($pair in $Pairs) {
+                $pair.Fingerprint | Should -Match '^[0-9a-f]{32}$'
+                Assert-ListLine $lines ([ordered]@{
+                        PublicKeyPath = $pair.PublicKeyPath; PrivateKeyPath = $pair.PrivateKeyPath; KeySize = 2048
+                        Encrypted = $pair.Encrypted; Fingerprint = $pair.Fingerprint
+                    }) $pair.PrivateKeyPath
+            }
+            @($lines | ForEach-Object { ($_ -split '\s*:', 2)[0] } | Select-Object -First 5) | Should -Be @('PublicKeyPath', 'PrivateKeyPath', 'KeySize', 'Encrypted', 'Fingerprint')
+            $lines.Count | Should -Be (5 * $Pairs.Count)
+            $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+
+        It 'through Format-Table, is a table with the headers KeySize, Encrypted, Fingerprint, PublicKeyPath, PrivateKeyPath and a row per key pair' {
+            $lines = @(Get-PrintedLine $Pairs 'Format-Table')
+            $lines[0] | Should -Match '^KeySize\s+Encrypted\s+Fingerprint\s+PublicKeyPath\s+PrivateKeyPath$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+$'
+            foreach ($pair in $Pairs) {
+                # KeySize is aligned right: the row may start with blanks.
+                $pattern = '^\s*' + (Get-RowPattern 2048, $pair.Encrypted, $pair.Fingerprint, $pair.PublicKeyPath, $pair.PrivateKeyPath).Substring(1)
+                @($lines | Where-Object { $_ -match $pattern }).Count | Should -Be 1 -Because "the row of $($pair.PrivateKeyPath)"
+            }
+            $lines.Count | Should -Be (2 + $Pairs.Count)
         }
     }
 }

@@ -1,8 +1,12 @@
 # The help of the cmdlets (ps-module/en-US/TvmBackupUtils.dll-Help.xml, read by Get-Help) and argument completion.
 # New tests (no xunit class before them): every cmdlet has a synopsis, a description, a description of every
 # parameter it declares, matching what the cmdlet declares, and at least two examples with code and remarks (three for
-# the commands on backups: Test-TVMKeyBackup, Get-TVMKeyBackup, Remove-TVMKeyBackup); the examples bind to the
-# cmdlets' real parameters; TabExpansion2 completes the parameters that have a ValidateSet.
+# the commands on backups: Test-TVMKeyBackup, Get-TVMKeyBackup, Remove-TVMKeyBackup, and for New-TvmWrappingKey and
+# Remove-TvmWrappingKey); the
+# examples bind to the cmdlets' real parameters, and take every -Password from Read-Host -AsSecureString; the help of a
+# parameter with a ValidateSet names each value; the help names the ErrorIds and outcomes of the restore, the wrapping
+# key pair and the selective backup, and Import-TVMKeys shows the steps of a safe restore; TabExpansion2 completes the
+# parameters that have a ValidateSet.
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-TvmModule
@@ -49,9 +53,9 @@ BeforeAll {
 }
 
 Describe 'The module''s cmdlets' {
-    It 'are the nine cmdlets whose help these tests check' {
+    It 'are the eleven cmdlets whose help these tests check' {
         $Cmdlets | Should -Be @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem',
-            'New-TvmImportJson', 'New-TvmVaultKey', 'Remove-TVMKeyBackup', 'Test-TVMKeyBackup')
+            'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
     }
 }
 
@@ -133,6 +137,65 @@ Describe 'The help of each parameter' {
         $wildcards = @($meta.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] }).Count -gt 0
         $p.globbing | Should -Be ([string]$wildcards).ToLowerInvariant()
     }
+
+    It '<Command> -<Parameter> names every value of its ValidateSet in its description' -ForEach $ValidateSets {
+        $text = Get-HelpText (Get-ParameterHelp $Command $Parameter).description
+        foreach ($value in $Values) {
+            $text | Should -Match "\b$([regex]::Escape($value))\b" -Because "the help of $Command -$Parameter says what $value does"
+        }
+    }
+}
+
+Describe 'What the help says of the restore, the wrapping key pair and the selective backup' {
+    It '<Command> names the ErrorId <ErrorId> in its notes' -ForEach @(
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'KeysExist' }
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'KeyNotInBackup' }
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'TargetBackupFailed' }
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'KeyConflict' }
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'KeyImportFailed' }
+        @{ Command = 'Import-TVMKeys'; ErrorId = 'PemPasswordWrong' }
+        @{ Command = 'Backup-TVMKeys'; ErrorId = 'KeyNotInVault' }
+        @{ Command = 'Import-TvmWrappingKeyFromPem'; ErrorId = 'PemPasswordWrong' }
+        @{ Command = 'Import-TvmWrappingKeyFromPem'; ErrorId = 'PemEncrypted' }
+        @{ Command = 'New-TvmWrappingKey'; ErrorId = 'WrappingKeyFileExists' }
+        @{ Command = 'New-TvmWrappingKey'; ErrorId = 'InvalidPath' }
+        @{ Command = 'Remove-TvmWrappingKey'; ErrorId = 'NotAWrappingKey' }
+        @{ Command = 'Remove-TvmWrappingKey'; ErrorId = 'KeyNotFound' }
+    ) {
+        Get-HelpText (Get-Help $Command -Full).alertSet.alert | Should -Match "\b$ErrorId\b"
+    }
+
+    It 'Import-TVMKeys names every Outcome and Comparison of a TvmKeyRestore in its output' {
+        $text = Get-HelpText (Get-Help Import-TVMKeys -Full).returnValues.returnValue.description
+        foreach ($word in 'Imported', 'Replaced', 'Exists', 'Conflict', 'Skipped', 'Failed', 'Same', 'Different', 'NotCompared') {
+            $text | Should -Match "\b$word\b" -Because "a TvmKeyRestore can say $word"
+        }
+    }
+
+    It 'Import-TVMKeys -WhatIf names the actions its plan shows' {
+        $text = Get-HelpText (Get-ParameterHelp Import-TVMKeys WhatIf).description
+        foreach ($action in 'Back up the target vault before the restore', 'Import key into the vault', 'Replace key in the vault') {
+            $text | Should -BeLike "*$action*"
+        }
+    }
+
+    It 'Remove-TvmWrappingKey -WhatIf names the action its keyPending question shows' {
+        Get-HelpText (Get-ParameterHelp Remove-TvmWrappingKey WhatIf).description | Should -BeLike '*Remove the wrapping key from the vault*'
+    }
+
+    It '<Command> links to Remove-TvmWrappingKey' -ForEach @(
+        @{ Command = 'Import-TVMKeys' }
+        @{ Command = 'Import-TvmWrappingKeyFromPem' }
+    ) {
+        @((Get-Help $Command -Full).relatedLinks.navigationLink | ForEach-Object linkText) | Should -Contain 'Remove-TvmWrappingKey'
+    }
+
+    It 'New-TvmWrappingKey says which PEM types it writes and how the private key is encrypted' {
+        $text = Get-HelpText (Get-Help New-TvmWrappingKey -Full).description
+        foreach ($fact in 'BEGIN RSA PUBLIC KEY', 'BEGIN PRIVATE KEY', 'BEGIN ENCRYPTED PRIVATE KEY', 'PBKDF2-HMAC-SHA256', '600,000', 'AES-256-CBC', 'Windows PowerShell 5.1', 'WrappingKeyFileExists') {
+            $text | Should -BeLike "*$fact*"
+        }
+    }
 }
 
 Describe 'Get-Help <_> -Examples' -ForEach $Cmdlets {
@@ -152,8 +215,8 @@ Describe 'Get-Help <_> -Examples' -ForEach $Cmdlets {
         }
     }
 
-    It 'shows at least two examples (three for a command on backups)' {
-        $least = if ($command -like '*-TVMKeyBackup') { 3 } else { 2 }
+    It 'shows at least two examples (three for a command on backups, and for New-TvmWrappingKey and Remove-TvmWrappingKey)' {
+        $least = if ($command -like '*-TVMKeyBackup' -or $command -in 'New-TvmWrappingKey', 'Remove-TvmWrappingKey') { 3 } else { 2 }
         $examples.Count | Should -BeGreaterOrEqual $least
     }
 
@@ -179,6 +242,52 @@ Describe 'Get-Help <_> -Examples' -ForEach $Cmdlets {
                 $problems | Should -BeNullOrEmpty -Because "$($example.title) calls $($call.Ast.Extent.Text)"
             }
         }
+    }
+
+    It 'takes every -Password from Read-Host -AsSecureString in the same example, never from text in it' {
+        foreach ($example in $examples) {
+            $code = "$($example.code)"
+            $code | Should -Not -Match 'AsPlainText' -Because "$($example.title) shows no password in clear"
+            foreach ($call in @(Get-ModuleCall $code)) {
+                $binding = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($call.Ast, $true)
+                if (-not $binding.BoundParameters.ContainsKey('Password')) { continue }
+                $value = $binding.BoundParameters['Password'].Value
+                $value | Should -BeOfType ([System.Management.Automation.Language.VariableExpressionAst]) -Because "$($example.title) passes -Password as a variable"
+                $name = [regex]::Escape($value.VariablePath.UserPath)
+                $code | Should -Match ('\$' + $name + '\s*=\s*Read-Host\b[^\r\n]*-AsSecureString') -Because "$($example.title) reads `$$($value.VariablePath.UserPath) with Read-Host -AsSecureString"
+            }
+        }
+    }
+}
+
+Describe 'The examples of Import-TVMKeys' {
+    BeforeAll {
+        # Per example: the parameters bound in its Import-TVMKeys calls, and whether Get-VM is piped into one.
+        $script:RestoreExamples = @(foreach ($example in @((Get-Help Import-TVMKeys -Examples).examples.example)) {
+                $ast = [System.Management.Automation.Language.Parser]::ParseInput("$($example.code)", [ref]$null, [ref]$null)
+                $calls = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] -and $args[0].GetCommandName() -eq 'Import-TVMKeys' }, $true))
+                $bound = @(foreach ($call in $calls) { [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($call, $true).BoundParameters.Keys })
+                $fromVm = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.PipelineAst] }, $true) | Where-Object {
+                        $names = @($_.PipelineElements | ForEach-Object { if ($_ -is [System.Management.Automation.Language.CommandAst]) { $_.GetCommandName() } })
+                        $names.Count -ge 2 -and $names[0] -eq 'Get-VM' -and $names -contains 'Import-TVMKeys'
+                    }).Count -gt 0
+                [pscustomobject]@{ Title = $example.title; Bound = $bound; FromVm = $fromVm }
+            })
+    }
+
+    It 'show the restore of one VM from Get-VM, with -BackupPath by name' {
+        @($RestoreExamples | Where-Object { $_.FromVm -and $_.Bound -contains 'BackupPath' }).Count | Should -BeGreaterThan 0
+    }
+
+    It 'show the step <Step> of a safe restore' -ForEach @(
+        @{ Step = 'a dry run with -IfExists Fail -WhatIf'; Parameters = @('IfExists', 'WhatIf') }
+        @{ Step = 'a restore to the same instance with -ReplaceAttestationRootKey'; Parameters = @('ReplaceAttestationRootKey') }
+        @{ Step = 'the removal of the wrapping key with -RemoveWrappingKey'; Parameters = @('RemoveWrappingKey') }
+        @{ Step = 'the comparison of AES keys with -PrivateKeyPath -Password'; Parameters = @('PrivateKeyPath', 'Password') }
+        @{ Step = 'the replacement of one key with -KeyName -IfExists Replace'; Parameters = @('KeyName', 'IfExists') }
+    ) {
+        $shown = @($RestoreExamples | Where-Object { $bound = $_.Bound; @($Parameters | Where-Object { $bound -notcontains $_ }).Count -eq 0 })
+        $shown.Count | Should -BeGreaterThan 0 -Because "an example of Import-TVMKeys shows $Step"
     }
 }
 
@@ -218,6 +327,11 @@ Describe 'Argument completion with TabExpansion2' {
         @{ Line = 'Test-TVMKeyBackup -Priv'; Expected = @('-PrivateKeyPath') }
         @{ Line = 'Get-TVMKeyBackup -Lat'; Expected = @('-Latest') }
         @{ Line = 'Remove-TVMKeyBackup -Keep'; Expected = @('-KeepLast') }
+        @{ Line = 'New-TvmWrappingKey -Pub'; Expected = @('-PublicKeyPath') }
+        @{ Line = 'Import-TVMKeys -IfE'; Expected = @('-IfExists') }
+        @{ Line = 'Import-TVMKeys -RemoveW'; Expected = @('-RemoveWrappingKey') }
+        @{ Line = 'Import-TvmWrappingKeyFromPem -Pass'; Expected = @('-Password') }
+        @{ Line = 'Remove-TvmWrappingKey -Pass'; Expected = @('-PassThru') }
     ) {
         Get-Completion $Line | Should -Be $Expected
     }

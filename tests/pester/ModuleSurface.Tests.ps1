@@ -13,14 +13,14 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $script:Cmdlets = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Test-TVMKeyBackup')
+    $script:Cmdlets = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
 }
 
 Describe 'Import-Module' {
     # By the manifest the commands are the binary cmdlets; by the .psm1, as the original's runbooks import it,
     # they are functions of the same names and parameters that end the script on failure, as the original's
     # `throw` did (ps-module/TvmBackupUtils.psm1; Runbook.Tests.ps1).
-    It 'by <_> exports exactly the ten commands and the Generate-ImportJsonFromPEM alias, without a warning or an error' -ForEach $ImportPaths {
+    It 'by <_> exports exactly the eleven commands and the Generate-ImportJsonFromPEM alias, without a warning or an error' -ForEach $ImportPaths {
         Remove-Module TvmBackupUtils -ErrorAction SilentlyContinue
         $path = Join-Path (Get-TvmModulePath) "TvmBackupUtils.$_"
         Import-Module $path -Force -WarningVariable warnings -ErrorVariable errors -ErrorAction Stop
@@ -33,7 +33,7 @@ Describe 'Import-Module' {
         $alias.Count | Should -Be 1
         $alias[0].Name | Should -Be 'Generate-ImportJsonFromPEM'
         $alias[0].ResolvedCommand.Name | Should -Be 'New-TvmImportJson'
-        $commands.Count | Should -Be 11 -Because 'no functions, no stray commands'
+        $commands.Count | Should -Be 12 -Because 'no functions, no stray commands'
     }
 
     It 'of .\TvmBackupUtils.psm1 from the module folder, as runbooks write it, makes the commands available' {
@@ -51,7 +51,7 @@ Describe 'Import-Module' {
     It 'twice with -Force keeps the commands working' {
         Import-TvmModule -By psm1
         Import-Module (Join-Path (Get-TvmModulePath) 'TvmBackupUtils.psm1') -Force
-        @(Get-Command -Module TvmBackupUtils).Count | Should -Be 11
+        @(Get-Command -Module TvmBackupUtils).Count | Should -Be 12
         $key = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath (New-TestFolder vault)
         $key.Name | Should -Be 'k1'
     }

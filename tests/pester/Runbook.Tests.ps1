@@ -23,7 +23,7 @@ BeforeDiscovery {
             Call = 'Get-TvmVaultKey -VaultPath $NotAVault'; Words = 'it has no valid tvmvault.json' }
     )
     $script:ImportPaths = @('psm1', 'psd1')
-    $script:CommandNames = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Test-TVMKeyBackup')
+    $script:CommandNames = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
     # How Import-TVMKeys is called in the comparisons of the .psm1's functions with the cmdlets.
     $script:RestoreVariants = @(
         @{ Variant = 'no common parameter' }
@@ -409,7 +409,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         Remove-Module TvmBackupUtils -ErrorAction SilentlyContinue
     }
 
-    It 'are ten functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
+    It 'are eleven functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
         $commands = @(Get-Command -Module TvmBackupUtils)
         @($commands | Where-Object CommandType -EQ Function | ForEach-Object Name | Sort-Object) | Should -Be ($CommandNames | Sort-Object)
         $alias = @($commands | Where-Object CommandType -EQ Alias)
@@ -417,7 +417,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         $alias[0].Name | Should -Be 'Generate-ImportJsonFromPEM'
         $alias[0].ResolvedCommand.Name | Should -Be 'New-TvmImportJson'
         $alias[0].ResolvedCommand.CommandType | Should -Be 'Function'
-        $commands.Count | Should -Be 11
+        $commands.Count | Should -Be 12
     }
 
     It '<_> has the parameters of its cmdlet: names, types, aliases, sets, positions, mandatory and pipeline binding' -ForEach $CommandNames {

@@ -84,6 +84,12 @@ namespace TvmBackupUtils.Api
     }
 
     [DataContract]
+    internal sealed class RemoveWrappingKeyRequest
+    {
+        [DataMember(Name = "keyName")] internal string KeyName { get; set; } = string.Empty;
+    }
+
+    [DataContract]
     internal sealed class ImportJsonRequest
     {
         [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;

@@ -156,9 +156,23 @@ namespace TvmBackupUtils.Commands
             if (action.StartsWith("Replace", StringComparison.Ordinal) && !Force.IsPresent && !_replaceAll)
             {
                 bool yesToAll = _replaceAll, noToAll = false;
-                bool go = ShouldContinue(
-                    $"Replace the key {key.Name} in the vault with the backup's? The vault's key is removed first (the pre-restore backup holds it).",
-                    "Replace a key", ref yesToAll, ref noToAll);
+                bool go;
+                try
+                {
+                    go = ShouldContinue(
+                        $"Replace the key {key.Name} in the vault with the backup's? The vault's key is removed first (the pre-restore backup holds it).",
+                        "Replace a key", ref yesToAll, ref noToAll);
+                }
+                catch (Exception e) when (e is PSInvalidOperationException || e is NullReferenceException
+                                          || e is System.Management.Automation.Host.HostException || e is InvalidOperationException)
+                {
+                    // A host that cannot ask (a script, -NonInteractive): say how to replace without asking.
+                    var failure = new InvalidOperationException(
+                        $"Replacing the key {key.Name} needs a confirmation, and this session cannot ask for one. Nothing was replaced. " +
+                        "Add -Force to replace without asking (the target vault is backed up first either way).", e);
+                    ThrowTerminatingError(new ErrorRecord(failure, "ReplaceNeedsConfirmation", ErrorCategory.InvalidOperation, key.Name));
+                    throw;
+                }
                 _replaceAll = yesToAll;
                 return go;
             }

@@ -110,6 +110,7 @@ namespace TvmBackupUtils.Native
         internal SecretCommandFn GenerateWrappingKey { get; }
         internal CommandFn BackupList { get; }
         internal CommandFn BackupRemove { get; }
+        internal CommandFn RemoveWrappingKey { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -149,6 +150,7 @@ namespace TvmBackupUtils.Native
             GenerateWrappingKey = Bind<SecretCommandFn>("tvm_generate_wrapping_key");
             BackupList = Bind<CommandFn>("tvm_backup_list");
             BackupRemove = Bind<CommandFn>("tvm_backup_remove");
+            RemoveWrappingKey = Bind<CommandFn>("tvm_remove_wrapping_key");
         }
 
         /// <summary>Copies a buffer the engine handed out into managed memory and frees it.</summary>
