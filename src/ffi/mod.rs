@@ -377,6 +377,26 @@ unsafe fn command<Req: DeserializeOwned, Res: Serialize>(
     })
 }
 
+/// Runs one command that needs no vault: the body shared by the vault-less exports with events.
+///
+/// # Safety
+/// As for [`tvm_backup`], without the vault.
+unsafe fn vaultless<Req: DeserializeOwned, Res: Serialize>(
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+    run: impl FnOnce(&Req, &mut dyn Events) -> crate::Result<Res>,
+) -> TvmStatus {
+    boundary(out, || {
+        // SAFETY: caller's guarantee on `request`.
+        let req = unsafe { self::request::<Req>(request, request_len)? };
+        let mut events = SinkEvents { sink, context };
+        result(&run(&req, &mut events)?)
+    })
+}
+
 /// Backs up every AES and RSA key of `vault` into a new timestamped backup (Backup-TVMKeys).
 /// Request `api::backup::BackupRequest`; result `api::backup::BackupResult`. Events: message, warning,
 /// progress.
@@ -566,12 +586,8 @@ pub unsafe extern "C" fn tvm_backup_list(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(out, || {
-        // SAFETY: caller's guarantee on `request`.
-        let req = unsafe { self::request(request, request_len)? };
-        let mut events = SinkEvents { sink, context };
-        result(&api::inventory::list(&req, &mut events)?)
-    })
+    // SAFETY: forwarded.
+    unsafe { vaultless(request, request_len, sink, context, out, api::inventory::list) }
 }
 
 /// Removes backups of a backup root (Remove-TVMKeyBackup). Request `api::inventory::RemoveBackupsRequest`;
@@ -589,12 +605,8 @@ pub unsafe extern "C" fn tvm_backup_remove(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(out, || {
-        // SAFETY: caller's guarantee on `request`.
-        let req = unsafe { self::request(request, request_len)? };
-        let mut events = SinkEvents { sink, context };
-        result(&api::inventory::remove(&req, &mut events)?)
-    })
+    // SAFETY: forwarded.
+    unsafe { vaultless(request, request_len, sink, context, out, api::inventory::remove) }
 }
 
 /// Writes a new wrapping key pair as PEM files (New-TvmWrappingKey). Request

@@ -302,7 +302,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
             $pre.Status | Should -Be 'Complete'
             $pre.Purpose | Should -Be 'preRestore'
             $pre.KeyCount | Should -Be 0 -Because 'vault B held only the wrapping key, which a pre-restore backup leaves out'
-            $pre.Label | Should -BeLike 'pre-restore backup of the local vault * before restoring *'
+            $pre.Label | Should -BeExactly "pre-restore backup of the target vault before restoring $(Split-Path $b.Path -Leaf)"
             (Get-TVMKeyBackup -BackupRootPath $Root -Latest).Path | Should -Be $b.Path
         }
 
