@@ -106,7 +106,9 @@ Describe 'Relative paths' {
         Assert-Clean $run
         $run.Host[0] | Should -BeExactly ('Importing TVM  keys from .\backups\' + [IO.Path]::GetFileName($prepare.Output[0].Path))
         $typed = [IO.Path]::Combine($rel, 'AES', 'k1_256.json')
-        $run.Host[1] | Should -BeExactly "Importing key k1 with size 256 from AES folder path = $typed"
+        # Between the two: the pre-restore backup of vault B, into the backup root of the backup restored.
+        $run.Host[1] | Should -BeLike "The target vault was backed up to $([IO.Path]::Combine($loc, 'backups'))* before the restore (a pre-restore backup)."
+        $run.Host[2] | Should -BeExactly "Importing key k1 with size 256 from AES folder path = $typed"
     }
 
     It 'with forward slashes resolve under the location' {
@@ -331,9 +333,14 @@ Describe 'The wrapping key import' {
         $run.Host[0] | Should -Match 'at temporary location (.+)\.\.\.$' -Because (Format-Captured $run)
         $null = $run.Host[0] -match 'at temporary location (.+)\.\.\.$'
         $tempFile = $Matches[1]
-        [IO.Path]::GetDirectoryName([IO.Path]::GetFullPath($tempFile)) | Should -Be ([IO.Path]::GetFullPath($run.Tmp))
+        # In the module's owner-only folder of the temp folder, named for the process (a killed run's is swept later).
+        $folder = [IO.Path]::GetDirectoryName([IO.Path]::GetFullPath($tempFile))
+        [IO.Path]::GetDirectoryName($folder) | Should -Be ([IO.Path]::GetFullPath($run.Tmp).TrimEnd([IO.Path]::DirectorySeparatorChar))
+        [IO.Path]::GetFileName($folder) | Should -BeLike 'tvmkeys-import-*'
+        [IO.Path]::GetFileName($tempFile) | Should -Match '^import-\d+-.+\.json$'
         $tempFile | Should -Not -Exist
-        Get-Entries $run.Tmp | Should -BeNullOrEmpty
+        @(Get-ChildItem -LiteralPath $run.Tmp -Recurse -Force -File) | Should -BeNullOrEmpty -Because 'only the empty folder stays'
+        @(Get-ChildItem -LiteralPath $run.Tmp -Force | ForEach-Object Name) | Should -Be @([IO.Path]::GetFileName($folder))
     }
 
     It 'with -WhatIf writes no key and nothing in the temp folder' {
