@@ -151,7 +151,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
 
         It 'leaves no partial folder in the backup root' {
             $b = Get-RequiredBackup
-            $entries = Get-EntryNames $Root
+            $entries = Get-EntryNames $Root | Get-OrdinalSorted
             # The backup, and the pre-restore backup Import-TVMKeys took of vault B before it wrote (see below).
             $entries | Should -BeExactly (@([IO.Path]::GetFileName($b.Path), (Get-PreRestoreName)) | Get-OrdinalSorted)
             @($entries | Where-Object { $_ -like '*partial*' -or $_.StartsWith('.') }) | Should -BeNullOrEmpty
