@@ -436,18 +436,12 @@ pub unsafe extern "C" fn tvm_restore(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(out, || {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, req) = unsafe { (vault_arg(vault)?, self::request::<api::restore::RestoreRequest>(request, request_len)?) };
-        // SAFETY: caller's guarantee on `secret`.
-        let password = unsafe { secret_arg(secret, secret_len) };
-        let mut events = SinkEvents { sink, context };
-        // -WhatIf writes nothing anywhere, not even the removal of a leftover.
-        if !req.what_if {
-            crate::sweep::sweep(&mut events);
-        }
-        result(&api::restore::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
-    })
+    // SAFETY: forwarded. -WhatIf writes nothing anywhere, not even the removal of a leftover.
+    unsafe {
+        secret_command(vault, VaultUse::Required, request, request_len, secret, secret_len, sink, context, out, |r: &api::restore::RestoreRequest| !r.what_if, |v, r, p, e| {
+            api::restore::run(required(v)?, r, p, e)
+        })
+    }
 }
 
 /// Imports an RSA key pair from PEM files into `vault` as a wrapping key (Import-TvmWrappingKeyFromPem).
@@ -467,15 +461,12 @@ pub unsafe extern "C" fn tvm_import_wrapping_key(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(out, || {
-        // SAFETY: caller's guarantees, forwarded.
-        let (vault, req) = unsafe { (vault_arg(vault)?, self::request(request, request_len)?) };
-        // SAFETY: caller's guarantee on `secret`.
-        let password = unsafe { secret_arg(secret, secret_len) };
-        let mut events = SinkEvents { sink, context };
-        crate::sweep::sweep(&mut events);
-        result(&api::wrapping_key::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        secret_command(vault, VaultUse::Required, request, request_len, secret, secret_len, sink, context, out, |_| true, |v, r, p, e| {
+            api::wrapping_key::run(required(v)?, r, p, e)
+        })
+    }
 }
 
 /// Writes the NO_KEY_WRAP import file of a PEM key pair (Generate-ImportJsonFromPEM). Request
@@ -554,21 +545,8 @@ pub unsafe extern "C" fn tvm_verify(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
-    boundary(out, || {
-        // SAFETY: caller's guarantee on `request`.
-        let req: api::verify::VerifyRequest = unsafe { self::request(request, request_len)? };
-        let vault = if vault.is_null() {
-            None
-        } else {
-            // SAFETY: a non-NULL vault is a live handle per the caller's guarantee.
-            Some(unsafe { vault_arg(vault)? })
-        };
-        // SAFETY: caller's guarantee on `secret`.
-        let password = unsafe { secret_arg(secret, secret_len) };
-        let mut events = SinkEvents { sink, context };
-        crate::sweep::sweep(&mut events);
-        result(&api::verify::run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
-    })
+    // SAFETY: forwarded.
+    unsafe { secret_command(vault, VaultUse::Optional, request, request_len, secret, secret_len, sink, context, out, |_| true, api::verify::run) }
 }
 
 /// Lists the backups of a backup root, newest first (Get-TVMKeyBackup). Request
@@ -627,13 +605,68 @@ pub unsafe extern "C" fn tvm_generate_wrapping_key(
     context: *mut c_void,
     out: *mut TvmBuffer,
 ) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe {
+        secret_command(_vault, VaultUse::Ignored, request, request_len, secret, secret_len, sink, context, out, |_| false, |_, r, p, e| {
+            api::wrapping_key::generate(r, p, e)
+        })
+    }
+}
+
+/// How an export with a secret takes its vault handle.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VaultUse {
+    /// A live handle; NULL is refused (checked before the request, as by [`command`]).
+    Required,
+    /// NULL or a live handle.
+    Optional,
+    /// Not read; may be anything.
+    Ignored,
+}
+
+/// The vault of a [`VaultUse::Required`] export, which [`secret_command`] has checked is there.
+fn required(vault: Option<&dyn Vault>) -> crate::Result<&dyn Vault> {
+    vault.ok_or_else(|| Error::new(ErrorCode::InternalError, "A command that needs a vault was run without one."))
+}
+
+/// Runs one command that takes a secret beside its request (a password, borrowed for the call and copied
+/// into memory that is wiped): the body shared by the secret-taking exports. `sweeps` says whether the
+/// command first removes what a killed run left (crate::sweep).
+///
+/// # Safety
+/// As for [`tvm_verify`]; with [`VaultUse::Required`] `vault` is a live handle, with `Optional` NULL or one.
+#[allow(clippy::too_many_arguments)]
+unsafe fn secret_command<Req: DeserializeOwned, Res: Serialize>(
+    vault: *const TvmVault,
+    uses: VaultUse,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+    sweeps: impl FnOnce(&Req) -> bool,
+    run: impl FnOnce(Option<&dyn Vault>, &Req, Option<&[u8]>, &mut dyn Events) -> crate::Result<Res>,
+) -> TvmStatus {
     boundary(out, || {
+        // SAFETY: caller's guarantees, forwarded (a required vault is checked first, as by `command`).
+        let required_vault = if uses == VaultUse::Required { Some(unsafe { vault_arg(vault)? }) } else { None };
         // SAFETY: caller's guarantee on `request`.
-        let req: api::wrapping_key::GenerateWrappingKeyRequest = unsafe { self::request(request, request_len)? };
+        let req = unsafe { self::request::<Req>(request, request_len)? };
+        let vault = match uses {
+            VaultUse::Required => required_vault,
+            // SAFETY: a non-NULL optional vault is a live handle per the caller's guarantee.
+            VaultUse::Optional if !vault.is_null() => Some(unsafe { vault_arg(vault)? }),
+            VaultUse::Optional | VaultUse::Ignored => None,
+        };
         // SAFETY: caller's guarantee on `secret`.
         let password = unsafe { secret_arg(secret, secret_len) };
         let mut events = SinkEvents { sink, context };
-        result(&api::wrapping_key::generate(&req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
+        if sweeps(&req) {
+            crate::sweep::sweep(&mut events);
+        }
+        result(&run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })
 }
 
