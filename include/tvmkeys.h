@@ -11,7 +11,7 @@
  against a library whose version differs from the one it was built for. (Requests and results are
  versioned by their `schemaVersion`, not by this.)
  */
-#define TVM_ABI_VERSION 4
+#define TVM_ABI_VERSION 5
 
 /*
  A partial folder younger than this may belong to a backup that is still running.
@@ -369,6 +369,21 @@ TvmStatus tvm_generate_wrapping_key(const struct TvmVault *_vault,
  As for [`tvm_backup`].
  */
 TvmStatus tvm_remove_wrapping_key(const struct TvmVault *vault,
+                                  const uint8_t *request,
+                                  size_t request_len,
+                                  TvmEventSink sink,
+                                  void *context,
+                                  struct TvmBuffer *out);
+
+/*
+ Makes a wrapping key inside `vault` and writes its public key PEM (New-TvmWrappingKey -InVault). Request
+ `api::wrapping_key::CreateWrappingKeyRequest`; result `GeneratedPair` (with `keyName` and `vault`, no
+ `privateKeyPath`). Events: message, verbose, warning.
+
+ # Safety
+ As for [`tvm_backup`].
+ */
+TvmStatus tvm_create_wrapping_key(const struct TvmVault *vault,
                                   const uint8_t *request,
                                   size_t request_len,
                                   TvmEventSink sink,

@@ -33,6 +33,9 @@ pub struct Details<'a> {
     /// `-KeyName`: only the keys these names match (wildcards `*` `?`, case-insensitive); empty: every key.
     /// A name that matches no key of the vault is refused before anything is written.
     pub key_names: &'a [String],
+    /// `-WrappingKeyName`: the name of the wrapping key in the vault that will import the backup (the
+    /// vault-to-vault flow); every key file names it, as `Export-MocKey -wrappingKeyName` does.
+    pub wrapping_key_name: Option<&'a str>,
 }
 
 /// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
@@ -62,6 +65,9 @@ pub fn backup_with(
     if let Some(label) = details.label {
         manifest::check_label(label)?;
     }
+    if let Some(name) = details.wrapping_key_name {
+        layout::check_key_name(name).map_err(|e| e.at_input("wrappingKeyName"))?;
+    }
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
     let wrapping_key = pem::read_public_key(wrapping_key_path, "wrapping key")?;
@@ -80,6 +86,21 @@ pub fn backup_with(
         ));
     }
     let listed = select(vault.list()?, &details, vault)?;
+    if let Some(wrapping_name) = details.wrapping_key_name {
+        // The restore would import a key named like the key that unwraps it, which can hang MOC: refused
+        // now, while the source vault is still there to choose another name.
+        if let Some(key) = listed.iter().find(|k| k.name.eq_ignore_ascii_case(wrapping_name)) {
+            return Err(Error::for_input(
+                ErrorCode::KeyNamedLikeWrappingKey,
+                "wrappingKeyName",
+                format!(
+                    "The vault holds a key named {}, the wrapping key name given: a backup that names its wrapping key like one of its keys \
+                     cannot be imported (the import can hang MOC). Nothing was written. Give the wrapping key another name.",
+                    key.name
+                ),
+            ));
+        }
+    }
     check_file_names_apart(&listed)?;
     let partial = layout::partial_folder(backup_root, timestamp);
     if partial.exists() {
@@ -91,7 +112,7 @@ pub fn backup_with(
         let dir = partial.join(folder);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    let (keys, files) = export_all(vault, &listed, wrapping_key_path, &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let (keys, files) = export_all(vault, &listed, (wrapping_key_path, details.wrapping_key_name), &partial, &final_path, &shown_root.join(timestamp), events)?;
     let source = vault.source();
     if details.key_names.is_empty() && details.purpose.is_none() {
         warn_about_contents(&keys, &source, events);
@@ -217,7 +238,7 @@ impl Drop for PartialGuard {
 fn export_all(
     vault: &dyn Vault,
     listed: &[Key],
-    wrapping_key_path: &Path,
+    (wrapping_key_path, wrapping_key_name): (&Path, Option<&str>),
     partial: &Path,
     final_path: &Path,
     shown_path: &Path,
@@ -257,7 +278,7 @@ fn export_all(
         // The file's name once the backup is complete, which is what the result reports.
         let final_file = final_path.join(folder).join(file.file_name().unwrap_or_default());
         let bytes = vault
-            .export(&key.name, spec, wrapping_key_path, &file)
+            .export(&key.name, spec, wrapping_key_path, wrapping_key_name, &file)
             .and_then(|()| verify_written(&file))
             .map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
         let file_name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();

@@ -89,6 +89,9 @@ error_codes! {
     KeyConflict => "ResourceExists",
     /// New-TvmWrappingKey: a PEM file to write exists and -Force was not given.
     WrappingKeyFileExists => "ResourceExists",
+    /// Import-TvmWrappingKeyFromPem or New-TvmWrappingKey -InVault: the vault holds a key of that name that is
+    /// not this wrapping key (another public key, or not an RSA key); it was left as it is.
+    WrappingKeyConflict => "ResourceExists",
 
     // Files that are not what they must be.
     PemInvalid => "InvalidData",

@@ -440,7 +440,7 @@ fn compare_existing(
             let pem_path = dir.path().join("wrapping.pem");
             write_public_pem(&pem_path, wrapping)?;
             let out = dir.path().join("export.json");
-            vault.export(name, spec, &pem_path, &out)?;
+            vault.export(name, spec, &pem_path, None, &out)?;
             let bytes = zeroize::Zeroizing::new(std::fs::read(&out).map_err(|e| Error::io("read", &out, e))?);
             let exported = KeyFile::parse(&bytes, &format!("The vault's export of {name}"))?;
             let ours = crate::keywrap::unwrap_any(private, &exported.private_key)?.0;
@@ -574,6 +574,7 @@ fn back_up_target(
         exclude: &[wrapping_key_name],
         purpose: Some(crate::manifest::PURPOSE_PRE_RESTORE),
         key_names: &[],
+        wrapping_key_name: None,
     };
     // The restored backup may have been taken this very second in the same root: the next free second then.
     let mut timestamp = target.timestamp.clone();

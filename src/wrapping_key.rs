@@ -22,6 +22,8 @@ struct Pair {
     json: Zeroizing<Vec<u8>>,
     bits: u32,
     fingerprint: String,
+    /// The public key, PKCS#1 DER.
+    public_der: Vec<u8>,
 }
 
 /// Reads and checks the pair; an encrypted private key PEM is read with `password`.
@@ -54,6 +56,7 @@ fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path, passwo
         json: keyfile::import_json(&public.pkcs1_der, &private.pkcs8_der),
         bits: private.bits() as u32,
         fingerprint: pem::fingerprint(&public.key),
+        public_der: public.pkcs1_der.clone(),
     })
 }
 
@@ -86,7 +89,7 @@ pub fn import_wrapping_key(
     private_key_path: &Path,
     key_size: &str,
     events: &mut dyn Events,
-) -> Result<Key> {
+) -> Result<WrappingKeyResult> {
     import_wrapping_key_with(vault, key_name, public_key_path, private_key_path, key_size, None, events)
 }
 
@@ -100,10 +103,10 @@ pub fn import_wrapping_key_with(
     key_size: &str,
     password: Option<&[u8]>,
     events: &mut dyn Events,
-) -> Result<Key> {
+) -> Result<WrappingKeyResult> {
     layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
     let size = parse_key_size(key_size)?;
-    let Pair { json, bits, fingerprint } = import_json_from_pems(public_key_path, private_key_path, password, true)?;
+    let Pair { json, bits, fingerprint, public_der } = import_json_from_pems(public_key_path, private_key_path, password, true)?;
     if bits != size {
         return Err(Error::for_input(
             ErrorCode::KeySizeMismatch,
@@ -112,6 +115,15 @@ pub fn import_wrapping_key_with(
         ));
     }
     let spec = KeySpec::new(KeyType::Rsa, size)?;
+    // A name the vault holds: the same public key is this wrapping key, imported before (nothing to do, and no
+    // plaintext file written); anything else is another key, never replaced here.
+    if let Some(existing) = held_key(vault, key_name)? {
+        check_same_wrapping_key(vault, &existing, &public_der, &fingerprint, "import it")?;
+        events.warning(&format!(
+            "The vault already holds the wrapping key {key_name} with this public key (fingerprint {fingerprint}); nothing was imported."
+        ));
+        return Ok(WrappingKeyResult { key: Key { fingerprint: Some(fingerprint), ..Key::new(key_name, spec) }, outcome: WrappingKeyOutcome::Exists });
+    }
     // Owner-only (0600 on Unix, a protected DACL on Windows: crate::owner_only) and deleted when dropped,
     // so the plaintext file is gone on every path out of this function, a panic included.
     // In the module's owner-only folder, named for this process, so that a killed run's file is swept later
@@ -143,7 +155,64 @@ pub fn import_wrapping_key_with(
             temp_path.display()
         )),
     }
-    result.map(|()| Key { fingerprint: Some(fingerprint), ..Key::new(key_name, spec) })
+    result.map(|()| WrappingKeyResult { key: Key { fingerprint: Some(fingerprint), ..Key::new(key_name, spec) }, outcome: WrappingKeyOutcome::Imported })
+}
+
+/// What Import-TvmWrappingKeyFromPem and Remove-TvmWrappingKey did with the wrapping key: the `TvmWrappingKey`
+/// object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrappingKeyResult {
+    #[serde(flatten)]
+    pub key: Key,
+    pub outcome: WrappingKeyOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WrappingKeyOutcome {
+    /// Imported into the vault.
+    Imported,
+    /// The vault held this wrapping key already (the same public key); nothing was written.
+    Exists,
+    /// Removed from the vault.
+    Removed,
+    /// Not removed: `-WhatIf`, or declined at the prompt.
+    Kept,
+}
+
+/// The key of that name the vault holds, if any (the vault's own listing, so a name is compared as the vault
+/// compares it).
+fn held_key(vault: &dyn Vault, key_name: &str) -> Result<Option<Key>> {
+    Ok(vault.list()?.into_iter().find(|k| k.name == key_name))
+}
+
+/// Refuses a held key that is not the wrapping key with public key `public_der`: not RSA, or another public key.
+fn check_same_wrapping_key(vault: &dyn Vault, existing: &Key, public_der: &[u8], fingerprint: &str, doing: &str) -> Result<()> {
+    let name = &existing.name;
+    let conflict = |what: String| {
+        Error::for_input(
+            ErrorCode::WrappingKeyConflict,
+            "keyName",
+            format!(
+                "The vault already holds a key named {name}, and {what}: it was left as it is, and this command did not {doing}. \
+                 Give another key name; or, if {name} is a wrapping key left by an earlier restore, remove it first with Remove-TvmWrappingKey -KeyName {name}."
+            ),
+        )
+    };
+    if existing.key_type() != Some(KeyType::Rsa) {
+        return Err(conflict(format!("it is an {} key, not this wrapping key", existing.key_type)));
+    }
+    if name == crate::restore::ROOT_KEY {
+        return Err(conflict("it is the attestation root key the cluster's Trusted launch VMs need".into()));
+    }
+    let held = vault.public_key(name)?;
+    if held != public_der {
+        let theirs = rsa::pkcs1::DecodeRsaPublicKey::from_pkcs1_der(&held[..])
+            .map(|k: rsa::RsaPublicKey| pem::fingerprint(&k))
+            .unwrap_or_else(|_| "unreadable".into());
+        return Err(conflict(format!("its public key (fingerprint {theirs}) is not this one (fingerprint {fingerprint})")));
+    }
+    Ok(())
 }
 
 /// The PBKDF2-HMAC-SHA256 iteration count of an encrypted private key PEM (OWASP's 2023 figure for
@@ -155,12 +224,20 @@ pub const PBKDF2_ITERATIONS: u32 = 600_000;
 #[serde(rename_all = "camelCase")]
 pub struct GeneratedPair {
     pub public_key_path: String,
-    pub private_key_path: String,
+    /// The private key PEM; absent for a key made inside a vault (`-InVault`), whose private key never leaves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_path: Option<String>,
     pub key_size: u32,
     /// The module's fingerprint of the public key (as the manifest and every listing show it).
     pub fingerprint: String,
     /// True when the private key PEM is encrypted with the password given.
     pub encrypted: bool,
+    /// `-InVault`: the key's name in the vault (the `-WrappingKeyName` of Backup-TVMKeys and Import-TVMKeys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// `-InVault`: the vault that holds the private key, as a backup's manifest names a vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
 }
 
 /// `New-TvmWrappingKey`: a new RSA key pair in the PEM shapes the documented PowerShell 7 steps write
@@ -238,10 +315,92 @@ pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Op
     ));
     Ok(GeneratedPair {
         public_key_path: public_path.display().to_string(),
-        private_key_path: private_path.display().to_string(),
+        private_key_path: Some(private_path.display().to_string()),
         key_size: bits,
         fingerprint,
         encrypted: password.is_some(),
+        key_name: None,
+        vault: None,
+    })
+}
+
+/// `New-TvmWrappingKey -InVault` (the flow of the releases before 2505, `docs/format.md`): an RSA key made
+/// inside the vault that will receive the keys (`New-MocKey`), and its public half written as a PKCS#1 PEM
+/// (read with `Get-MocKeyPublicKey`), for the source cluster's `Backup-TVMKeys -WrappingKeyPath -WrappingKeyName`.
+/// The private key never leaves the vault. Everything that can be refused is refused before the vault is
+/// written; a public key file that then cannot be written takes the new key out of the vault again, so a
+/// failure leaves the vault as it was.
+pub fn create_in_vault(vault: &dyn Vault, key_name: &str, public_path: &Path, bits: u32, force: bool, events: &mut dyn Events) -> Result<GeneratedPair> {
+    use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+    use rsa::pkcs8::LineEnding;
+
+    layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
+    let spec = KeySpec::new(KeyType::Rsa, bits).map_err(|e| e.at_input("keySize"))?;
+    if key_name == crate::restore::ROOT_KEY {
+        return Err(Error::for_input(
+            ErrorCode::InvalidKeyName,
+            "keyName",
+            format!("{key_name} is the name of the attestation root key the cluster's Trusted launch VMs need. Give the wrapping key another name."),
+        ));
+    }
+    if public_path.is_dir() {
+        return Err(Error::for_input(ErrorCode::InvalidPath, "publicKeyPath", format!("'{}' is a folder. Give the path of a file to write.", public_path.display())));
+    }
+    if public_path.exists() && !force {
+        return Err(Error::for_input(
+            ErrorCode::WrappingKeyFileExists,
+            "publicKeyPath",
+            format!("'{}' exists already. Give another path, or add -Force to replace it.", public_path.display()),
+        ));
+    }
+    if held_key(vault, key_name)?.is_some() {
+        return Err(Error::for_input(
+            ErrorCode::KeyExists,
+            "keyName",
+            format!(
+                "The vault already holds a key named {key_name}; it was left as it is and no wrapping key was made. Give another name \
+                 (a wrapping key left by an earlier restore is removed with Remove-TvmWrappingKey -KeyName {key_name})."
+            ),
+        ));
+    }
+    events.verbose(&format!("Creating the RSA-{bits} wrapping key {key_name} in the vault."));
+    vault.create(key_name, spec)?;
+    let written = (|| {
+        let der = vault.public_key(key_name)?;
+        let public = rsa::RsaPublicKey::from_pkcs1_der(&der)
+            .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The vault gave a public key for {key_name} that cannot be read: {e}.")))?;
+        let pem = public
+            .to_pkcs1_pem(LineEnding::LF)
+            .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The public key could not be written as PEM: {e}.")))?;
+        let newline = if cfg!(windows) { "\r\n" } else { "\n" };
+        write_key_file(public_path, format!("{}{newline}", pem.trim_end_matches('\n')).as_bytes(), force)?;
+        Ok(pem::fingerprint(&public))
+    })();
+    let fingerprint = match written {
+        Ok(f) => f,
+        Err(e) => {
+            // No one has the public key yet, so no backup can be wrapped to it: taking the key out is safe.
+            if let Err(undo) = vault.delete(key_name) {
+                events.warning(&format!("The wrapping key {key_name} was made in the vault but could not be removed again ({undo}). Remove it with Remove-TvmWrappingKey -KeyName {key_name}."));
+            }
+            return Err(e);
+        }
+    };
+    let source = vault.source().describe();
+    events.message(&format!(
+        "Wrapping key {key_name} made in {source} (RSA {bits}, fingerprint {fingerprint}); its public key is in {}. \
+         Back up the source vault with Backup-TVMKeys -WrappingKeyPath {} -WrappingKeyName {key_name}, then import the backup here with Import-TVMKeys -WrappingKeyName {key_name}.",
+        public_path.display(),
+        public_path.display(),
+    ));
+    Ok(GeneratedPair {
+        public_key_path: public_path.display().to_string(),
+        private_key_path: None,
+        key_size: bits,
+        fingerprint,
+        encrypted: false,
+        key_name: Some(key_name.to_string()),
+        vault: Some(source),
     })
 }
 
@@ -271,7 +430,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// `Remove-TvmWrappingKey`: removes a wrapping key from the vault once a restore is done, as the documented
 /// steps require. Only an RSA key can be a wrapping key, and the attestation root key never is one: both are
 /// refused before anything is removed, as is a name the vault does not hold.
-pub fn remove(vault: &dyn Vault, key_name: &str, events: &mut dyn Events) -> Result<Key> {
+pub fn remove(vault: &dyn Vault, key_name: &str, events: &mut dyn Events) -> Result<WrappingKeyResult> {
     layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
     if key_name == crate::restore::ROOT_KEY {
         return Err(Error::for_input(
@@ -294,10 +453,10 @@ pub fn remove(vault: &dyn Vault, key_name: &str, events: &mut dyn Events) -> Res
     }
     match events.key_pending(&key, "Remove the wrapping key from the vault") {
         crate::events::Reply::Proceed => {}
-        crate::events::Reply::Skip => return Ok(key),
+        crate::events::Reply::Skip => return Ok(WrappingKeyResult { key, outcome: WrappingKeyOutcome::Kept }),
         crate::events::Reply::Cancel => return Err(Error::Cancelled("The wrapping key was not removed.".into())),
     }
     vault.delete(key_name)?;
     events.message(&format!("The wrapping key {key_name} was removed from the vault."));
-    Ok(key)
+    Ok(WrappingKeyResult { key, outcome: WrappingKeyOutcome::Removed })
 }

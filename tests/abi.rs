@@ -46,6 +46,8 @@ fn every_contract_type_round_trips_its_sample() {
             "ImportWrappingKeyRequest" => drop(round_trip::<wrapping_key::ImportWrappingKeyRequest>(&name, json)),
             "GenerateWrappingKeyRequest" => drop(round_trip::<wrapping_key::GenerateWrappingKeyRequest>(&name, json)),
             "RemoveWrappingKeyRequest" => drop(round_trip::<wrapping_key::RemoveWrappingKeyRequest>(&name, json)),
+            "CreateWrappingKeyRequest" => drop(round_trip::<wrapping_key::CreateWrappingKeyRequest>(&name, json)),
+            "WrappingKeyResult" => drop(round_trip::<tvmkeys::wrapping_key::WrappingKeyResult>(&name, json)),
             "GeneratedPair" => drop(round_trip::<tvmkeys::wrapping_key::GeneratedPair>(&name, json)),
             "Key" => drop(round_trip::<Key>(&name, json)),
             "ImportJsonRequest" => drop(round_trip::<import_json::ImportJsonRequest>(&name, json)),
@@ -81,6 +83,7 @@ fn every_contract_type_round_trips_its_sample() {
         "KeyRestore", "ImportWrappingKeyRequest", "Key", "ImportJsonRequest", "ImportJsonResult", "ListKeysRequest",
         "ListKeysResult", "CreateKeyRequest", "VerifyRequest", "VerifyResult", "ListBackupsRequest", "ListBackupsResult",
         "RemoveBackupsRequest", "Removal", "ErrorInfo", "Event", "HostOp", "HostReply", "GenerateWrappingKeyRequest", "GeneratedPair", "RemoveWrappingKeyRequest",
+        "CreateWrappingKeyRequest", "WrappingKeyResult",
     ];
     assert_eq!(seen, types.iter().map(|s| s.to_string()).collect(), "every contract type has a sample");
     let want = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -107,6 +110,7 @@ fn requests_refuse_unknown_fields_so_a_front_end_typo_fails_loudly() {
             "ImportWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::ImportWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "GenerateWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::GenerateWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "RemoveWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::RemoveWrappingKeyRequest>(bytes.as_bytes()).is_err(),
+            "CreateWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::CreateWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "ImportJsonRequest" => tvmkeys::api::parse_request::<import_json::ImportJsonRequest>(bytes.as_bytes()).is_err(),
             "ListKeysRequest" => tvmkeys::api::parse_request::<keys::ListKeysRequest>(bytes.as_bytes()).is_err(),
             "CreateKeyRequest" => tvmkeys::api::parse_request::<keys::CreateKeyRequest>(bytes.as_bytes()).is_err(),

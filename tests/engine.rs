@@ -229,12 +229,12 @@ impl Vault for FailingExport<'_> {
     fn list(&self) -> Result<Vec<Key>> {
         self.inner.list()
     }
-    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
+    fn export(&self, name: &str, spec: KeySpec, w: &Path, wn: Option<&str>, out: &Path) -> Result<()> {
         self.exports.set(self.exports.get() + 1);
         if name == self.fail_on {
             return Err(Error::new(ErrorCode::VaultTimeout, format!("Export-MocKey did not return within 300 seconds for key {name}.")));
         }
-        self.inner.export(name, spec, w, out)
+        self.inner.export(name, spec, w, wn, out)
     }
     fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
         self.inner.import(name, spec, file, w)
@@ -301,13 +301,68 @@ fn wrapping_key_import_checks_size_and_leaves_no_temporary_file() {
     assert_eq!(events.messages[2], "Key w successfully imported into the vault.");
     assert_eq!(events.messages[3], format!("Temporary file {temp} has been cleaned up."));
     assert!(!Path::new(temp).exists());
-    // A second import of the name fails as existing, and still removes its temporary file.
+    // A second import of the same pair is Exists: compared by public key, nothing written, no temporary file made.
+    let before = std::fs::read(dir.path().join("v/keys/w.json")).unwrap();
     let mut events = Recorder::default();
-    let err = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, "2048", &mut events).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::KeyExists);
-    let temp = events.messages[0].strip_prefix("Generating import JSON for key w at temporary location ").unwrap().strip_suffix("...").unwrap();
-    assert!(!Path::new(temp).exists());
-    assert!(events.messages.last().unwrap().starts_with("Temporary file"));
+    let again = wrapping_key::import_wrapping_key(&vault, "w", &public, &private, "2048", &mut events).unwrap();
+    assert_eq!(again.outcome, wrapping_key::WrappingKeyOutcome::Exists);
+    assert!(events.messages.is_empty(), "no import file was made: {:?}", events.messages);
+    assert!(events.warnings[0].contains("already holds the wrapping key w with this public key"), "{:?}", events.warnings);
+    // Another pair under the name is WrappingKeyConflict, naming both fingerprints, and the held key stays.
+    let (other_public, other_private) = (vectors().join("other_public_pkcs1.pem"), vectors().join("other_private_pkcs8.pem"));
+    let mut events = Recorder::default();
+    let err = wrapping_key::import_wrapping_key(&vault, "w", &other_public, &other_private, "2048", &mut events).unwrap_err();
+    assert_eq!((err.code(), err.input()), (ErrorCode::WrappingKeyConflict, Some("keyName")), "{err}");
+    assert!(err.to_string().contains("Remove-TvmWrappingKey -KeyName w"), "{err}");
+    assert!(events.messages.is_empty(), "no import file was made: {:?}", events.messages);
+    // An AES key of the name is a conflict too.
+    vault.create("aes", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
+    let err = wrapping_key::import_wrapping_key(&vault, "aes", &public, &private, "2048", &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrappingKeyConflict, "{err}");
+    assert_eq!(std::fs::read(dir.path().join("v/keys/w.json")).unwrap(), before, "the held key is as it was");
+}
+
+#[test]
+fn a_wrapping_key_made_in_a_vault_receives_a_backup_named_for_it() {
+    // The flow before 2505: the key is made inside the receiving vault, the source exports to its public key
+    // naming it, and the receiving vault imports with it; no private key file exists at any point.
+    let s = Setup::new(&[("vm1", KeyType::Aes, 256), ("vm2", KeyType::Rsa, 2048)]);
+    let public = s.dir.path().join("w.pub.pem");
+    let mut events = Recorder::default();
+    let made = wrapping_key::create_in_vault(&s.target, "w", &public, 2048, false, &mut events).unwrap();
+    assert_eq!((made.key_name.as_deref(), made.private_key_path.as_deref()), (Some("w"), None));
+    let text = std::fs::read_to_string(&public).unwrap();
+    assert!(text.starts_with("-----BEGIN RSA PUBLIC KEY-----"), "{text}");
+    let read = tvmkeys::pem::read_public_key(&public, "public key").unwrap();
+    assert_eq!(tvmkeys::pem::fingerprint(&read.key), made.fingerprint);
+    assert_eq!(s.target.public_key("w").unwrap(), read.pkcs1_der, "the file holds the vault key's public half");
+    // Refused before the vault is written: the name again, the file again, the attestation root key's name.
+    let err = wrapping_key::create_in_vault(&s.target, "w", &s.dir.path().join("x.pem"), 2048, false, &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeyExists, "{err}");
+    assert!(!s.dir.path().join("x.pem").exists());
+    let err = wrapping_key::create_in_vault(&s.target, "w2", &public, 2048, false, &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrappingKeyFileExists, "{err}");
+    let err = wrapping_key::create_in_vault(&s.target, "AzureStackTvmAKRootKey", &s.dir.path().join("y.pem"), 2048, false, &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidKeyName, "{err}");
+    // A public key file that cannot be written takes the new key out of the vault again.
+    let err = wrapping_key::create_in_vault(&s.target, "w3", &s.dir.path().join("missing/w3.pem"), 2048, false, &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::FileWriteFailed, "{err}");
+    assert!(!s.target.names().unwrap().contains(&"w3".to_string()), "the failed make left no key");
+
+    let details = backup::Details { wrapping_key_name: Some("w"), ..Default::default() };
+    let b = backup::backup_with(&s.source, &public, &s.root(), &s.root(), "20261202093000", details, &mut NoEvents).unwrap();
+    for key in &b.keys {
+        let file = tvmkeys::keyfile::KeyFile::parse(&std::fs::read(key.file.as_ref().unwrap()).unwrap(), "key file").unwrap();
+        assert_eq!(file.wrapping_key_name, "w", "{}: the key file names the wrapping key", key.name);
+    }
+    let r = restore::restore(&s.target, Path::new(&b.path), Path::new(&b.path), "w", &mut NoEvents).unwrap();
+    assert_eq!(counts(&r), (2, 0, 0, 0));
+    assert_eq!(s.target.public_key("vm2").unwrap(), s.source.public_key("vm2").unwrap());
+    // A wrapping key name that a key of the backup has is refused at backup time, and nothing is written.
+    let details = backup::Details { wrapping_key_name: Some("VM1"), ..Default::default() };
+    let err = backup::backup_with(&s.source, &public, &s.root(), &s.root(), "20261202093001", details, &mut NoEvents).unwrap_err();
+    assert_eq!((err.code(), err.input()), (ErrorCode::KeyNamedLikeWrappingKey, Some("wrappingKeyName")), "{err}");
+    assert!(!s.root().join("20261202093001").exists());
 }
 
 #[test]
@@ -397,8 +452,8 @@ impl Vault for Relisted<'_> {
     fn list(&self) -> Result<Vec<Key>> {
         Ok((self.1)(self.0.list()?))
     }
-    fn export(&self, name: &str, spec: KeySpec, w: &Path, out: &Path) -> Result<()> {
-        self.0.export(name, spec, w, out)
+    fn export(&self, name: &str, spec: KeySpec, w: &Path, wn: Option<&str>, out: &Path) -> Result<()> {
+        self.0.export(name, spec, w, wn, out)
     }
     fn import(&self, name: &str, spec: KeySpec, file: &Path, w: Option<&str>) -> Result<()> {
         self.0.import(name, spec, file, w)

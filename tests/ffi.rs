@@ -476,7 +476,7 @@ impl Host {
                 json!({ "outcome": "failed", "message": text })
             }
             "list" => ok(json!({ "keys": self.vault.list().unwrap().iter().map(|k| json!({ "name": k.name, "type": k.key_type, "size": k.size })).collect::<Vec<_>>() })),
-            "export" => done(self.vault.export(&s("name"), spec(), Path::new(&s("wrappingKeyPath")), Path::new(&s("outFile")))),
+            "export" => done(self.vault.export(&s("name"), spec(), Path::new(&s("wrappingKeyPath")), op.get("wrappingKeyName").and_then(Value::as_str), Path::new(&s("outFile")))),
             "import" => {
                 let wrapping = op.get("wrappingKeyName").and_then(Value::as_str);
                 done(self.vault.import(&s("name"), spec(), Path::new(&s("file")), wrapping))

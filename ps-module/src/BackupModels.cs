@@ -230,8 +230,8 @@ namespace TvmBackupUtils
         /// <summary>The public key PEM (PKCS#1, RSA PUBLIC KEY).</summary>
         [DataMember(Name = "publicKeyPath")] public string PublicKeyPath { get; set; } = string.Empty;
 
-        /// <summary>The private key PEM (PKCS#8 PRIVATE KEY, or ENCRYPTED PRIVATE KEY with -Password).</summary>
-        [DataMember(Name = "privateKeyPath")] public string PrivateKeyPath { get; set; } = string.Empty;
+        /// <summary>The private key PEM (PKCS#8 PRIVATE KEY, or ENCRYPTED PRIVATE KEY with -Password); null for a key made -InVault, whose private key stays in the vault.</summary>
+        [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] public string? PrivateKeyPath { get; set; }
 
         /// <summary>Modulus size in bits.</summary>
         [DataMember(Name = "keySize")] public int KeySize { get; set; }
@@ -241,5 +241,31 @@ namespace TvmBackupUtils
 
         /// <summary>True when the private key PEM is encrypted with a password.</summary>
         [DataMember(Name = "encrypted")] public bool Encrypted { get; set; }
+
+        /// <summary>-InVault: the key's name in the vault (give it to Backup-TVMKeys -WrappingKeyName and Import-TVMKeys -WrappingKeyName); otherwise null.</summary>
+        [DataMember(Name = "keyName", EmitDefaultValue = false)] public string? KeyName { get; set; }
+
+        /// <summary>-InVault: the vault that holds the private key; otherwise null.</summary>
+        [DataMember(Name = "vault", EmitDefaultValue = false)] public string? Vault { get; set; }
+    }
+
+    /// <summary>What Import-TvmWrappingKeyFromPem or Remove-TvmWrappingKey did with a wrapping key in the vault.</summary>
+    [DataContract]
+    public sealed class TvmWrappingKey
+    {
+        /// <summary>The key's name in the vault.</summary>
+        [DataMember(Name = "name")] public string Name { get; set; } = string.Empty;
+
+        /// <summary>RSA.</summary>
+        [DataMember(Name = "type")] public string Type { get; set; } = string.Empty;
+
+        /// <summary>Modulus size in bits.</summary>
+        [DataMember(Name = "size")] public int Size { get; set; }
+
+        /// <summary>Imported, Exists (the vault held this same key: nothing written), Removed, or Kept (-WhatIf, or declined).</summary>
+        [DataMember(Name = "outcome")] public string Outcome { get; set; } = string.Empty;
+
+        /// <summary>The module's fingerprint of the public key: the one backups wrapped to it record; null when the vault gave none.</summary>
+        [DataMember(Name = "fingerprint", EmitDefaultValue = false)] public string? Fingerprint { get; set; }
     }
 }

@@ -28,6 +28,10 @@ pub struct BackupRequest {
     /// `-KeyName`: only these keys (wildcards); names that match no key are refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_names: Vec<String>,
+    /// `-WrappingKeyName`: the wrapping key's name in the vault that will import the backup (the vault-to-vault
+    /// flow, `Export-MocKey -wrappingKeyName`); recorded in every key file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapping_key_name: Option<String>,
 }
 
 /// A finished backup: the `TvmBackup` object.
@@ -54,6 +58,7 @@ pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) 
         label: request.label.as_deref(),
         created_local: request.created_local.as_deref(),
         key_names: &request.key_names,
+        wrapping_key_name: request.wrapping_key_name.as_deref().filter(|n| !n.is_empty()),
         ..Default::default()
     };
     crate::backup::backup_with(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, details, events)

@@ -1,7 +1,7 @@
 //! `tvm_import_wrapping_key` (Import-TvmWrappingKeyFromPem): an RSA pair from PEM files into the vault.
 use serde::{Deserialize, Serialize};
 
-use super::{checked_path, Key};
+use super::checked_path;
 use crate::error::Result;
 use crate::events::Events;
 use crate::vault::Vault;
@@ -17,8 +17,8 @@ pub struct ImportWrappingKeyRequest {
     pub key_size: String,
 }
 
-/// The key as imported (a `TvmKey`); `fingerprint` is that of its public half.
-pub type ImportWrappingKeyResult = Key;
+/// The key as imported, or as the vault held it already (`TvmWrappingKey`); `fingerprint` is that of its public half.
+pub type ImportWrappingKeyResult = crate::wrapping_key::WrappingKeyResult;
 
 pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
     let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
@@ -51,7 +51,28 @@ pub struct RemoveWrappingKeyRequest {
     pub key_name: String,
 }
 
-/// `tvm_remove_wrapping_key` (Remove-TvmWrappingKey): the key as it was, whether removed or (declined) kept.
-pub fn remove(vault: &dyn Vault, request: &RemoveWrappingKeyRequest, events: &mut dyn Events) -> Result<Key> {
+/// `tvm_remove_wrapping_key` (Remove-TvmWrappingKey): the key as it was, with `Removed`, or `Kept` when declined.
+pub fn remove(vault: &dyn Vault, request: &RemoveWrappingKeyRequest, events: &mut dyn Events) -> Result<crate::wrapping_key::WrappingKeyResult> {
     crate::wrapping_key::remove(vault, &request.key_name, events)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWrappingKeyRequest {
+    /// The name the key gets in the vault.
+    pub key_name: String,
+    /// The public key PEM to write.
+    pub public_key_path: String,
+    /// 2048, 3072 or 4096.
+    pub key_size: u32,
+    /// Replace a public key file that exists.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `tvm_create_wrapping_key` (New-TvmWrappingKey -InVault): a wrapping key made inside the vault, its public key
+/// written to a file.
+pub fn create(vault: &dyn Vault, request: &CreateWrappingKeyRequest, events: &mut dyn Events) -> Result<crate::wrapping_key::GeneratedPair> {
+    let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
+    crate::wrapping_key::create_in_vault(vault, &request.key_name, public.as_ref(), request.key_size, request.force, events)
 }

@@ -30,7 +30,7 @@ use crate::vault::Vault;
 /// The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
 /// against a library whose version differs from the one it was built for. (Requests and results are
 /// versioned by their `schemaVersion`, not by this.)
-pub const TVM_ABI_VERSION: u32 = 4;
+pub const TVM_ABI_VERSION: u32 = 5;
 
 /// The transport status of every export. Numbers are never reused: a retired code stays reserved.
 /// What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
@@ -699,4 +699,23 @@ pub unsafe extern "C" fn tvm_remove_wrapping_key(
 ) -> TvmStatus {
     // SAFETY: forwarded.
     unsafe { command(vault, request, request_len, sink, context, out, api::wrapping_key::remove) }
+}
+
+/// Makes a wrapping key inside `vault` and writes its public key PEM (New-TvmWrappingKey -InVault). Request
+/// `api::wrapping_key::CreateWrappingKeyRequest`; result `GeneratedPair` (with `keyName` and `vault`, no
+/// `privateKeyPath`). Events: message, verbose, warning.
+///
+/// # Safety
+/// As for [`tvm_backup`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_create_wrapping_key(
+    vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe { command(vault, request, request_len, sink, context, out, api::wrapping_key::create) }
 }

@@ -275,7 +275,7 @@ impl Vault for LocalVault {
             .collect()
     }
 
-    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, wrapping_key_name: Option<&str>, out_file: &Path) -> Result<()> {
         let stored = self.read(name)?;
         if stored.spec != spec {
             return Err(Error::new(ErrorCode::VaultFailed, format!(
@@ -298,7 +298,7 @@ impl Vault for LocalVault {
         let file = KeyFile {
             public_key,
             private_key: Zeroizing::new(blob),
-            wrapping_key_name: String::new(),
+            wrapping_key_name: wrapping_key_name.unwrap_or_default().to_string(),
             wrapping_public_key: wrapping_der,
             enc: Enc::RsaAesKeyWrap,
         };

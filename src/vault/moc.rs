@@ -107,13 +107,16 @@ pub enum HostOp {
     GetConfig,
     /// `Get-MocKey -group -keyvaultName`: reply `keys`.
     List,
-    /// `Export-MocKey -name -wrappingPubKeyFile -outFile -group -keyvaultName -size`.
+    /// `Export-MocKey -name [-wrappingKeyName] -wrappingPubKeyFile -outFile -group -keyvaultName -size`.
     Export {
         name: String,
         #[serde(rename = "type")]
         key_type: String,
         size: u32,
         wrapping_key_path: String,
+        /// The vault-to-vault flow: the wrapping key's name in the vault that will import the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wrapping_key_name: Option<String>,
         out_file: String,
     },
     /// `Import-MocKey -name [-wrappingKeyName] -importKeyFile -group -keyvaultName -size -type`.
@@ -275,12 +278,13 @@ impl Vault for MocVault {
         Ok(self.call(HostOp::List)?.keys.unwrap_or_default())
     }
 
-    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()> {
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, wrapping_key_name: Option<&str>, out_file: &Path) -> Result<()> {
         self.call(HostOp::Export {
             name: name.into(),
             key_type: spec.key_type.as_str().into(),
             size: spec.size,
             wrapping_key_path: path_text(wrapping_key_path),
+            wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
             out_file: path_text(out_file),
         })
         .map(drop)

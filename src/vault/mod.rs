@@ -94,8 +94,9 @@ pub trait Vault {
         Ok(self.list()?.into_iter().map(|k| k.name).collect())
     }
     /// Writes `out_file` in the MOC export format (`docs/format.md` section 2), wrapped with the RSA public key PEM
-    /// at `wrapping_key_path`.
-    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, out_file: &Path) -> Result<()>;
+    /// at `wrapping_key_path`. `wrapping_key_name` is the name that public key's private half has in the vault that
+    /// will import the file (the vault-to-vault flow, `Export-MocKey -wrappingKeyName`): the file's `key-name`.
+    fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, wrapping_key_name: Option<&str>, out_file: &Path) -> Result<()>;
     /// Imports a key file. `wrapping_key_name` names a key of this vault that unwraps it; `None` for a
     /// `NO_KEY_WRAP` file. A name that exists fails with [`Error::KeyExists`].
     fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()>;

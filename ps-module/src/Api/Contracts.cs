@@ -31,6 +31,7 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "label", EmitDefaultValue = false)] internal string? Label { get; set; }
         [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
         [DataMember(Name = "keyNames", EmitDefaultValue = false)] internal string[]? KeyNames { get; set; }
+        [DataMember(Name = "wrappingKeyName", EmitDefaultValue = false)] internal string? WrappingKeyName { get; set; }
     }
 
     [DataContract]
@@ -79,6 +80,15 @@ namespace TvmBackupUtils.Api
     {
         [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
         [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "keySize")] internal uint KeySize { get; set; }
+        [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class CreateWrappingKeyRequest
+    {
+        [DataMember(Name = "keyName")] internal string KeyName { get; set; } = string.Empty;
+        [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
         [DataMember(Name = "keySize")] internal uint KeySize { get; set; }
         [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
     }

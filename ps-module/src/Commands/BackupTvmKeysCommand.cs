@@ -32,6 +32,14 @@ namespace TvmBackupUtils.Commands
         [SupportsWildcards]
         public string[]? KeyName { get; set; }
 
+        /// <summary>
+        /// The vault-to-vault flow: the name of the wrapping key inside the vault that will import the backup
+        /// (New-TvmWrappingKey -InVault made it there); every key file names it, as Export-MocKey -wrappingKeyName does.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? WrappingKeyName { get; set; }
+
         private readonly System.Collections.Generic.List<string> _gathered = new System.Collections.Generic.List<string>();
         private bool _gatheredAll;
 
@@ -86,6 +94,7 @@ namespace TvmBackupUtils.Commands
                 Label = Label,
                 CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
                 KeyNames = keyNames != null && keyNames.Length > 0 ? keyNames : null,
+                WrappingKeyName = WrappingKeyName,
             };
             WriteObject(Invoke<BackupRequest, TvmBackup>(Native.Backup, vault, request, backupRoot));
         }

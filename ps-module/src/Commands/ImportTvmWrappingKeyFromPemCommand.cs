@@ -7,10 +7,11 @@ namespace TvmBackupUtils.Commands
 {
     /// <summary>
     /// Import-TvmWrappingKeyFromPem: imports an RSA key pair (PEM files) into the vault as the wrapping key
-    /// that Import-TVMKeys unwraps a backup with. The engine checks KeySize and that the two halves match.
+    /// that Import-TVMKeys unwraps a backup with. The engine checks KeySize and that the two halves match; a name the
+    /// vault holds is Exists when it is this same key (nothing written) and the error WrappingKeyConflict otherwise.
     /// </summary>
     [Cmdlet(VerbsData.Import, "TvmWrappingKeyFromPem", SupportsShouldProcess = true)]
-    [OutputType(typeof(TvmKey))]
+    [OutputType(typeof(TvmWrappingKey))]
     public sealed class ImportTvmWrappingKeyFromPemCommand : TvmVaultCmdlet
     {
         /// <summary>Name of the key in the vault.</summary>
@@ -65,7 +66,7 @@ namespace TvmBackupUtils.Commands
                     }
                 }
             }
-            WriteObject(ResultOf<TvmKey>(status, bytes, KeyName));
+            WriteObject(ResultOf<TvmWrappingKey>(status, bytes, KeyName));
         }
 
         /// <summary>

@@ -10,7 +10,7 @@ namespace TvmBackupUtils.Commands
     /// never AzureStackTvmAKRootKey. Asks first (ConfirmImpact High).
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "TvmWrappingKey", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
-    [OutputType(typeof(TvmKey))]
+    [OutputType(typeof(TvmWrappingKey))]
     public sealed class RemoveTvmWrappingKeyCommand : TvmVaultCmdlet
     {
         /// <summary>Name of the wrapping key in the vault (the -WrappingKeyName of Import-TVMKeys).</summary>
@@ -18,7 +18,7 @@ namespace TvmBackupUtils.Commands
         [Alias("WrappingKeyName", "Name")]
         public string KeyName { get; set; } = string.Empty;
 
-        /// <summary>Writes the removed key.</summary>
+        /// <summary>Writes the removed key (Outcome Removed); nothing when it was kept.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
@@ -26,22 +26,13 @@ namespace TvmBackupUtils.Commands
         protected override void ProcessRecord()
         {
             VaultHandle vault = OpenVault(create: false);
-            _removed = false;
-            TvmKey key = Invoke<RemoveWrappingKeyRequest, TvmKey>(Native.RemoveWrappingKey, vault, new RemoveWrappingKeyRequest { KeyName = KeyName }, KeyName);
-            if (PassThru.IsPresent && _removed)
+            TvmWrappingKey key = Invoke<RemoveWrappingKeyRequest, TvmWrappingKey>(Native.RemoveWrappingKey, vault, new RemoveWrappingKeyRequest { KeyName = KeyName }, KeyName);
+            if (PassThru.IsPresent && key.Outcome == "Removed")
             {
                 WriteObject(key);
             }
         }
 
-        private bool _removed;
-
         private protected override string PendingTarget(TvmKey key) => $"{key.Name} ({key.Type} {key.Size})";
-
-        private protected override bool ConfirmPending(TvmKey key, string action)
-        {
-            _removed = true;
-            return true;
-        }
     }
 }

@@ -73,6 +73,16 @@ namespace TvmBackupUtils.Moc
                     return GetConfig();
                 case "list":
                     return List();
+                case "export" when !string.IsNullOrEmpty(op.WrappingKeyName):
+                    // The vault-to-vault flow: the name of the wrapping key in the vault that will import the file.
+                    return Reply(_moc.Invoke("Export-MocKey", name,
+                        P("name", name),
+                        P("wrappingKeyName", op.WrappingKeyName!),
+                        P("wrappingPubKeyFile", op.WrappingKeyPath ?? string.Empty),
+                        P("outFile", op.OutFile ?? string.Empty),
+                        P("group", _group),
+                        P("keyvaultName", _keyVaultName),
+                        P("size", size)));
                 case "export":
                     return Reply(_moc.Invoke("Export-MocKey", name,
                         P("name", name),

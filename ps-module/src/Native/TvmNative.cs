@@ -67,7 +67,7 @@ namespace TvmBackupUtils.Native
     internal sealed class TvmNative
     {
         /// <summary>The ABI version this assembly was built for (<c>TVM_ABI_VERSION</c>).</summary>
-        internal const uint AbiVersion = 4;
+        internal const uint AbiVersion = 5;
 
         private static readonly Lazy<TvmNative> Loaded = new Lazy<TvmNative>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -111,6 +111,7 @@ namespace TvmBackupUtils.Native
         internal CommandFn BackupList { get; }
         internal CommandFn BackupRemove { get; }
         internal CommandFn RemoveWrappingKey { get; }
+        internal CommandFn CreateWrappingKey { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -151,6 +152,7 @@ namespace TvmBackupUtils.Native
             BackupList = Bind<CommandFn>("tvm_backup_list");
             BackupRemove = Bind<CommandFn>("tvm_backup_remove");
             RemoveWrappingKey = Bind<CommandFn>("tvm_remove_wrapping_key");
+            CreateWrappingKey = Bind<CommandFn>("tvm_create_wrapping_key");
         }
 
         /// <summary>Copies a buffer the engine handed out into managed memory and frees it.</summary>
