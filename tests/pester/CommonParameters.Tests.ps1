@@ -31,11 +31,11 @@ BeforeDiscovery {
         @{ Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a second wrapping key into vault B'
             Script = 'Import-TvmWrappingKeyFromPem -KeyName wrap2 -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -KeySize 2048 -VaultPath $w.VaultB'
             WhatIf = @('^What if: Performing the operation "Import the RSA key pair {Public} / {Private} into the vault as a wrapping key" on target "wrap2"\.$')
-            Objects = @('TvmKey wrap2'); Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultB wrap2)' }
+            Objects = @('TvmWrappingKey wrap2 Imported'); Wrote = 'Test-Path (Get-VaultKeyFile $w.VaultB wrap2)' }
         @{ Command = 'Import-TvmWrappingKeyFromPem'; Case = 'a wrapping key into a vault folder that does not exist yet'
             Script = 'Import-TvmWrappingKeyFromPem -KeyName wrap -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -KeySize 2048 -VaultPath $w.NewVault'
             WhatIf = @('^What if: Performing the operation "Import the RSA key pair {Public} / {Private} into the vault as a wrapping key" on target "wrap"\.$')
-            Objects = @('TvmKey wrap'); Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault wrap)' }
+            Objects = @('TvmWrappingKey wrap Imported'); Wrote = 'Test-Path (Get-VaultKeyFile $w.NewVault wrap)' }
         @{ Command = 'New-TvmImportJson'; Case = 'the import file of the key pair'
             Script = 'New-TvmImportJson -PublicKeyPath $w.Public -PrivateKeyPath $w.Private -OutFilePath $w.ImportJson'
             WhatIf = @('^What if: Performing the operation "Write the import JSON \(NO_KEY_WRAP\) of the RSA key pair" on target "{ImportJson}"\.$')

@@ -11,7 +11,6 @@ BeforeDiscovery {
     $script:KeySources = @(
         @{ Source = 'Get-TvmVaultKey' }
         @{ Source = 'New-TvmVaultKey' }
-        @{ Source = 'Import-TvmWrappingKeyFromPem' }
     )
     $script:TableWays = @(@{ Way = 'Format-Table' }, @{ Way = 'Out-String' })
     $script:RestoreSets = @(
@@ -426,6 +425,21 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
             Assert-ListLine $lines ([ordered]@{ Path = $Listed[2].Path; Status = 'Partial'; Keys = 0; CreatedUtc = '' }) 'the partial folder'
             $lines.Count | Should -Be (9 * $Listed.Count)
             $lines -join "`n" | Should -Not -Match '[{}]'
+        }
+    }
+
+    Context 'TvmWrappingKey (Import-TvmWrappingKeyFromPem)' {
+        It 'through <Way>, is a table with the headers Name, Type, Size, Outcome, Fingerprint and a row of values' -ForEach $TableWays {
+            $objects = @($Objects['Import-TvmWrappingKeyFromPem'])
+            $objects.Count | Should -Be 1
+            $objects[0].GetType().FullName | Should -BeExactly 'TvmBackupUtils.TvmWrappingKey'
+            $key = $objects[0]
+            $key.Outcome | Should -BeExactly 'Imported'
+            $lines = @(Get-PrintedLine $objects $Way)
+            $lines[0] | Should -Match '^Name\s+Type\s+Size\s+Outcome\s+Fingerprint$'
+            $lines[1] | Should -Match '^-+\s+-+\s+-+\s+-+\s+-+$'
+            @($lines | Where-Object { $_ -match (Get-RowPattern $key.Name, $key.Type, $key.Size, $key.Outcome, $key.Fingerprint) }).Count | Should -Be 1
+            $lines.Count | Should -Be 3
         }
     }
 

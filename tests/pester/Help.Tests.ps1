@@ -321,7 +321,7 @@ Describe 'Argument completion with TabExpansion2' {
 
     It 'completes the parameter name <Line> to <Expected>' -ForEach @(
         @{ Line = 'Import-TVMKeys -Wrapp'; Expected = @('-WrappingKeyName') }
-        @{ Line = 'Backup-TVMKeys -Wrapp'; Expected = @('-WrappingKeyPath') }
+        @{ Line = 'Backup-TVMKeys -WrappingKeyP'; Expected = @('-WrappingKeyPath') }
         @{ Line = 'New-TvmVaultKey -Ty'; Expected = @('-Type') }
         @{ Line = 'Get-TvmVaultKey -KeyV'; Expected = @('-KeyVaultName') }
         @{ Line = 'Test-TVMKeyBackup -Priv'; Expected = @('-PrivateKeyPath') }

@@ -301,7 +301,7 @@ Describe 'The wrapping key import' {
         $run = Invoke-Captured { Import-TvmWrappingKeyFromPem -KeyName w -PublicKeyPath $pem.Public -PrivateKeyPath $pem.Private -KeySize '2048' -VaultPath $vault }
         Assert-Clean $run
         @($run.Output).Count | Should -Be 1
-        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmWrappingKey'
         $run.Output[0].Name | Should -Be 'w'
         $run.Output[0].Type | Should -Be 'RSA'
         [int]$run.Output[0].Size | Should -Be 2048
@@ -322,7 +322,7 @@ Describe 'The wrapping key import' {
         $run = Invoke-Captured { Import-TvmWrappingKeyFromPem w3 $pair.Public $pair.Private 3072 -VaultPath $vault }
         Assert-Clean $run
         @($run.Output).Count | Should -Be 1
-        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmKey'
+        $run.OutputTypes[0] | Should -Be 'TvmBackupUtils.TvmWrappingKey'
         [int]$run.Output[0].Size | Should -Be 3072
         (Read-VaultKeyFile $vault w3).Size | Should -Be 3072
     }

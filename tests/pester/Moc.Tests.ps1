@@ -218,12 +218,15 @@ Describe 'The Moc cmdlet calls, checked against the original''s (docs/format.md 
         $tmp = $Matches[1]
         Assert-Calls @(
             Format-MocCall 'Get-MocConfig'
+            # One call beyond the original's: the vault is listed once, so that a name it holds is compared (Exists, or
+            # WrappingKeyConflict) before the plaintext import file is written.
+            Format-MocCall 'Get-MocKey' ([ordered]@{ group = $Group; keyvaultName = $Vault })
             Format-MocCall 'Import-MocKey' ([ordered]@{ name = 'TvmWrap'; group = $Group; keyvaultName = $Vault; importKeyFile = $tmp; type = 'RSA'; size = '2048' })
-            # The TvmKey written to the pipeline is the engine's result: the vault is not listed a second time.
+            # The TvmWrappingKey written to the pipeline is the engine's result: the vault is not listed a second time.
         ) (Get-StandInCall)
         [IO.File]::Exists($tmp) | Should -BeFalse
         $r.Output.Count | Should -Be 1
-        $null = Get-OfType $r.Output TvmKey
+        $null = Get-OfType $r.Output TvmWrappingKey
         Format-Key $r.Output[0] | Should -BeExactly 'TvmWrap RSA 2048'
         @(@(Get-StandInKey) | ForEach-Object { Format-Key $_ }) | Should -BeExactly @('TvmWrap RSA 2048')
     }

@@ -258,7 +258,7 @@ Describe 'The rehearsal: seed vault A, back it up, import the wrapping key into 
 
         It 'returns the RSA key and stores the private key in the vault' {
             Assert-Clean $WrapRun
-            $keys = @(Get-OfType $WrapRun.Output)
+            $keys = @(Get-OfType $WrapRun.Output TvmWrappingKey)
             $keys.Count | Should -Be 1
             $keys | Get-KeyRow | Should -BeExactly "$WrappingKeyName|RSA|2048"
             $stored = Read-VaultKeyFile $VaultB $WrappingKeyName

@@ -316,7 +316,7 @@ Describe 'Restoring and backing up beyond the happy path' {
     }
 
     Context 'Import-TvmWrappingKeyFromPem' {
-        It 'a name already in the vault is terminating KeyExists (ResourceExists) naming it, keeps the key and cleans up its temporary file' {
+        It 'a name the vault holds with another public key is terminating WrappingKeyConflict (ResourceExists) naming it, keeps the key and writes no temporary file' {
             $r = New-Rehearsal
             Import-RehearsalWrappingKey $r
             $keyFile = Get-VaultKeyFile $r.VaultB $WrappingKeyName
@@ -330,15 +330,32 @@ Describe 'Restoring and backing up beyond the happy path' {
                 -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
 
             $run.ExitCode | Should -Be 0 -Because ($run.ProcessOutput -join "`n")
-            $run.Threw | Should -BeTrue -Because 'importing a name the vault holds is a terminating error'
-            $null = Assert-TvmTerminating $run 'KeyExists' ResourceExists
-            Get-ErrorText $run.Terminating | Should -BeLike "*$WrappingKeyName*"
+            $run.Threw | Should -BeTrue -Because 'importing a name the vault holds for another key is a terminating error'
+            $null = Assert-TvmTerminating $run 'WrappingKeyConflict' ResourceExists
+            Get-ErrorText $run.Terminating | Should -BeLike "*$WrappingKeyName*Remove-TvmWrappingKey -KeyName $WrappingKeyName*"
             [Convert]::ToBase64String([IO.File]::ReadAllBytes($keyFile)) | Should -Be $before -Because 'the key in the vault is kept'
-            @(Get-ChildItem -LiteralPath $tmp -Recurse -Force -File).Count | Should -Be 0 -Because 'the temporary import file is removed (its empty owner-only folder stays)'
-            $cleaned = @($run.Host | Where-Object { $_.StartsWith('Temporary file ', [StringComparison]::Ordinal) -and $_.EndsWith(' has been cleaned up.', [StringComparison]::Ordinal) })
-            $cleaned.Count | Should -BeGreaterThan 0 -Because "the host lines were: $($run.Host -join ' | ')"
-            # (not in the xunit test) the temporary file was in the private TMPDIR, so the check above means something
-            $cleaned[0] | Should -BeLike "Temporary file $tmp*"
+            @(Get-ChildItem -LiteralPath $tmp -Recurse -Force -File).Count | Should -Be 0 -Because 'no temporary import file is left'
+            @($run.Host | Where-Object { $_.StartsWith('Generating import JSON', [StringComparison]::Ordinal) }).Count | Should -Be 0 -Because 'the name is compared before the plaintext import file is written'
+        }
+
+        It 'the same pair again is Exists with a warning, writes nothing and makes no temporary file' {
+            $r = New-Rehearsal
+            Import-RehearsalWrappingKey $r
+            $keyFile = Get-VaultKeyFile $r.VaultB $WrappingKeyName
+            $before = [Convert]::ToBase64String([IO.File]::ReadAllBytes($keyFile))
+            $tmp = Join-Path $r.Dir 'tmp'
+            $null = New-Item -ItemType Directory -Path $tmp
+            $run = Invoke-InNewPwsh -Body 'Import-TvmWrappingKeyFromPem $KeyName $PublicKeyPath $PrivateKeyPath ''2048'' -VaultPath $VaultPath | ForEach-Object { "outcome=$($_.Outcome)" }' `
+                -Variables @{ KeyName = $WrappingKeyName; PublicKeyPath = $r.Public; PrivateKeyPath = $r.Private; VaultPath = $r.VaultB } `
+                -Environment @{ TMPDIR = $tmp + [IO.Path]::DirectorySeparatorChar }
+
+            $run.ExitCode | Should -Be 0 -Because ($run.ProcessOutput -join "`n")
+            $run.Threw | Should -BeFalse
+            @($run.Output) | Should -Be @('outcome=Exists')
+            @($run.Warnings) -join ' ' | Should -BeLike "*already holds the wrapping key $WrappingKeyName with this public key*"
+            [Convert]::ToBase64String([IO.File]::ReadAllBytes($keyFile)) | Should -Be $before
+            @(Get-ChildItem -LiteralPath $tmp -Recurse -Force -File).Count | Should -Be 0
+            @($run.Host | Where-Object { $_.StartsWith('Generating import JSON', [StringComparison]::Ordinal) }).Count | Should -Be 0
         }
     }
 

@@ -911,7 +911,7 @@ Describe 'New-TvmWrappingKey' {
             $backup.WrappingKeyFingerprint | Should -Be $plain.Fingerprint
 
             $import = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem gen $plain.PublicKeyPath $plain.PrivateKeyPath 2048 -VaultPath $w.VaultB })
-            (Get-OfType $import.Output TvmKey).Fingerprint | Should -Be $plain.Fingerprint
+            (Get-OfType $import.Output TvmWrappingKey).Fingerprint | Should -Be $plain.Fingerprint
             $run = Assert-Clean (Invoke-Captured { Import-TVMKeys $backup.Path gen -VaultPath $w.VaultB -PrivateKeyPath $plain.PrivateKeyPath })
 
             Format-Restores $run | Should -Be @('k1=Imported/', "$RootKey=Imported/")
@@ -926,7 +926,7 @@ Describe 'New-TvmWrappingKey' {
             $backup = Get-SingleBackup @(Backup-TVMKeys $encrypted.PublicKeyPath $w.Root -VaultPath $w.VaultA -ErrorAction Stop 6>$null)
 
             $import = Assert-Clean (Invoke-Captured { Import-TvmWrappingKeyFromPem gen $encrypted.PublicKeyPath $encrypted.PrivateKeyPath 2048 -VaultPath $w.VaultB -Password $password })
-            (Get-OfType $import.Output TvmKey).Fingerprint | Should -Be $encrypted.Fingerprint
+            (Get-OfType $import.Output TvmWrappingKey).Fingerprint | Should -Be $encrypted.Fingerprint
             $run = Assert-Clean (Invoke-Captured { Import-TVMKeys $backup.Path gen -VaultPath $w.VaultB -PrivateKeyPath $encrypted.PrivateKeyPath -Password $password })
 
             Format-Restores $run | Should -Be @('k1=Imported/')
