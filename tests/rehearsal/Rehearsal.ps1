@@ -68,7 +68,7 @@ $rows = foreach ($key in $before) {
 }
 $rows | Out-Default
 $equal = @($rows | Where-Object Equal).Count
-$imported = @($restored | Where-Object Outcome -eq 'Imported').Count
+$imported = @($restored | Where-Object { $_ -is [TvmBackupUtils.TvmKeyRestore] -and $_.Outcome -eq 'Imported' }).Count
 "Vault A holds $($before.Count) keys; $imported were imported into vault B; $equal of $($before.Count) are equal in both."
 if ($before.Count -ne 21 -or $equal -ne $before.Count -or $imported -ne $before.Count) {
     'REHEARSAL FAILED: the restored vault does not hold every key of the backed-up vault.'
