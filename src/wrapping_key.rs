@@ -263,16 +263,7 @@ pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Op
         ));
     }
     for (path, input) in [(private_path, "privateKeyPath"), (public_path, "publicKeyPath")] {
-        if path.is_dir() {
-            return Err(Error::for_input(ErrorCode::InvalidPath, input, format!("'{}' is a folder. Give the path of a file to write.", path.display())));
-        }
-        if path.exists() && !force {
-            return Err(Error::for_input(
-                ErrorCode::WrappingKeyFileExists,
-                input,
-                format!("'{}' exists already. Give another path, or add -Force to replace it (the key it holds is lost).", path.display()),
-            ));
-        }
+        check_file_to_write(path, input, force, " (the key it holds is lost)")?;
     }
     events.verbose(&format!("Generating an RSA-{bits} key pair."));
     let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits as usize)
@@ -343,16 +334,7 @@ pub fn create_in_vault(vault: &dyn Vault, key_name: &str, public_path: &Path, bi
             format!("{key_name} is the name of the attestation root key the cluster's Trusted launch VMs need. Give the wrapping key another name."),
         ));
     }
-    if public_path.is_dir() {
-        return Err(Error::for_input(ErrorCode::InvalidPath, "publicKeyPath", format!("'{}' is a folder. Give the path of a file to write.", public_path.display())));
-    }
-    if public_path.exists() && !force {
-        return Err(Error::for_input(
-            ErrorCode::WrappingKeyFileExists,
-            "publicKeyPath",
-            format!("'{}' exists already. Give another path, or add -Force to replace it.", public_path.display()),
-        ));
-    }
+    check_file_to_write(public_path, "publicKeyPath", force, "")?;
     if held_key(vault, key_name)?.is_some() {
         return Err(Error::for_input(
             ErrorCode::KeyExists,
@@ -402,6 +384,22 @@ pub fn create_in_vault(vault: &dyn Vault, key_name: &str, public_path: &Path, bi
         key_name: Some(key_name.to_string()),
         vault: Some(source),
     })
+}
+
+/// Refuses, before anything is written, a key file path that is a folder, or a file that exists without `force`
+/// (`lost` says what replacing it would lose).
+fn check_file_to_write(path: &Path, input: &'static str, force: bool, lost: &str) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::for_input(ErrorCode::InvalidPath, input, format!("'{}' is a folder. Give the path of a file to write.", path.display())));
+    }
+    if path.exists() && !force {
+        return Err(Error::for_input(
+            ErrorCode::WrappingKeyFileExists,
+            input,
+            format!("'{}' exists already. Give another path, or add -Force to replace it{lost}.", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes a key file owner-only: a new file, or with `force` a replacement (written beside it, then renamed).
