@@ -6,17 +6,31 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#define SECRET_KEY_PASSWORD 1
+
+#define SECRET_CUSTODIAN_PASSWORD 2
+
 /*
  The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
  against a library whose version differs from the one it was built for. (Requests and results are
  versioned by their `schemaVersion`, not by this.)
  */
-#define TVM_ABI_VERSION 5
+#define TVM_ABI_VERSION 6
 
 /*
  A partial folder younger than this may belong to a backup that is still running.
  */
 #define PARTIAL_GRACE_SECONDS 86400
+
+/*
+ The share file version this engine writes and reads.
+ */
+#define VERSION 1
+
+/*
+ The most shares of one split (and so custodians).
+ */
+#define MAX_SHARES 16
 
 /*
  The PBKDF2-HMAC-SHA256 iteration count of an encrypted private key PEM (OWASP's 2023 figure for
@@ -359,6 +373,59 @@ TvmStatus tvm_generate_wrapping_key(const struct TvmVault *_vault,
                                     TvmEventSink sink,
                                     void *context,
                                     struct TvmBuffer *out);
+
+/*
+ Splits a wrapping private key into custodian shares (Split-TvmWrappingKey). Request
+ `api::shares::SplitWrappingKeyRequest`; result `shares::Split`. Needs no vault (`vault` is ignored and may be
+ NULL). `secret` (NULL: none) is a secret list (`api::shares::Secrets`): the private key file's password (tag 1)
+ and the custodians' passwords (tag 2). Events: message, warning (ABI 6).
+
+ # Safety
+ As for [`tvm_verify`].
+ */
+TvmStatus tvm_split_wrapping_key(const struct TvmVault *_vault,
+                                 const uint8_t *request,
+                                 size_t request_len,
+                                 const uint8_t *secret,
+                                 size_t secret_len,
+                                 TvmEventSink sink,
+                                 void *context,
+                                 struct TvmBuffer *out);
+
+/*
+ Rebuilds a wrapping private key from custodian shares in memory, checks it, and writes it only to
+ `outFile` when asked (Join-TvmWrappingKey). Request `api::shares::JoinWrappingKeyRequest`; result
+ `api::shares::JoinWrappingKeyResult`. Needs no vault. `secret` is a secret list: the custodians' passwords
+ (tag 2) and the password of the PEM to write (tag 1). Events: message, warning, verbose (ABI 6).
+
+ # Safety
+ As for [`tvm_verify`].
+ */
+TvmStatus tvm_join_wrapping_key(const struct TvmVault *_vault,
+                                const uint8_t *request,
+                                size_t request_len,
+                                const uint8_t *secret,
+                                size_t secret_len,
+                                TvmEventSink sink,
+                                void *context,
+                                struct TvmBuffer *out);
+
+/*
+ Checks share files one by one without rebuilding the key (Test-TvmWrappingKeyShare). Request
+ `api::shares::TestWrappingKeyShareRequest`; result `api::shares::TestWrappingKeyShareResult`. Needs no vault.
+ `secret` is a secret list of custodian passwords (tag 2). Events: verbose, progress (ABI 6).
+
+ # Safety
+ As for [`tvm_verify`].
+ */
+TvmStatus tvm_test_wrapping_key_share(const struct TvmVault *_vault,
+                                      const uint8_t *request,
+                                      size_t request_len,
+                                      const uint8_t *secret,
+                                      size_t secret_len,
+                                      TvmEventSink sink,
+                                      void *context,
+                                      struct TvmBuffer *out);
 
 /*
  Removes a wrapping key from `vault` (Remove-TvmWrappingKey). Request

@@ -149,6 +149,27 @@ error_codes! {
     /// The vault cannot do what was asked (e.g. tell a key's public half).
     VaultUnsupported => "NotImplemented",
 
+
+    // Wrapping key shares (Split-, Join-, Test-TvmWrappingKeyShare, -SharePath).
+    /// -Threshold or -Shares out of range (2 <= M <= N <= 16).
+    ShareCountInvalid => "InvalidArgument",
+    /// The custodian public keys or passwords do not fit the split (count, a repeated key, the wrapping key itself, none given).
+    CustodiansInvalid => "InvalidArgument",
+    /// Split-TvmWrappingKey: the folder holds share files of this key and -Force was not given.
+    ShareFileExists => "ResourceExists",
+    /// A share file is damaged, is not a share file, or is of another version.
+    ShareInvalid => "InvalidData",
+    /// Share files of different splits (another key, split id, threshold or count) were given together.
+    ShareSplitMismatch => "InvalidData",
+    /// Fewer distinct shares than the threshold were given.
+    ShareTooFew => "InvalidArgument",
+    /// A share is encrypted to a custodian, and no key or password was given for it.
+    ShareLocked => "InvalidArgument",
+    /// No password given opens a password-protected share.
+    SharePasswordWrong => "SecurityError",
+    /// Intact shares of one split rebuilt something other than the key they name.
+    ShareRebuildFailed => "SecurityError",
+
     /// The caller asked to stop.
     Cancelled => "OperationStopped",
 }

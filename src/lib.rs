@@ -10,6 +10,7 @@
 //! - [`manifest`]: `manifest.json`, the list a backup keeps of itself; [`verify`]: whether a backup is what
 //!   was written (quick, full, deep); [`coverage`]: whether it still covers the vault; [`inventory`]: the
 //!   backups of a backup root, and retention.
+//! - [`shares`]: the wrapping private key split M of N among custodians, and rebuilt from their shares.
 //! - [`events`]: the named records a command sends its caller while it works.
 //! - [`error`]: errors with a stable code per problem.
 //! - [`vault`]: the vault trait, [`vault::LocalVault`] (a vault in a folder for rehearsals and tests) and
@@ -33,6 +34,7 @@ pub mod owner_only;
 pub mod pem;
 pub mod reader;
 pub mod restore;
+pub mod shares;
 pub mod sweep;
 pub mod vault;
 pub mod verify;

@@ -173,6 +173,8 @@ fn role_title(role: &'static str) -> &'static str {
         "private key" => "The private key file",
         "wrapping key" => "The wrapping key file",
         "wrapping private key" => "The wrapping private key file",
+        "custodian public key" => "The custodian public key file",
+        "custodian private key" => "The custodian private key file",
         _ => "The key file",
     }
 }

@@ -42,16 +42,32 @@ fn import_json_from_pems(public_key_path: &Path, private_key_path: &Path, passwo
         ),
         _ => e.at_input("privateKeyPath"),
     })?;
-    if !private.matches(&public) {
-        return Err(Error::new(
-            ErrorCode::KeyPairMismatch,
-            format!(
-                "The public key '{}' does not belong to the private key '{}'. Give the two files of one key pair.",
-                public_key_path.display(),
-                private_key_path.display()
-            ),
-        ));
-    }
+    pair_of(Some((public, public_key_path)), private, &format!("'{}'", private_key_path.display()))
+}
+
+/// The pair of `private` and, when given, the public key file read for it (which must be its public half);
+/// `source` names the private key in messages (a file, or the shares it was rebuilt from).
+fn pair_of(public: Option<(pem::PublicKey, &Path)>, private: pem::PrivateKey, source: &str) -> Result<Pair> {
+    let public = match public {
+        Some((public, public_key_path)) => {
+            if !private.matches(&public) {
+                return Err(Error::new(
+                    ErrorCode::KeyPairMismatch,
+                    format!(
+                        "The public key '{}' does not belong to the private key {source}. Give the two files of one key pair.",
+                        public_key_path.display(),
+                    ),
+                ));
+            }
+            public
+        }
+        None => {
+            use rsa::pkcs1::EncodeRsaPublicKey;
+            let key = rsa::RsaPublicKey::from(&private.key);
+            let pkcs1_der = key.to_pkcs1_der().map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The public key could not be encoded: {e}.")))?.into_vec();
+            pem::PublicKey { key, pkcs1_der }
+        }
+    };
     Ok(Pair {
         json: keyfile::import_json(&public.pkcs1_der, &private.pkcs8_der),
         bits: private.bits() as u32,
@@ -105,13 +121,40 @@ pub fn import_wrapping_key_with(
     events: &mut dyn Events,
 ) -> Result<WrappingKeyResult> {
     layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
+    parse_key_size(key_size)?;
+    let pair = import_json_from_pems(public_key_path, private_key_path, password, true)?;
+    import_pair(vault, key_name, key_size, pair, &format!("in '{}'", private_key_path.display()), events)
+}
+
+/// Import-TvmWrappingKeyFromPem -SharePath: the private key rebuilt from shares (`source` names them), with the
+/// public key file given for it, if any.
+pub fn import_wrapping_key_from(
+    vault: &dyn Vault,
+    key_name: &str,
+    public_key_path: Option<&Path>,
+    private: pem::PrivateKey,
+    source: &str,
+    key_size: &str,
+    events: &mut dyn Events,
+) -> Result<WrappingKeyResult> {
+    layout::check_key_name(key_name).map_err(|e| e.at_input("keyName"))?;
+    parse_key_size(key_size)?;
+    let public = match public_key_path {
+        Some(p) => Some((pem::read_public_key(p, "public key").map_err(|e| e.at_input("publicKeyPath"))?, p)),
+        None => None,
+    };
+    let pair = pair_of(public, private, source)?;
+    import_pair(vault, key_name, key_size, pair, source, events)
+}
+
+fn import_pair(vault: &dyn Vault, key_name: &str, key_size: &str, pair: Pair, source: &str, events: &mut dyn Events) -> Result<WrappingKeyResult> {
     let size = parse_key_size(key_size)?;
-    let Pair { json, bits, fingerprint, public_der } = import_json_from_pems(public_key_path, private_key_path, password, true)?;
+    let Pair { json, bits, fingerprint, public_der } = pair;
     if bits != size {
         return Err(Error::for_input(
             ErrorCode::KeySizeMismatch,
             "keySize",
-            format!("The key size is {size}, but the key in '{}' is {bits} bits. Give {bits} as the key size.", private_key_path.display()),
+            format!("The key size is {size}, but the key {source} is {bits} bits. Give {bits} as the key size."),
         ));
     }
     let spec = KeySpec::new(KeyType::Rsa, size)?;
@@ -240,6 +283,33 @@ pub struct GeneratedPair {
     pub vault: Option<String>,
 }
 
+/// A private key as the bytes of its PEM file: PKCS#8 `PRIVATE KEY`, or under `password` `ENCRYPTED PRIVATE KEY`
+/// (PKCS#8 PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC); lines of 64 characters ending in `\n`, as .NET's
+/// Export...Pem gives them (no line end after the END line), then the platform's line end, as `Out-File` writes.
+pub(crate) fn private_key_pem(key: &rsa::RsaPrivateKey, password: Option<&[u8]>) -> Result<Zeroizing<Vec<u8>>> {
+    use rand::RngCore;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let crypto = |e: &dyn std::fmt::Display| Error::new(ErrorCode::CryptoFailed, format!("The private key could not be written as PEM: {e}."));
+    let private_pem: Zeroizing<String> = match password {
+        None => key.to_pkcs8_pem(LineEnding::LF).map_err(|e| crypto(&e))?,
+        Some(password) => {
+            let der = key.to_pkcs8_der().map_err(|e| crypto(&e))?;
+            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| crypto(&e))?;
+            let mut salt = [0u8; 16];
+            let mut iv = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut salt);
+            rand::rngs::OsRng.fill_bytes(&mut iv);
+            let params = rsa::pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv).map_err(|e| crypto(&e))?;
+            let encrypted = info.encrypt_with_params(params, password).map_err(|e| crypto(&e))?;
+            encrypted.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| crypto(&e))?
+        }
+    };
+    let newline = if cfg!(windows) { "\r\n" } else { "\n" };
+    let mut bytes = Zeroizing::new(private_pem.trim_end_matches('\n').as_bytes().to_vec());
+    bytes.extend_from_slice(newline.as_bytes());
+    Ok(bytes)
+}
+
 /// `New-TvmWrappingKey`: a new RSA key pair in the PEM shapes the documented PowerShell 7 steps write
 /// (`ExportRSAPublicKeyPem`: PKCS#1 `RSA PUBLIC KEY`; `ExportPkcs8PrivateKeyPem`: PKCS#8 `PRIVATE KEY`; lines
 /// of 64 characters ending in `\n`, and the line end of the platform after the last, as `Out-File` writes
@@ -247,9 +317,8 @@ pub struct GeneratedPair {
 /// `password`. Both files are owner-only; existing files are refused unless `force`. The engine does the
 /// cryptography, so this works in Windows PowerShell 5.1, whose .NET cannot export PEM.
 pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Option<&[u8]>, force: bool, events: &mut dyn Events) -> Result<GeneratedPair> {
-    use rand::RngCore;
     use rsa::pkcs1::EncodeRsaPublicKey;
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use rsa::pkcs8::LineEnding;
 
     KeySpec::new(KeyType::Rsa, bits).map_err(|e| e.at_input("keySize"))?;
     if password.is_some_and(<[u8]>::is_empty) {
@@ -270,25 +339,9 @@ pub fn generate(public_path: &Path, private_path: &Path, bits: u32, password: Op
         .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("The RSA key pair could not be generated: {e}.")))?;
     let public = rsa::RsaPublicKey::from(&key);
     let crypto = |e: &dyn std::fmt::Display| Error::new(ErrorCode::CryptoFailed, format!("The key pair could not be written as PEM: {e}."));
-    let private_pem: Zeroizing<String> = match password {
-        None => key.to_pkcs8_pem(LineEnding::LF).map_err(|e| crypto(&e))?,
-        Some(password) => {
-            let der = key.to_pkcs8_der().map_err(|e| crypto(&e))?;
-            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| crypto(&e))?;
-            let mut salt = [0u8; 16];
-            let mut iv = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut salt);
-            rand::rngs::OsRng.fill_bytes(&mut iv);
-            let params = rsa::pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv).map_err(|e| crypto(&e))?;
-            let encrypted = info.encrypt_with_params(params, password).map_err(|e| crypto(&e))?;
-            encrypted.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| crypto(&e))?
-        }
-    };
+    let private_bytes = private_key_pem(&key, password)?;
     let public_pem = public.to_pkcs1_pem(LineEnding::LF).map_err(|e| crypto(&e))?;
     let newline = if cfg!(windows) { "\r\n" } else { "\n" };
-    // The PEM text as .NET's Export...Pem gives it (no line end after the END line), then Out-File's line end.
-    let mut private_bytes = Zeroizing::new(private_pem.trim_end_matches('\n').as_bytes().to_vec());
-    private_bytes.extend_from_slice(newline.as_bytes());
     let public_bytes = format!("{}{newline}", public_pem.trim_end_matches('\n')).into_bytes();
     write_key_file(private_path, &private_bytes, force)?;
     if let Err(e) = write_key_file(public_path, &public_bytes, force) {
@@ -388,7 +441,7 @@ pub fn create_in_vault(vault: &dyn Vault, key_name: &str, public_path: &Path, bi
 
 /// Refuses, before anything is written, a key file path that is a folder, or a file that exists without `force`
 /// (`lost` says what replacing it would lose).
-fn check_file_to_write(path: &Path, input: &'static str, force: bool, lost: &str) -> Result<()> {
+pub(crate) fn check_file_to_write(path: &Path, input: &'static str, force: bool, lost: &str) -> Result<()> {
     if path.is_dir() {
         return Err(Error::for_input(ErrorCode::InvalidPath, input, format!("'{}' is a folder. Give the path of a file to write.", path.display())));
     }
@@ -403,7 +456,7 @@ fn check_file_to_write(path: &Path, input: &'static str, force: bool, lost: &str
 }
 
 /// Writes a key file owner-only: a new file, or with `force` a replacement (written beside it, then renamed).
-fn write_key_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+pub(crate) fn write_key_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     if force && path.exists() {
         return crate::vault::local::write_replace(path, bytes).map_err(|e| Error::io("write", path, e));
     }

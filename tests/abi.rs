@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tvmkeys::api::{backup, import_json, inventory, keys, open, restore, verify, wrapping_key, Key};
+use tvmkeys::api::{backup, import_json, inventory, keys, open, restore, shares, verify, wrapping_key, Key};
 use tvmkeys::error::ErrorInfo;
 use tvmkeys::events::Event;
 use tvmkeys::vault::moc::{HostOp, HostReply};
@@ -49,6 +49,12 @@ fn every_contract_type_round_trips_its_sample() {
             "CreateWrappingKeyRequest" => drop(round_trip::<wrapping_key::CreateWrappingKeyRequest>(&name, json)),
             "WrappingKeyResult" => drop(round_trip::<tvmkeys::wrapping_key::WrappingKeyResult>(&name, json)),
             "GeneratedPair" => drop(round_trip::<tvmkeys::wrapping_key::GeneratedPair>(&name, json)),
+            "SplitWrappingKeyRequest" => drop(round_trip::<shares::SplitWrappingKeyRequest>(&name, json)),
+            "SplitWrappingKeyResult" => drop(round_trip::<shares::SplitWrappingKeyResult>(&name, json)),
+            "JoinWrappingKeyRequest" => drop(round_trip::<shares::JoinWrappingKeyRequest>(&name, json)),
+            "JoinWrappingKeyResult" => drop(round_trip::<shares::JoinWrappingKeyResult>(&name, json)),
+            "TestWrappingKeyShareRequest" => drop(round_trip::<shares::TestWrappingKeyShareRequest>(&name, json)),
+            "TestWrappingKeyShareResult" => drop(round_trip::<shares::TestWrappingKeyShareResult>(&name, json)),
             "Key" => drop(round_trip::<Key>(&name, json)),
             "ImportJsonRequest" => drop(round_trip::<import_json::ImportJsonRequest>(&name, json)),
             "ImportJsonResult" => drop(round_trip::<import_json::ImportJsonResult>(&name, json)),
@@ -83,7 +89,8 @@ fn every_contract_type_round_trips_its_sample() {
         "KeyRestore", "ImportWrappingKeyRequest", "Key", "ImportJsonRequest", "ImportJsonResult", "ListKeysRequest",
         "ListKeysResult", "CreateKeyRequest", "VerifyRequest", "VerifyResult", "ListBackupsRequest", "ListBackupsResult",
         "RemoveBackupsRequest", "Removal", "ErrorInfo", "Event", "HostOp", "HostReply", "GenerateWrappingKeyRequest", "GeneratedPair", "RemoveWrappingKeyRequest",
-        "CreateWrappingKeyRequest", "WrappingKeyResult",
+        "CreateWrappingKeyRequest", "WrappingKeyResult", "SplitWrappingKeyRequest", "SplitWrappingKeyResult", "JoinWrappingKeyRequest",
+        "JoinWrappingKeyResult", "TestWrappingKeyShareRequest", "TestWrappingKeyShareResult",
     ];
     assert_eq!(seen, types.iter().map(|s| s.to_string()).collect(), "every contract type has a sample");
     let want = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -112,6 +119,9 @@ fn requests_refuse_unknown_fields_so_a_front_end_typo_fails_loudly() {
             "RemoveWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::RemoveWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "CreateWrappingKeyRequest" => tvmkeys::api::parse_request::<wrapping_key::CreateWrappingKeyRequest>(bytes.as_bytes()).is_err(),
             "ImportJsonRequest" => tvmkeys::api::parse_request::<import_json::ImportJsonRequest>(bytes.as_bytes()).is_err(),
+            "SplitWrappingKeyRequest" => tvmkeys::api::parse_request::<shares::SplitWrappingKeyRequest>(bytes.as_bytes()).is_err(),
+            "JoinWrappingKeyRequest" => tvmkeys::api::parse_request::<shares::JoinWrappingKeyRequest>(bytes.as_bytes()).is_err(),
+            "TestWrappingKeyShareRequest" => tvmkeys::api::parse_request::<shares::TestWrappingKeyShareRequest>(bytes.as_bytes()).is_err(),
             "ListKeysRequest" => tvmkeys::api::parse_request::<keys::ListKeysRequest>(bytes.as_bytes()).is_err(),
             "CreateKeyRequest" => tvmkeys::api::parse_request::<keys::CreateKeyRequest>(bytes.as_bytes()).is_err(),
             "VerifyRequest" => tvmkeys::api::parse_request::<verify::VerifyRequest>(bytes.as_bytes()).is_err(),

@@ -268,4 +268,77 @@ namespace TvmBackupUtils
         /// <summary>The module's fingerprint of the public key: the one backups wrapped to it record; null when the vault gave none.</summary>
         [DataMember(Name = "fingerprint", EmitDefaultValue = false)] public string? Fingerprint { get; set; }
     }
+
+    /// <summary>One share file of a split wrapping key: written by Split-TvmWrappingKey, checked by Test-TvmWrappingKeyShare.</summary>
+    [DataContract]
+    public sealed class TvmWrappingKeyShare
+    {
+        /// <summary>The share file, full path.</summary>
+        [DataMember(Name = "path")] public string Path { get; set; } = string.Empty;
+
+        /// <summary>The share's number, 1 to Shares (0 when the file could not be read).</summary>
+        [DataMember(Name = "index")] public int Index { get; set; }
+
+        /// <summary>How many shares of the split rebuild the key (M).</summary>
+        [DataMember(Name = "threshold")] public int Threshold { get; set; }
+
+        /// <summary>How many shares the split made (N).</summary>
+        [DataMember(Name = "shares")] public int Shares { get; set; }
+
+        /// <summary>The split this share belongs to: shares of different splits never rebuild a key together.</summary>
+        [DataMember(Name = "splitId")] public string SplitId { get; set; } = string.Empty;
+
+        /// <summary>The fingerprint of the wrapping key the shares rebuild (as backups' manifests record it).</summary>
+        [DataMember(Name = "fingerprint")] public string Fingerprint { get; set; } = string.Empty;
+
+        /// <summary>The wrapping key's size in bits.</summary>
+        [DataMember(Name = "keySize")] public int KeySize { get; set; }
+
+        /// <summary>None (in clear), CustodianKey or Password.</summary>
+        [DataMember(Name = "protection")] public string Protection { get; set; } = string.Empty;
+
+        /// <summary>CustodianKey: the fingerprint of the custodian public key the share is encrypted to.</summary>
+        [DataMember(Name = "custodianFingerprint", EmitDefaultValue = false)] public string? CustodianFingerprint { get; set; }
+
+        /// <summary>Test-TvmWrappingKeyShare: Valid, Opened, Damaged or NotOpened; null from Split-TvmWrappingKey.</summary>
+        [DataMember(Name = "status", EmitDefaultValue = false)] public string? Status { get; set; }
+
+        /// <summary>What was found, for a share that is Damaged or NotOpened.</summary>
+        [DataMember(Name = "message", EmitDefaultValue = false)] public string? Message { get; set; }
+
+        /// <summary>The ErrorId of what was found, for a share that is Damaged or NotOpened.</summary>
+        [DataMember(Name = "errorId", EmitDefaultValue = false)] public string? ErrorId { get; set; }
+
+        /// <summary>The PowerShell error category of <see cref="ErrorId"/>.</summary>
+        [DataMember(Name = "category", EmitDefaultValue = false)] public string? Category { get; set; }
+    }
+
+    /// <summary>What Join-TvmWrappingKey rebuilt from the shares.</summary>
+    [DataContract]
+    public sealed class TvmWrappingKeyJoin
+    {
+        /// <summary>The fingerprint of the wrapping key rebuilt (checked to be the one the shares name).</summary>
+        [DataMember(Name = "fingerprint")] public string Fingerprint { get; set; } = string.Empty;
+
+        /// <summary>The key's size in bits.</summary>
+        [DataMember(Name = "keySize")] public int KeySize { get; set; }
+
+        /// <summary>The split the shares belong to.</summary>
+        [DataMember(Name = "splitId")] public string SplitId { get; set; } = string.Empty;
+
+        /// <summary>How many shares rebuild the key (M).</summary>
+        [DataMember(Name = "threshold")] public int Threshold { get; set; }
+
+        /// <summary>How many shares the split made (N).</summary>
+        [DataMember(Name = "shares")] public int Shares { get; set; }
+
+        /// <summary>The share numbers the key was rebuilt from.</summary>
+        [DataMember(Name = "used")] public int[] Used { get; set; } = Array.Empty<int>();
+
+        /// <summary>-OutFile: the PEM written; null when nothing was written.</summary>
+        [DataMember(Name = "outFile", EmitDefaultValue = false)] public string? OutFile { get; set; }
+
+        /// <summary>True when the PEM written is encrypted with -Password.</summary>
+        [DataMember(Name = "encrypted", EmitDefaultValue = false)] public bool Encrypted { get; set; }
+    }
 }

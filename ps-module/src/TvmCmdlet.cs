@@ -201,6 +201,85 @@ namespace TvmBackupUtils
             }
         }
 
+        /// <summary>
+        /// Runs an export that takes a secret list beside its request (the engine's <c>api::shares::Secrets</c>):
+        /// <paramref name="keyPassword"/> (tag 1, the password of the private key file read or written) and
+        /// <paramref name="custodianPasswords"/> (tag 2 each, in order); each record is a tag byte, a little-endian
+        /// 32-bit length and UTF-8. The list is built in one array that is cleared when the call returns.
+        /// </summary>
+        private protected (TvmStatus Status, byte[] Bytes) CallWithSecretList<TRequest>(SecretCommandFn export, VaultHandle? vault, TRequest request,
+            System.Security.SecureString? keyPassword, System.Security.SecureString[]? custodianPasswords)
+        {
+            byte[] json = Json.Write(request);
+            var parts = new List<(byte Tag, byte[] Value)>();
+            byte[]? secret = null;
+            try
+            {
+                if (keyPassword != null)
+                {
+                    parts.Add((1, Utf8Of(keyPassword)));
+                }
+                foreach (System.Security.SecureString password in custodianPasswords ?? Array.Empty<System.Security.SecureString>())
+                {
+                    parts.Add((2, Utf8Of(password)));
+                }
+                int length = 0;
+                foreach ((byte _, byte[] value) in parts)
+                {
+                    length += 5 + value.Length;
+                }
+                secret = new byte[length];
+                int at = 0;
+                foreach ((byte tag, byte[] value) in parts)
+                {
+                    secret[at] = tag;
+                    secret[at + 1] = (byte)value.Length;
+                    secret[at + 2] = (byte)(value.Length >> 8);
+                    secret[at + 3] = (byte)(value.Length >> 16);
+                    secret[at + 4] = (byte)(value.Length >> 24);
+                    Buffer.BlockCopy(value, 0, secret, at + 5, value.Length);
+                    at += 5 + value.Length;
+                }
+                byte[] list = secret;
+                return CallEngine(sink =>
+                {
+                    TvmNative native = Native;
+                    TvmBuffer buffer = default;
+                    var secretLength = (UIntPtr)list.Length;
+                    TvmStatus s = vault == null
+                        ? export(IntPtr.Zero, json, (UIntPtr)json.Length, list, secretLength, sink, IntPtr.Zero, out buffer)
+                        : vault.Use(v => export(v, json, (UIntPtr)json.Length, list, secretLength, sink, IntPtr.Zero, out buffer));
+                    return (s, native.Take(buffer));
+                });
+            }
+            finally
+            {
+                foreach ((byte _, byte[] value) in parts)
+                {
+                    Array.Clear(value, 0, value.Length);
+                }
+                if (secret != null)
+                {
+                    Array.Clear(secret, 0, secret.Length);
+                }
+            }
+        }
+
+        /// <summary>Each path resolved as <see cref="ResolvePath"/> does; null stays null.</summary>
+        private protected string[]? ResolvePaths(string[]? paths, string parameterName)
+        {
+            if (paths == null)
+            {
+                return null;
+            }
+            var resolved = new string[paths.Length];
+            for (int i = 0; i < paths.Length; i++)
+            {
+                resolved[i] = ResolvePath(paths[i], parameterName);
+            }
+            return resolved;
+        }
+
         private static byte[] Utf8Of(System.Security.SecureString password)
         {
             IntPtr bstr = System.Runtime.InteropServices.Marshal.SecureStringToBSTR(password);

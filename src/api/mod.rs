@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod keys;
 pub mod open;
 pub mod restore;
+pub mod shares;
 pub mod verify;
 pub mod wrapping_key;
 

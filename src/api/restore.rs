@@ -28,6 +28,13 @@ pub struct RestoreRequest {
     /// is passed beside the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_path: Option<String>,
+    /// Share files that rebuild the wrapping private key in memory, in place of `privateKeyPath`; the secret is
+    /// then a secret list of custodian passwords (`api::shares::Secrets`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_paths: Vec<String>,
+    /// The custodians' private key PEMs that open the shares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custodian_private_key_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replace_attestation_root_key: bool,
     /// Report the plan; write nothing anywhere (`-WhatIf`).
@@ -113,7 +120,9 @@ pub struct RestoreResult {
 pub fn run(vault: &dyn Vault, request: &RestoreRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<RestoreResult> {
     let path = checked_path(&request.backup_path, "backupPath", "backup path")?;
     let shown = request.shown_backup_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(path);
+    let rebuilt = super::shares::wrapping_private_key(request.private_key_path.as_deref(), &request.share_paths, &request.custodian_private_key_paths, password, events)?;
     let private = match request.private_key_path.as_deref() {
+        _ if rebuilt.is_some() => rebuilt,
         Some(p) => {
             let p = checked_path(p, "privateKeyPath", "private key path")?;
             Some(crate::pem::read_private_key_with(Path::new(p), "wrapping private key", password).map_err(|e| match e.input() {
@@ -147,5 +156,13 @@ pub fn run(vault: &dyn Vault, request: &RestoreRequest, password: Option<&[u8]>,
         target_backup,
         remove_wrapping_key: request.remove_wrapping_key,
     };
-    crate::restore::restore_with(vault, path.as_ref(), shown.as_ref(), &request.wrapping_key_name, &options, events)
+    let from_shares = !request.share_paths.is_empty();
+    crate::restore::restore_with(vault, path.as_ref(), shown.as_ref(), &request.wrapping_key_name, &options, events).map_err(|e| {
+        // The private key came from -SharePath: that is the input a mismatch is about.
+        if from_shares && e.code() == ErrorCode::KeyPairMismatch {
+            e.at_input("sharePath")
+        } else {
+            e
+        }
+    })
 }

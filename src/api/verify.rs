@@ -27,6 +27,13 @@ pub struct VerifyRequest {
     /// passed beside the request, never in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_path: Option<String>,
+    /// Share files that rebuild the wrapping private key in memory, in place of `privateKeyPath`; the secret is
+    /// then a secret list of custodian passwords (`api::shares::Secrets`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_paths: Vec<String>,
+    /// The custodians' private key PEMs that open the shares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custodian_private_key_paths: Vec<String>,
     /// Compare the backup with the vault (the command's vault handle).
     #[serde(default)]
     pub coverage: bool,
@@ -62,7 +69,15 @@ pub fn run(vault: Option<&dyn Vault>, request: &VerifyRequest, password: Option<
         ),
         None => None,
     };
+    if !request.deep && (!request.share_paths.is_empty() || !request.custodian_private_key_paths.is_empty()) {
+        return Err(Error::for_input(ErrorCode::InvalidRequest, "sharePath", "Shares give the wrapping private key for a deep check. Add -Deep, or leave out -SharePath and -CustodianPrivateKeyPath."));
+    }
+    let rebuilt = match request.deep {
+        true => super::shares::wrapping_private_key(request.private_key_path.as_deref(), &request.share_paths, &request.custodian_private_key_paths, password, events)?,
+        false => None,
+    };
     let private = match (request.deep, request.private_key_path.as_deref()) {
+        _ if rebuilt.is_some() => rebuilt,
         (true, Some(p)) => {
             let path = checked_path(p, "privateKeyPath", "private key path")?;
             Some(pem::read_private_key_with(Path::new(path), "wrapping private key", password).map_err(|e| match e.input() {
@@ -79,11 +94,12 @@ pub fn run(vault: Option<&dyn Vault>, request: &VerifyRequest, password: Option<
         }
         (false, _) => None,
     };
+    let private_input = if request.share_paths.is_empty() { "privateKeyPath" } else { "sharePath" };
     if let (Some(public), Some(private)) = (&wrapping, &private) {
         if !private.matches(public) {
             return Err(Error::for_input(
                 ErrorCode::KeyPairMismatch,
-                "privateKeyPath",
+                private_input,
                 format!(
                     "The private key ({}) is not the private half of the wrapping key given ({}). Give the two halves of one key pair.",
                     pem::fingerprint(&rsa::RsaPublicKey::from(&private.key)),

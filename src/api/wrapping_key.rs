@@ -1,4 +1,6 @@
 //! `tvm_import_wrapping_key` (Import-TvmWrappingKeyFromPem): an RSA pair from PEM files into the vault.
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::checked_path;
@@ -11,18 +13,44 @@ use crate::vault::Vault;
 pub struct ImportWrappingKeyRequest {
     /// The name the key gets in the vault.
     pub key_name: String,
-    pub public_key_path: String,
-    pub private_key_path: String,
+    /// The public key PEM; required with `privateKeyPath`, optional with `sharePaths` (then checked against the key
+    /// the shares rebuild).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key_path: Option<String>,
+    /// The private key PEM; or give `sharePaths`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_path: Option<String>,
     /// The size as the user typed it (the original took a string such as `2048`); checked against the key.
     pub key_size: String,
+    /// Share files that rebuild the private key in memory (Split-TvmWrappingKey), in place of `privateKeyPath`;
+    /// the secret is then a secret list of custodian passwords (`api::shares::Secrets`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_paths: Vec<String>,
+    /// The custodians' private key PEMs that open the shares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custodian_private_key_paths: Vec<String>,
 }
 
 /// The key as imported, or as the vault held it already (`TvmWrappingKey`); `fingerprint` is that of its public half.
 pub type ImportWrappingKeyResult = crate::wrapping_key::WrappingKeyResult;
 
 pub fn run(vault: &dyn Vault, request: &ImportWrappingKeyRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<ImportWrappingKeyResult> {
-    let public = checked_path(&request.public_key_path, "publicKeyPath", "public key path")?;
-    let private = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
+    if let Some(private) = super::shares::wrapping_private_key(
+        request.private_key_path.as_deref(),
+        &request.share_paths,
+        &request.custodian_private_key_paths,
+        password,
+        events,
+    )? {
+        let public = match request.public_key_path.as_deref() {
+            Some(p) => Some(Path::new(checked_path(p, "publicKeyPath", "public key path")?)),
+            None => None,
+        };
+        let source = format!("rebuilt from {} share files", request.share_paths.len());
+        return crate::wrapping_key::import_wrapping_key_from(vault, &request.key_name, public, private, &source, &request.key_size, events);
+    }
+    let public = checked_path(request.public_key_path.as_deref().unwrap_or_default(), "publicKeyPath", "public key path")?;
+    let private = checked_path(request.private_key_path.as_deref().unwrap_or_default(), "privateKeyPath", "private key path")?;
     crate::wrapping_key::import_wrapping_key_with(vault, &request.key_name, public.as_ref(), private.as_ref(), &request.key_size, password, events)
 }
 

@@ -30,7 +30,7 @@ use crate::vault::Vault;
 /// The ABI version; bumped whenever a signature or a struct layout changes. The C# shim refuses to run
 /// against a library whose version differs from the one it was built for. (Requests and results are
 /// versioned by their `schemaVersion`, not by this.)
-pub const TVM_ABI_VERSION: u32 = 5;
+pub const TVM_ABI_VERSION: u32 = 6;
 
 /// The transport status of every export. Numbers are never reused: a retired code stays reserved.
 /// What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
@@ -609,6 +609,83 @@ pub unsafe extern "C" fn tvm_generate_wrapping_key(
     unsafe {
         secret_command(_vault, VaultUse::Ignored, request, request_len, secret, secret_len, sink, context, out, |_| false, |_, r, p, e| {
             api::wrapping_key::generate(r, p, e)
+        })
+    }
+}
+
+/// Splits a wrapping private key into custodian shares (Split-TvmWrappingKey). Request
+/// `api::shares::SplitWrappingKeyRequest`; result `shares::Split`. Needs no vault (`vault` is ignored and may be
+/// NULL). `secret` (NULL: none) is a secret list (`api::shares::Secrets`): the private key file's password (tag 1)
+/// and the custodians' passwords (tag 2). Events: message, warning (ABI 6).
+///
+/// # Safety
+/// As for [`tvm_verify`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_split_wrapping_key(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe {
+        secret_command(_vault, VaultUse::Ignored, request, request_len, secret, secret_len, sink, context, out, |_| false, |_, r, p, e| {
+            api::shares::split(r, p, e)
+        })
+    }
+}
+
+/// Rebuilds a wrapping private key from custodian shares in memory, checks it, and writes it only to
+/// `outFile` when asked (Join-TvmWrappingKey). Request `api::shares::JoinWrappingKeyRequest`; result
+/// `api::shares::JoinWrappingKeyResult`. Needs no vault. `secret` is a secret list: the custodians' passwords
+/// (tag 2) and the password of the PEM to write (tag 1). Events: message, warning, verbose (ABI 6).
+///
+/// # Safety
+/// As for [`tvm_verify`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_join_wrapping_key(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe {
+        secret_command(_vault, VaultUse::Ignored, request, request_len, secret, secret_len, sink, context, out, |_| false, |_, r, p, e| {
+            api::shares::join(r, p, e)
+        })
+    }
+}
+
+/// Checks share files one by one without rebuilding the key (Test-TvmWrappingKeyShare). Request
+/// `api::shares::TestWrappingKeyShareRequest`; result `api::shares::TestWrappingKeyShareResult`. Needs no vault.
+/// `secret` is a secret list of custodian passwords (tag 2). Events: verbose, progress (ABI 6).
+///
+/// # Safety
+/// As for [`tvm_verify`].
+#[no_mangle]
+pub unsafe extern "C" fn tvm_test_wrapping_key_share(
+    _vault: *const TvmVault,
+    request: *const u8,
+    request_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    sink: TvmEventSink,
+    context: *mut c_void,
+    out: *mut TvmBuffer,
+) -> TvmStatus {
+    // SAFETY: forwarded.
+    unsafe {
+        secret_command(_vault, VaultUse::Ignored, request, request_len, secret, secret_len, sink, context, out, |_| false, |_, r, p, e| {
+            api::shares::test(r, p, e)
         })
     }
 }

@@ -53,9 +53,10 @@ BeforeAll {
 }
 
 Describe 'The module''s cmdlets' {
-    It 'are the eleven cmdlets whose help these tests check' {
+    It 'are the fourteen cmdlets whose help these tests check' {
         $Cmdlets | Should -Be @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem',
-            'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
+            'Join-TvmWrappingKey', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey',
+            'Split-TvmWrappingKey', 'Test-TVMKeyBackup', 'Test-TvmWrappingKeyShare')
     }
 }
 

@@ -13,14 +13,14 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $script:Cmdlets = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
+    $script:Cmdlets = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'Join-TvmWrappingKey', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Split-TvmWrappingKey', 'Test-TVMKeyBackup', 'Test-TvmWrappingKeyShare')
 }
 
 Describe 'Import-Module' {
     # By the manifest the commands are the binary cmdlets; by the .psm1, as the original's runbooks import it,
     # they are functions of the same names and parameters that end the script on failure, as the original's
     # `throw` did (ps-module/TvmBackupUtils.psm1; Runbook.Tests.ps1).
-    It 'by <_> exports exactly the eleven commands and the Generate-ImportJsonFromPEM alias, without a warning or an error' -ForEach $ImportPaths {
+    It 'by <_> exports exactly the fourteen commands and the Generate-ImportJsonFromPEM alias, without a warning or an error' -ForEach $ImportPaths {
         Remove-Module TvmBackupUtils -ErrorAction SilentlyContinue
         $path = Join-Path (Get-TvmModulePath) "TvmBackupUtils.$_"
         Import-Module $path -Force -WarningVariable warnings -ErrorVariable errors -ErrorAction Stop
@@ -33,7 +33,7 @@ Describe 'Import-Module' {
         $alias.Count | Should -Be 1
         $alias[0].Name | Should -Be 'Generate-ImportJsonFromPEM'
         $alias[0].ResolvedCommand.Name | Should -Be 'New-TvmImportJson'
-        $commands.Count | Should -Be 12 -Because 'no functions, no stray commands'
+        $commands.Count | Should -Be 15 -Because 'no functions, no stray commands'
     }
 
     It 'of .\TvmBackupUtils.psm1 from the module folder, as runbooks write it, makes the commands available' {
@@ -51,7 +51,7 @@ Describe 'Import-Module' {
     It 'twice with -Force keeps the commands working' {
         Import-TvmModule -By psm1
         Import-Module (Join-Path (Get-TvmModulePath) 'TvmBackupUtils.psm1') -Force
-        @(Get-Command -Module TvmBackupUtils).Count | Should -Be 12
+        @(Get-Command -Module TvmBackupUtils).Count | Should -Be 15
         $key = New-TvmVaultKey -Name k1 -Type AES -Size 256 -VaultPath (New-TestFolder vault)
         $key.Name | Should -Be 'k1'
     }
@@ -68,7 +68,9 @@ Describe 'The parameters of the commands' {
             $p | Should -Not -BeNullOrEmpty -Because "$Command has a -$($Parameters[$i])"
             $p.ParameterType | Should -Be ([string])
             $p.ParameterSets.Count | Should -BeGreaterThan 0
-            foreach ($set in $p.ParameterSets.GetEnumerator()) {
+            # The original's parameters, in every set but Import-TvmWrappingKeyFromPem's Shares (the private key rebuilt
+            # from -SharePath, a set the original does not have; its positional -KeyName is checked below).
+            foreach ($set in $p.ParameterSets.GetEnumerator() | Where-Object Key -NE 'Shares') {
                 $set.Value.IsMandatory | Should -BeTrue -Because "-$($Parameters[$i]) is mandatory in set $($set.Key)"
                 $set.Value.Position | Should -Be $i -Because "-$($Parameters[$i]) is at position $i in set $($set.Key)"
             }
@@ -77,7 +79,22 @@ Describe 'The parameters of the commands' {
         ($positional | Sort-Object) | Should -Be ($Parameters | Sort-Object)
     }
 
-    It '<_> supports -WhatIf and -Confirm' -ForEach @('Backup-TVMKeys', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey') {
+    It 'Import-TvmWrappingKeyFromPem -SharePath keeps -KeyName first and takes no -PrivateKeyPath or -Password' {
+        $info = Get-Command Import-TvmWrappingKeyFromPem
+        $info.DefaultParameterSet | Should -Be 'Files' -Because 'the original''s call binds as before'
+        $shares = $info.ParameterSets | Where-Object Name -EQ 'Shares'
+        $shares | Should -Not -BeNullOrEmpty
+        $byName = @{}; foreach ($p in $shares.Parameters) { $byName[$p.Name] = $p }
+        $byName['KeyName'].Position | Should -Be 0
+        $byName['KeyName'].IsMandatory | Should -BeTrue
+        $byName['SharePath'].IsMandatory | Should -BeTrue
+        $byName['KeySize'].IsMandatory | Should -BeTrue
+        $byName['PublicKeyPath'].IsMandatory | Should -BeFalse
+        $byName.Keys | Should -Not -Contain 'PrivateKeyPath'
+        $byName.Keys | Should -Not -Contain 'Password'
+    }
+
+    It '<_> supports -WhatIf and -Confirm' -ForEach @('Backup-TVMKeys', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'Split-TvmWrappingKey', 'Join-TvmWrappingKey') {
         $info = Get-Command $_
         $info.Parameters.Keys | Should -Contain 'WhatIf'
         $info.Parameters.Keys | Should -Contain 'Confirm'

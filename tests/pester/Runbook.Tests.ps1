@@ -21,9 +21,15 @@ BeforeDiscovery {
             Call = 'New-TvmVaultKey -Name k1 -Type AES -Size 256'; Words = "A key named 'k1' already exists in the vault." }
         @{ Command = 'Get-TvmVaultKey'; Failure = 'a folder that is not a vault'
             Call = 'Get-TvmVaultKey -VaultPath $NotAVault'; Words = 'it has no valid tvmvault.json' }
+        @{ Command = 'Split-TvmWrappingKey'; Failure = 'a missing private key file'
+            Call = 'Split-TvmWrappingKey -PrivateKeyPath $Missing -Threshold 2 -Shares 3 -OutPath ([IO.Path]::Combine($Work, ''shares'')) -NoEncryption'; Words = 'does not exist. Check the path and try again.' }
+        @{ Command = 'Join-TvmWrappingKey'; Failure = 'a missing share file'
+            Call = 'Join-TvmWrappingKey -SharePath $Missing'; Words = 'does not exist. Check the path and try again.' }
+        @{ Command = 'Test-TvmWrappingKeyShare'; Failure = 'a missing custodian private key file'
+            Call = 'Test-TvmWrappingKeyShare -SharePath $Missing -CustodianPrivateKeyPath $Missing'; Words = 'does not exist. Check the path and try again.' }
     )
     $script:ImportPaths = @('psm1', 'psd1')
-    $script:CommandNames = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Test-TVMKeyBackup')
+    $script:CommandNames = @('Backup-TVMKeys', 'Get-TVMKeyBackup', 'Get-TvmVaultKey', 'Import-TVMKeys', 'Import-TvmWrappingKeyFromPem', 'Join-TvmWrappingKey', 'New-TvmImportJson', 'New-TvmVaultKey', 'New-TvmWrappingKey', 'Remove-TVMKeyBackup', 'Remove-TvmWrappingKey', 'Split-TvmWrappingKey', 'Test-TVMKeyBackup', 'Test-TvmWrappingKeyShare')
     # How Import-TVMKeys is called in the comparisons of the .psm1's functions with the cmdlets.
     $script:RestoreVariants = @(
         @{ Variant = 'no common parameter' }
@@ -409,7 +415,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         Remove-Module TvmBackupUtils -ErrorAction SilentlyContinue
     }
 
-    It 'are eleven functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
+    It 'are fourteen functions, one per cmdlet and of its name, and the alias Generate-ImportJsonFromPEM of New-TvmImportJson' {
         $commands = @(Get-Command -Module TvmBackupUtils)
         @($commands | Where-Object CommandType -EQ Function | ForEach-Object Name | Sort-Object) | Should -Be ($CommandNames | Sort-Object)
         $alias = @($commands | Where-Object CommandType -EQ Alias)
@@ -417,7 +423,7 @@ Describe 'The commands that Import-Module <folder>\TvmBackupUtils.psm1 exports' 
         $alias[0].Name | Should -Be 'Generate-ImportJsonFromPEM'
         $alias[0].ResolvedCommand.Name | Should -Be 'New-TvmImportJson'
         $alias[0].ResolvedCommand.CommandType | Should -Be 'Function'
-        $commands.Count | Should -Be 12
+        $commands.Count | Should -Be 15
     }
 
     It '<_> has the parameters of its cmdlet: names, types, aliases, sets, positions, mandatory and pipeline binding' -ForEach $CommandNames {

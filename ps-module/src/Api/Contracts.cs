@@ -43,6 +43,8 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "ifExists", EmitDefaultValue = false)] internal string? IfExists { get; set; }
         [DataMember(Name = "keyNames", EmitDefaultValue = false)] internal string[]? KeyNames { get; set; }
         [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] internal string? PrivateKeyPath { get; set; }
+        [DataMember(Name = "sharePaths", EmitDefaultValue = false)] internal string[]? SharePaths { get; set; }
+        [DataMember(Name = "custodianPrivateKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPrivateKeyPaths { get; set; }
         [DataMember(Name = "replaceAttestationRootKey", EmitDefaultValue = false)] internal bool ReplaceAttestationRootKey { get; set; }
         [DataMember(Name = "whatIf", EmitDefaultValue = false)] internal bool WhatIf { get; set; }
         [DataMember(Name = "targetBackupRootPath", EmitDefaultValue = false)] internal string? TargetBackupRootPath { get; set; }
@@ -70,9 +72,56 @@ namespace TvmBackupUtils.Api
     internal sealed class ImportWrappingKeyRequest
     {
         [DataMember(Name = "keyName")] internal string KeyName { get; set; } = string.Empty;
-        [DataMember(Name = "publicKeyPath")] internal string PublicKeyPath { get; set; } = string.Empty;
-        [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "publicKeyPath", EmitDefaultValue = false)] internal string? PublicKeyPath { get; set; }
+        [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] internal string? PrivateKeyPath { get; set; }
         [DataMember(Name = "keySize")] internal string KeySize { get; set; } = string.Empty;
+        [DataMember(Name = "sharePaths", EmitDefaultValue = false)] internal string[]? SharePaths { get; set; }
+        [DataMember(Name = "custodianPrivateKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPrivateKeyPaths { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class SplitWrappingKeyRequest
+    {
+        [DataMember(Name = "privateKeyPath")] internal string PrivateKeyPath { get; set; } = string.Empty;
+        [DataMember(Name = "threshold")] internal uint Threshold { get; set; }
+        [DataMember(Name = "shares")] internal uint Shares { get; set; }
+        [DataMember(Name = "outPath")] internal string OutPath { get; set; } = string.Empty;
+        [DataMember(Name = "custodianPublicKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPublicKeyPaths { get; set; }
+        [DataMember(Name = "noEncryption", EmitDefaultValue = false)] internal bool NoEncryption { get; set; }
+        [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class SplitWrappingKeyResult
+    {
+        [DataMember(Name = "fingerprint")] internal string Fingerprint { get; set; } = string.Empty;
+        [DataMember(Name = "keySize")] internal int KeySize { get; set; }
+        [DataMember(Name = "splitId")] internal string SplitId { get; set; } = string.Empty;
+        [DataMember(Name = "threshold")] internal int Threshold { get; set; }
+        [DataMember(Name = "shares")] internal int Shares { get; set; }
+        [DataMember(Name = "files")] internal TvmWrappingKeyShare[] Files { get; set; } = System.Array.Empty<TvmWrappingKeyShare>();
+    }
+
+    [DataContract]
+    internal sealed class JoinWrappingKeyRequest
+    {
+        [DataMember(Name = "sharePaths")] internal string[] SharePaths { get; set; } = System.Array.Empty<string>();
+        [DataMember(Name = "custodianPrivateKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPrivateKeyPaths { get; set; }
+        [DataMember(Name = "outFile", EmitDefaultValue = false)] internal string? OutFile { get; set; }
+        [DataMember(Name = "force", EmitDefaultValue = false)] internal bool Force { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class TestWrappingKeyShareRequest
+    {
+        [DataMember(Name = "sharePaths")] internal string[] SharePaths { get; set; } = System.Array.Empty<string>();
+        [DataMember(Name = "custodianPrivateKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPrivateKeyPaths { get; set; }
+    }
+
+    [DataContract]
+    internal sealed class TestWrappingKeyShareResult
+    {
+        [DataMember(Name = "shares")] internal TvmWrappingKeyShare[] Shares { get; set; } = System.Array.Empty<TvmWrappingKeyShare>();
     }
 
     [DataContract]
@@ -140,6 +189,8 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "wrappingKeyPath", EmitDefaultValue = false)] internal string? WrappingKeyPath { get; set; }
         [DataMember(Name = "deep", EmitDefaultValue = false)] internal bool Deep { get; set; }
         [DataMember(Name = "privateKeyPath", EmitDefaultValue = false)] internal string? PrivateKeyPath { get; set; }
+        [DataMember(Name = "sharePaths", EmitDefaultValue = false)] internal string[]? SharePaths { get; set; }
+        [DataMember(Name = "custodianPrivateKeyPaths", EmitDefaultValue = false)] internal string[]? CustodianPrivateKeyPaths { get; set; }
         [DataMember(Name = "coverage", EmitDefaultValue = false)] internal bool Coverage { get; set; }
         [DataMember(Name = "threads", EmitDefaultValue = false)] internal uint? Threads { get; set; }
         [DataMember(Name = "quick", EmitDefaultValue = false)] internal bool Quick { get; set; }

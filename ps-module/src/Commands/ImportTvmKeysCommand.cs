@@ -51,6 +51,18 @@ namespace TvmBackupUtils.Commands
         [Parameter]
         public SecureString? Password { get; set; }
 
+        /// <summary>Share files (Split-TvmWrappingKey) that rebuild the wrapping private key in memory, in place of -PrivateKeyPath.</summary>
+        [Parameter]
+        public string[]? SharePath { get; set; }
+
+        /// <summary>The custodians' private key PEMs that open the shares encrypted to them.</summary>
+        [Parameter]
+        public string[]? CustodianPrivateKeyPath { get; set; }
+
+        /// <summary>The custodians' passwords (of password-protected shares, or of encrypted custodian private keys).</summary>
+        [Parameter]
+        public SecureString[]? CustodianPassword { get; set; }
+
         /// <summary>Replaces the vault's AzureStackTvmAKRootKey when it differs from the backup's (a restore to the same instance).</summary>
         [Parameter]
         public SwitchParameter ReplaceAttestationRootKey { get; set; }
@@ -123,6 +135,8 @@ namespace TvmBackupUtils.Commands
                 IfExists = IfExists == "Skip" ? null : IfExists,
                 KeyNames = names?.ToArray(),
                 PrivateKeyPath = privateKey,
+                SharePaths = ResolvePaths(SharePath, nameof(SharePath)),
+                CustodianPrivateKeyPaths = ResolvePaths(CustodianPrivateKeyPath, nameof(CustodianPrivateKeyPath)),
                 ReplaceAttestationRootKey = ReplaceAttestationRootKey.IsPresent,
                 WhatIf = IsWhatIf(),
                 TargetBackupRootPath = targetRoot,
@@ -132,7 +146,9 @@ namespace TvmBackupUtils.Commands
                 RemoveWrappingKey = RemoveWrappingKey.IsPresent,
             };
             // The objects are written per key, as the keys are done (keyRestored); the result holds the counts.
-            (TvmStatus status, byte[] bytes) = CallWithSecret(Native.Restore, vault, request, Password);
+            (TvmStatus status, byte[] bytes) = SharePath == null
+                ? CallWithSecret(Native.Restore, vault, request, Password)
+                : CallWithSecretList(Native.Restore, vault, request, null, CustodianPassword);
             ResultOf<RestoreResult>(status, bytes, given);
         }
 

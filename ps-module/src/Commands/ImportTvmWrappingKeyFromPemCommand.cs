@@ -10,29 +10,46 @@ namespace TvmBackupUtils.Commands
     /// that Import-TVMKeys unwraps a backup with. The engine checks KeySize and that the two halves match; a name the
     /// vault holds is Exists when it is this same key (nothing written) and the error WrappingKeyConflict otherwise.
     /// </summary>
-    [Cmdlet(VerbsData.Import, "TvmWrappingKeyFromPem", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsData.Import, "TvmWrappingKeyFromPem", SupportsShouldProcess = true, DefaultParameterSetName = FilesSet)]
     [OutputType(typeof(TvmWrappingKey))]
     public sealed class ImportTvmWrappingKeyFromPemCommand : TvmVaultCmdlet
     {
+        private const string FilesSet = "Files";
+        private const string SharesSet = "Shares";
+
         /// <summary>Name of the key in the vault.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         public string KeyName { get; set; } = string.Empty;
 
-        /// <summary>PEM file of the RSA public key.</summary>
-        [Parameter(Mandatory = true, Position = 1)]
+        /// <summary>PEM file of the RSA public key (with -SharePath optional: then checked against the rebuilt key).</summary>
+        [Parameter(Mandatory = true, Position = 1, ParameterSetName = FilesSet)]
+        [Parameter(ParameterSetName = SharesSet)]
         public string PublicKeyPath { get; set; } = string.Empty;
 
         /// <summary>PEM file of the RSA private key.</summary>
-        [Parameter(Mandatory = true, Position = 2)]
+        [Parameter(Mandatory = true, Position = 2, ParameterSetName = FilesSet)]
         public string PrivateKeyPath { get; set; } = string.Empty;
 
         /// <summary>Modulus size as the original takes it, a string: 2048, 3072 or 4096.</summary>
-        [Parameter(Mandatory = true, Position = 3)]
+        [Parameter(Mandatory = true, Position = 3, ParameterSetName = FilesSet)]
+        [Parameter(Mandatory = true, ParameterSetName = SharesSet)]
         public string KeySize { get; set; } = string.Empty;
 
         /// <summary>The password of an encrypted private key PEM (ENCRYPTED PRIVATE KEY, as New-TvmWrappingKey -Password writes it).</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = FilesSet)]
         public System.Security.SecureString? Password { get; set; }
+
+        /// <summary>Share files (Split-TvmWrappingKey) that rebuild the private key in memory, in place of -PrivateKeyPath.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = SharesSet)]
+        public string[] SharePath { get; set; } = Array.Empty<string>();
+
+        /// <summary>The custodians' private key PEMs that open the shares encrypted to them.</summary>
+        [Parameter(ParameterSetName = SharesSet)]
+        public string[]? CustodianPrivateKeyPath { get; set; }
+
+        /// <summary>The custodians' passwords (of password-protected shares, or of encrypted custodian private keys).</summary>
+        [Parameter(ParameterSetName = SharesSet)]
+        public System.Security.SecureString[]? CustodianPassword { get; set; }
 
         /// <summary>The original checks the MOC stack version ((Get-MocConfig).version) for this command only.</summary>
         private protected override bool ChecksMocStackVersion => true;
@@ -40,6 +57,11 @@ namespace TvmBackupUtils.Commands
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == SharesSet)
+            {
+                ImportFromShares();
+                return;
+            }
             string publicKey = ResolvePath(PublicKeyPath, nameof(PublicKeyPath));
             string privateKey = ResolvePath(PrivateKeyPath, nameof(PrivateKeyPath));
             if (!ShouldProcess(KeyName, $"Import the RSA key pair {publicKey} / {privateKey} into the vault as a wrapping key"))
@@ -66,6 +88,28 @@ namespace TvmBackupUtils.Commands
                     }
                 }
             }
+            WriteObject(ResultOf<TvmWrappingKey>(status, bytes, KeyName));
+        }
+
+        /// <summary>-SharePath: the private key rebuilt from the shares by the engine, in memory.</summary>
+        private void ImportFromShares()
+        {
+            string? publicKey = MyInvocation.BoundParameters.ContainsKey(nameof(PublicKeyPath)) ? ResolvePath(PublicKeyPath, nameof(PublicKeyPath)) : null;
+            string[] shares = ResolvePaths(SharePath, nameof(SharePath)) ?? Array.Empty<string>();
+            if (!ShouldProcess(KeyName, $"Import the wrapping key rebuilt from {shares.Length} share files into the vault"))
+            {
+                return;
+            }
+            VaultHandle vault = OpenVault(create: true);
+            var request = new ImportWrappingKeyRequest
+            {
+                KeyName = KeyName,
+                PublicKeyPath = publicKey,
+                KeySize = KeySize,
+                SharePaths = shares,
+                CustodianPrivateKeyPaths = ResolvePaths(CustodianPrivateKeyPath, nameof(CustodianPrivateKeyPath)),
+            };
+            (TvmStatus status, byte[] bytes) = CallWithSecretList(Native.ImportWrappingKey, vault, request, null, CustodianPassword);
             WriteObject(ResultOf<TvmWrappingKey>(status, bytes, KeyName));
         }
 

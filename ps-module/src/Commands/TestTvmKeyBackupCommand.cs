@@ -38,6 +38,18 @@ namespace TvmBackupUtils.Commands
         [Parameter]
         public SecureString? Password { get; set; }
 
+        /// <summary>Share files (Split-TvmWrappingKey) that rebuild the wrapping private key in memory, in place of -PrivateKeyPath.</summary>
+        [Parameter]
+        public string[]? SharePath { get; set; }
+
+        /// <summary>The custodians' private key PEMs that open the shares encrypted to them.</summary>
+        [Parameter]
+        public string[]? CustodianPrivateKeyPath { get; set; }
+
+        /// <summary>The custodians' passwords (of password-protected shares, or of encrypted custodian private keys).</summary>
+        [Parameter]
+        public SecureString[]? CustodianPassword { get; set; }
+
         /// <summary>Also compares each backup with the vault (-VaultPath, $env:TVM_VAULT_PATH, or the cluster's MOC vault), read-only.</summary>
         [Parameter]
         public SwitchParameter Vault { get; set; }
@@ -61,8 +73,10 @@ namespace TvmBackupUtils.Commands
                 {
                     BackupPath = path,
                     WrappingKeyPath = wrappingKey,
-                    Deep = Deep.IsPresent || privateKey != null,
+                    Deep = Deep.IsPresent || privateKey != null || SharePath != null,
                     PrivateKeyPath = privateKey,
+                    SharePaths = ResolvePaths(SharePath, nameof(SharePath)),
+                    CustodianPrivateKeyPaths = ResolvePaths(CustodianPrivateKeyPath, nameof(CustodianPrivateKeyPath)),
                     Coverage = coverage,
                     Threads = ThrottleLimit > 0 ? (uint)ThrottleLimit : (uint?)null,
                 };
@@ -78,7 +92,9 @@ namespace TvmBackupUtils.Commands
 
         private TvmBackupCheck? Run(VaultHandle? vault, VerifyRequest request, string path)
         {
-            (TvmStatus status, byte[] bytes) = CallWithSecret(Native.Verify, vault, request, Password);
+            (TvmStatus status, byte[] bytes) = SharePath == null
+                ? CallWithSecret(Native.Verify, vault, request, Password)
+                : CallWithSecretList(Native.Verify, vault, request, null, CustodianPassword);
             if (status != TvmStatus.Ok && status != TvmStatus.Cancelled)
             {
                 // A problem with an input every backup shares (the keys, the password) ends the command once;

@@ -67,7 +67,7 @@ namespace TvmBackupUtils.Native
     internal sealed class TvmNative
     {
         /// <summary>The ABI version this assembly was built for (<c>TVM_ABI_VERSION</c>).</summary>
-        internal const uint AbiVersion = 5;
+        internal const uint AbiVersion = 6;
 
         private static readonly Lazy<TvmNative> Loaded = new Lazy<TvmNative>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -112,6 +112,9 @@ namespace TvmBackupUtils.Native
         internal CommandFn BackupRemove { get; }
         internal CommandFn RemoveWrappingKey { get; }
         internal CommandFn CreateWrappingKey { get; }
+        internal SecretCommandFn SplitWrappingKey { get; }
+        internal SecretCommandFn JoinWrappingKey { get; }
+        internal SecretCommandFn TestWrappingKeyShare { get; }
 
         private TvmNative(string path, IntPtr library)
         {
@@ -153,6 +156,9 @@ namespace TvmBackupUtils.Native
             BackupRemove = Bind<CommandFn>("tvm_backup_remove");
             RemoveWrappingKey = Bind<CommandFn>("tvm_remove_wrapping_key");
             CreateWrappingKey = Bind<CommandFn>("tvm_create_wrapping_key");
+            SplitWrappingKey = Bind<SecretCommandFn>("tvm_split_wrapping_key");
+            JoinWrappingKey = Bind<SecretCommandFn>("tvm_join_wrapping_key");
+            TestWrappingKeyShare = Bind<SecretCommandFn>("tvm_test_wrapping_key_share");
         }
 
         /// <summary>Copies a buffer the engine handed out into managed memory and frees it.</summary>
