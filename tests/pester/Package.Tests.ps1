@@ -31,7 +31,7 @@ Describe 'build.ps1 Package' {
         foreach ($field in 'Author', 'CompanyName', 'Copyright', 'Description') { $manifest[$field] | Should -Not -BeNullOrEmpty -Because "$field is shown" }
         foreach ($field in 'ProjectUri', 'LicenseUri', 'Tags', 'ReleaseNotes') { $manifest.PrivateData.PSData[$field] | Should -Not -BeNullOrEmpty -Because "$field is shown" }
         $manifest.CmdletsToExport | Should -Not -Contain '*'
-        @($manifest.CmdletsToExport).Count | Should -Be 11
+        @($manifest.CmdletsToExport).Count | Should -Be 14
     }
 
     It 'writes a .nupkg whose nuspec carries those fields and which holds the module files and the engine' {
