@@ -187,41 +187,6 @@ print(base64.b64encode(key.private_bytes(serialization.Encoding.DER, serializati
         , [Convert]::FromBase64String($body)
     }
 
-    function Remove-LeadingZero([byte[]] $Bytes) {
-        $i = 0
-        while ($i -lt $Bytes.Length - 1 -and $Bytes[$i] -eq 0) { $i++ }
-        , [byte[]]$Bytes[$i..($Bytes.Length - 1)]
-    }
-
-    # The secret forms of a PKCS#8 RSA private key's DER: the DER and the PKCS#1 RSAPrivateKey inside it, each as
-    # bytes, base64 and base64url (unpadded, so the padded forms match too), and its private exponent and first
-    # prime as bytes and hex. Returns Texts (to find in text with whitespace removed) and Binaries.
-    function Get-SecretForms([byte[]] $Pkcs8) {
-        Add-Type -AssemblyName System.Formats.Asn1
-        $info = [System.Formats.Asn1.AsnReader]::new($Pkcs8, 'DER').ReadSequence()
-        $null = $info.ReadInteger()
-        $null = $info.ReadEncodedValue()
-        $pkcs1 = $info.ReadOctetString()
-        $rsaKey = [System.Formats.Asn1.AsnReader]::new($pkcs1, 'DER').ReadSequence()
-        $null = $rsaKey.ReadInteger(); $null = $rsaKey.ReadInteger(); $null = $rsaKey.ReadInteger()
-        # without the leading zero byte DER gives a positive integer whose top bit is set
-        $d = Remove-LeadingZero $rsaKey.ReadIntegerBytes().ToArray()
-        $p = Remove-LeadingZero $rsaKey.ReadIntegerBytes().ToArray()
-        $texts = [System.Collections.Generic.List[string]]::new()
-        $binaries = [System.Collections.Generic.List[byte[]]]::new()
-        foreach ($der in @(, $Pkcs8) + @(, $pkcs1)) {
-            $b64 = [Convert]::ToBase64String($der).TrimEnd('=')
-            $texts.Add($b64)
-            $texts.Add($b64.Replace('+', '-').Replace('/', '_'))
-            $binaries.Add($der)
-        }
-        foreach ($n in @(, $d) + @(, $p)) {
-            $texts.Add([Convert]::ToHexString($n))
-            $binaries.Add($n)
-        }
-        [pscustomobject]@{ Texts = $texts.ToArray(); Binaries = $binaries.ToArray() }
-    }
-
     # Whether -Needle's bytes are in -Haystack's (both as Latin-1 text: one character per byte).
     function Test-ContainsBytes([byte[]] $Haystack, [byte[]] $Needle) {
         [Text.Encoding]::Latin1.GetString($Haystack).IndexOf([Text.Encoding]::Latin1.GetString($Needle), [StringComparison]::Ordinal) -ge 0

@@ -559,4 +559,55 @@ function Get-NativeExport([Parameter(Mandatory)] [string] $Path, [switch] $Impor
     }
     @($names | Sort-Object -Unique)
 }
+
+# Key material as the secret scans and key comparisons of several test files need it (Shares, RestoreSafety, VaultToVault).
+function Remove-LeadingZero([byte[]] $Bytes) {
+    $i = 0
+    while ($i -lt $Bytes.Length - 1 -and $Bytes[$i] -eq 0) { $i++ }
+    , [byte[]]$Bytes[$i..($Bytes.Length - 1)]
+}
+
+# The secret forms of a PKCS#8 RSA private key's DER (as RestoreSafety.Tests.ps1 finds them): the DER and the
+# PKCS#1 RSAPrivateKey inside it, each as bytes, base64 and base64url (unpadded, so the padded forms and a PEM
+# body with its line breaks removed match too), and its private exponent and first prime as bytes and as hex
+# (upper and lower case).
+function Get-SecretForms([byte[]] $Pkcs8) {
+    Add-Type -AssemblyName System.Formats.Asn1
+    $info = [System.Formats.Asn1.AsnReader]::new($Pkcs8, 'DER').ReadSequence()
+    $null = $info.ReadInteger()
+    $null = $info.ReadEncodedValue()
+    $pkcs1 = $info.ReadOctetString()
+    $rsaKey = [System.Formats.Asn1.AsnReader]::new($pkcs1, 'DER').ReadSequence()
+    $null = $rsaKey.ReadInteger(); $null = $rsaKey.ReadInteger(); $null = $rsaKey.ReadInteger()
+    $d = Remove-LeadingZero $rsaKey.ReadIntegerBytes().ToArray()
+    $p = Remove-LeadingZero $rsaKey.ReadIntegerBytes().ToArray()
+    $texts = [System.Collections.Generic.List[string]]::new()
+    $binaries = [System.Collections.Generic.List[byte[]]]::new()
+    foreach ($der in @(, $Pkcs8) + @(, $pkcs1)) {
+        $b64 = [Convert]::ToBase64String($der).TrimEnd('=')
+        $texts.Add($b64)
+        $texts.Add($b64.Replace('+', '-').Replace('/', '_'))
+        $binaries.Add($der)
+    }
+    foreach ($n in @(, $d) + @(, $p)) {
+        $texts.Add([Convert]::ToHexString($n))
+        $texts.Add([Convert]::ToHexString($n).ToLowerInvariant())
+        $binaries.Add($n)
+    }
+    [pscustomobject]@{ Texts = $texts.ToArray(); Binaries = $binaries.ToArray() }
+}
+
+# The modulus (hex, no leading zeros) of a PKCS#1 RSAPublicKey DER, or of the PKCS#8 DER of an RSA private key.
+function Get-ModulusHex([byte[]] $Der, [switch] $Private) {
+    Add-Type -AssemblyName System.Formats.Asn1
+    $sequence = [System.Formats.Asn1.AsnReader]::new($Der, 'DER').ReadSequence()
+    if ($Private) {
+        $null = $sequence.ReadInteger()
+        $null = $sequence.ReadEncodedValue()
+        $sequence = [System.Formats.Asn1.AsnReader]::new($sequence.ReadOctetString(), 'DER').ReadSequence()
+        $null = $sequence.ReadInteger()
+    }
+    [Convert]::ToHexString($sequence.ReadIntegerBytes().ToArray()).TrimStart('0')
+}
+
 Export-ModuleMember -Function *

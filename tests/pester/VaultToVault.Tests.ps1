@@ -114,19 +114,6 @@ BeforeAll {
         ($modulus.Length - $i) * 8
     }
 
-    # The modulus (hex, no leading zeros) of a PKCS#1 RSAPublicKey DER, or of the PKCS#8 DER of an RSA private key.
-    function Get-ModulusHex([byte[]] $Der, [switch] $Private) {
-        Add-Type -AssemblyName System.Formats.Asn1
-        $sequence = [System.Formats.Asn1.AsnReader]::new($Der, 'DER').ReadSequence()
-        if ($Private) {
-            $null = $sequence.ReadInteger()
-            $null = $sequence.ReadEncodedValue()
-            $sequence = [System.Formats.Asn1.AsnReader]::new($sequence.ReadOctetString(), 'DER').ReadSequence()
-            $null = $sequence.ReadInteger()
-        }
-        [Convert]::ToHexString($sequence.ReadIntegerBytes().ToArray()).TrimStart('0')
-    }
-
     # The checks of a public key file written by New-TvmWrappingKey -InVault: one PKCS#1 RSA PUBLIC KEY PEM of
     # -Bits, nothing private. Returns its DER.
     function Assert-PublicKeyFile([string] $Path, [int] $Bits) {
@@ -158,25 +145,6 @@ BeforeAll {
             $bytes = [IO.File]::ReadAllBytes($f)
             if ([Text.Encoding]::UTF8.GetString($bytes) -match $PrivatePemHeader -or [Text.Encoding]::Unicode.GetString($bytes) -match $PrivatePemHeader) { $f }
         }
-    }
-
-    # The secret forms of a PKCS#8 RSA private key's DER: it and the PKCS#1 RSAPrivateKey inside it, as base64 and
-    # base64url (unpadded, so the padded forms match too) and as bytes. Returns Texts and Binaries.
-    function Get-SecretForms([byte[]] $Pkcs8) {
-        Add-Type -AssemblyName System.Formats.Asn1
-        $info = [System.Formats.Asn1.AsnReader]::new($Pkcs8, 'DER').ReadSequence()
-        $null = $info.ReadInteger()
-        $null = $info.ReadEncodedValue()
-        $pkcs1 = $info.ReadOctetString()
-        $texts = [System.Collections.Generic.List[string]]::new()
-        $binaries = [System.Collections.Generic.List[byte[]]]::new()
-        foreach ($der in @(, $Pkcs8) + @(, $pkcs1)) {
-            $b64 = [Convert]::ToBase64String($der).TrimEnd('=')
-            $texts.Add($b64)
-            $texts.Add($b64.Replace('+', '-').Replace('/', '_'))
-            $binaries.Add($der)
-        }
-        [pscustomobject]@{ Texts = $texts.ToArray(); Binaries = $binaries.ToArray() }
     }
 
     # The files among -Files that hold one of the secret forms -Forms (Get-SecretForms): "<file>: <form>".
