@@ -71,6 +71,18 @@ pub fn backup_with(
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
     let wrapping_key = pem::read_public_key(wrapping_key_path, "wrapping key")?;
+    if wrapping_key.bits() < 2048 {
+        return Err(Error::for_input(
+            ErrorCode::InvalidKeySize,
+            "wrappingKeyPath",
+            format!(
+                "The wrapping key '{}' is RSA {}: MOC unwraps only with RSA 2048, 3072 or 4096, so no vault could restore this \
+                 backup. Give a 2048-bit or larger public key (New-TvmWrappingKey makes one).",
+                wrapping_key_path.display(),
+                wrapping_key.bits()
+            ),
+        ));
+    }
     if backup_root.exists() && !backup_root.is_dir() {
         return Err(Error::for_input(
             ErrorCode::BackupRootIsFile,

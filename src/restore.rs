@@ -346,6 +346,22 @@ fn plan_one<'e>(target: &Target<'_>, entry: &'e Entry, backup_path: &Path, shown
             return planned(key, Some(spec), Plan::Fail(fail));
         }
     };
+    // Backup-TVMKeys and the original's export always wrap: a key file in clear was put in the backup by something
+    // else, and importing it would put unknown material into the vault under a VM's name.
+    if key_file.enc == crate::keyfile::Enc::NoKeyWrap {
+        let fail = failed(
+            &key,
+            Error::new(
+                ErrorCode::KeyFileInvalid,
+                format!(
+                    "'{shown}' holds its key unwrapped (NO_KEY_WRAP): plaintext key material, which no backup holds. It was not \
+                     imported. Delete it securely, check the backup with Test-TVMKeyBackup, and restore from a backup that \
+                     Backup-TVMKeys wrote."
+                ),
+            ),
+        );
+        return planned(key, Some(spec), Plan::Fail(fail));
+    }
     if existing.contains(&name) {
         let comparison = compare_existing(vault, &name, spec, key_file, wrapping, options.private_key)?;
         // The attestation root key is replaced only when asked for by name: every cluster has its own, and on a new

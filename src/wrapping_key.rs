@@ -80,6 +80,15 @@ fn pair_of(public: Option<(pem::PublicKey, &Path)>, private: pem::PrivateKey, so
 /// because that is what it is for; it is written owner-only.
 /// Returns the key size in bits.
 pub fn generate_import_json(public_key_path: &Path, private_key_path: &Path, out_file: &Path) -> Result<u32> {
+    for (key, what) in [(private_key_path, "private key"), (public_key_path, "public key")] {
+        if same_file(out_file, key) {
+            return Err(Error::for_input(
+                ErrorCode::InvalidPath,
+                "outFilePath",
+                format!("The output file '{}' is the {what} file: writing it would destroy the key. Give another output path.", out_file.display()),
+            ));
+        }
+    }
     let pair = import_json_from_pems(public_key_path, private_key_path, None, false)?;
     crate::vault::local::write_replace(out_file, &pair.json).map_err(|e| Error::io("write", out_file, e))?;
     Ok(pair.bits)

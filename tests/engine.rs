@@ -166,6 +166,30 @@ fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
 }
 
 #[test]
+fn a_plaintext_key_file_planted_in_a_backup_is_refused_and_never_reaches_the_vault() {
+    use tvmkeys::keyfile::{Enc, KeyFile};
+    let s = Setup::new(&KEYS);
+    let done = s.backup(&mut NoEvents).unwrap();
+    // An AES key in clear (NO_KEY_WRAP), in the form MOC's export file has, in place of a wrapped one.
+    let planted = KeyFile {
+        public_key: Vec::new(),
+        private_key: zeroize::Zeroizing::new(vec![7u8; 32]),
+        wrapping_key_name: String::new(),
+        wrapping_public_key: Vec::new(),
+        enc: Enc::NoKeyWrap,
+    };
+    std::fs::write(Path::new(&done.path).join("AES/zz_256.json"), planted.to_export_bytes().as_slice()).unwrap();
+    let mut events = Recorder::default();
+    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    assert_eq!((summary.imported, summary.failed), (3, 1));
+    assert!(!s.target.list().unwrap().iter().any(|k| k.name == "zz"), "the planted key is not in the vault");
+    let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
+    assert_eq!(failed[0].0, "zz");
+    assert_eq!(failed[0].2.as_deref(), Some("KeyFileInvalid"));
+    assert!(failed[0].3.contains("NO_KEY_WRAP"), "{}", failed[0].3);
+}
+
+#[test]
 fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
     let s = Setup::new(&[("k1", KeyType::Aes, 256)]);
     let done = s.backup(&mut NoEvents).unwrap();
@@ -375,6 +399,8 @@ fn local_vault_refuses_folders_that_are_not_vaults() {
     assert!(v.list().unwrap().is_empty());
     assert!(!dir.path().join("v").exists(), "a new vault is not written before its first key");
     assert_eq!(v.create("../x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().code(), ErrorCode::InvalidKeyName);
+    // A dot-name would be written and then skipped by every listing (the vault's temporary files are dot-files).
+    assert_eq!(v.create(".x", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap_err().code(), ErrorCode::InvalidKeyName);
     assert_eq!(KeySpec::parse("aes", 256).unwrap_err().code(), ErrorCode::InvalidKeyType);
     assert_eq!(KeySpec::parse("RSA", 1024).unwrap_err().code(), ErrorCode::InvalidKeySize);
     #[cfg(unix)]

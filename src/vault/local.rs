@@ -192,6 +192,14 @@ impl LocalVault {
 
     fn key_path(&self, name: &str) -> Result<PathBuf> {
         layout::check_key_name(name)?;
+        // The vault's own temporary files in keys/ are dot-files, which listing skips: a key named so would be
+        // written and then be in no listing and no backup.
+        if name.starts_with('.') {
+            return Err(Error::new(
+                ErrorCode::InvalidKeyName,
+                format!("The key name '{name}' is not allowed in a local vault: it starts with a dot. Give a name that starts with a letter or digit."),
+            ));
+        }
         Ok(self.root.join(KEYS).join(format!("{name}.json")))
     }
 

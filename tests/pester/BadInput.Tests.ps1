@@ -198,3 +198,35 @@ Describe 'Import-TvmWrappingKeyFromPem' {
         Test-Path -LiteralPath (Get-VaultKeyFile $vault 'w') | Should -BeFalse
     }
 }
+
+# Inputs that once gave a silent wrong success (issue 12's sweep): each is now refused before anything is written.
+Describe 'Inputs that must not succeed silently' {
+    It 'Backup-TVMKeys to an RSA-1024 public key, which no vault can unwrap with, is InvalidKeySize and writes no backup' {
+        $folder = New-TestFolder
+        $small = Write-KeyPair (New-TestRsa 1024) (Join-Path $folder 'small')
+        $vault = Join-Path $folder 'vault'
+        $null = New-TvmVaultKey -Name vm1 -Type AES -Size 256 -VaultPath $vault
+        $root = Join-Path $folder 'backups'
+        $err = Get-TerminatingError { Backup-TVMKeys -WrappingKeyPath $small.Public -BackupRootPath $root -VaultPath $vault }
+        $null = Assert-TvmTerminating $err InvalidKeySize InvalidArgument
+        (Get-ErrorText $err) | Should -Match 'RSA 1024'
+        Test-Path -LiteralPath $root | Should -BeFalse
+    }
+
+    It 'New-TvmImportJson -OutFilePath equal to the private key file is InvalidPath, and the key file is unchanged' {
+        $folder = New-TestFolder
+        $pair = Write-KeyPair $Wrapping (Join-Path $folder 'pem')
+        $before = [IO.File]::ReadAllBytes($pair.Private)
+        $err = Get-TerminatingError { New-TvmImportJson -PublicKeyPath $pair.Public -PrivateKeyPath $pair.Private -OutFilePath $pair.Private }
+        $null = Assert-TvmTerminating $err InvalidPath InvalidArgument
+        (Get-ErrorText $err) | Should -Match 'would destroy the key'
+        [IO.File]::ReadAllBytes($pair.Private) | Should -Be $before
+    }
+
+    It 'New-TvmVaultKey -Name .hidden on a local vault is InvalidKeyName: such a key would be in no listing and no backup' {
+        $vault = Join-Path (New-TestFolder) 'vault'
+        $err = Get-TerminatingError { New-TvmVaultKey -Name '.hidden' -Type AES -Size 256 -VaultPath $vault }
+        $null = Assert-TvmTerminating $err InvalidKeyName InvalidArgument
+        @(Get-ChildItem -LiteralPath $vault -Recurse -Force -File -ErrorAction SilentlyContinue | Where-Object Name -Like '.hidden*').Count | Should -Be 0
+    }
+}
