@@ -177,20 +177,10 @@ namespace TvmBackupUtils
         /// </summary>
         private protected (TvmStatus Status, byte[] Bytes) CallWithSecret<TRequest>(SecretCommandFn export, VaultHandle? vault, TRequest request, System.Security.SecureString? password)
         {
-            byte[] json = Json.Write(request);
             byte[]? secret = password == null ? null : Utf8Of(password);
             try
             {
-                return CallEngine(sink =>
-                {
-                    TvmNative native = Native;
-                    TvmBuffer buffer = default;
-                    var secretLength = (UIntPtr)(secret?.Length ?? 0);
-                    TvmStatus s = vault == null
-                        ? export(IntPtr.Zero, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer)
-                        : vault.Use(v => export(v, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer));
-                    return (s, native.Take(buffer));
-                });
+                return CallWithSecretBytes(export, vault, request, secret);
             }
             finally
             {
@@ -199,6 +189,22 @@ namespace TvmBackupUtils
                     Array.Clear(secret, 0, secret.Length);
                 }
             }
+        }
+
+        /// <summary>The call of <see cref="CallWithSecret"/> and <see cref="CallWithSecretList"/>: <paramref name="secret"/> (null: none) crosses as it is; the caller clears it.</summary>
+        private (TvmStatus Status, byte[] Bytes) CallWithSecretBytes<TRequest>(SecretCommandFn export, VaultHandle? vault, TRequest request, byte[]? secret)
+        {
+            byte[] json = Json.Write(request);
+            return CallEngine(sink =>
+            {
+                TvmNative native = Native;
+                TvmBuffer buffer = default;
+                var secretLength = (UIntPtr)(secret?.Length ?? 0);
+                TvmStatus s = vault == null
+                    ? export(IntPtr.Zero, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer)
+                    : vault.Use(v => export(v, json, (UIntPtr)json.Length, secret, secretLength, sink, IntPtr.Zero, out buffer));
+                return (s, native.Take(buffer));
+            });
         }
 
         /// <summary>
@@ -210,7 +216,6 @@ namespace TvmBackupUtils
         private protected (TvmStatus Status, byte[] Bytes) CallWithSecretList<TRequest>(SecretCommandFn export, VaultHandle? vault, TRequest request,
             System.Security.SecureString? keyPassword, System.Security.SecureString[]? custodianPasswords)
         {
-            byte[] json = Json.Write(request);
             var parts = new List<(byte Tag, byte[] Value)>();
             byte[]? secret = null;
             try
@@ -240,17 +245,7 @@ namespace TvmBackupUtils
                     Buffer.BlockCopy(value, 0, secret, at + 5, value.Length);
                     at += 5 + value.Length;
                 }
-                byte[] list = secret;
-                return CallEngine(sink =>
-                {
-                    TvmNative native = Native;
-                    TvmBuffer buffer = default;
-                    var secretLength = (UIntPtr)list.Length;
-                    TvmStatus s = vault == null
-                        ? export(IntPtr.Zero, json, (UIntPtr)json.Length, list, secretLength, sink, IntPtr.Zero, out buffer)
-                        : vault.Use(v => export(v, json, (UIntPtr)json.Length, list, secretLength, sink, IntPtr.Zero, out buffer));
-                    return (s, native.Take(buffer));
-                });
+                return CallWithSecretBytes(export, vault, request, secret);
             }
             finally
             {

@@ -157,7 +157,8 @@ pub struct SplitWrappingKeyRequest {
 pub type SplitWrappingKeyResult = Split;
 
 pub fn split(request: &SplitWrappingKeyRequest, secret: Option<&[u8]>, events: &mut dyn Events) -> Result<SplitWrappingKeyResult> {
-    let (threshold, count) = shares::check_threshold(request.threshold, request.shares)?;
+    // M and N are checked before any file is read; shares::split checks them again for its other callers.
+    let (_, count) = shares::check_threshold(request.threshold, request.shares)?;
     let private_path = checked_path(&request.private_key_path, "privateKeyPath", "private key path")?;
     let out = checked_path(&request.out_path, "outPath", "output folder")?;
     let secrets = Secrets::parse(secret)?;
@@ -202,7 +203,7 @@ pub fn split(request: &SplitWrappingKeyRequest, secret: Option<&[u8]>, events: &
             Some(_) => e,
             None => e.concerning("privateKeyPath"),
         })?;
-    shares::split(&private, threshold as u32, count as u32, &custodians, Path::new(out), request.force, events)
+    shares::split(&private, request.threshold, request.shares, &custodians, Path::new(out), request.force, events)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

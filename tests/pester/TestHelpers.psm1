@@ -610,4 +610,16 @@ function Get-ModulusHex([byte[]] $Der, [switch] $Private) {
     [Convert]::ToHexString($sequence.ReadIntegerBytes().ToArray()).TrimStart('0')
 }
 
+# Every folder and file under -Root, hidden ones too: "dir <relative>" or "file <relative> <length> <SHA-256>
+# <last write ticks>", ordinal order; none when -Root does not exist. Equal lists: nothing changed there.
+function Get-FolderState([string] $Root) {
+    if (-not [IO.Directory]::Exists($Root)) { return , [string[]]@() }
+    $lines = foreach ($item in Get-ChildItem -LiteralPath $Root -Recurse -Force) {
+        $relative = [IO.Path]::GetRelativePath($Root, $item.FullName).Replace('\', '/')
+        if ($item.PSIsContainer) { "dir $relative" }
+        else { "file $relative $($item.Length) $((Get-FileHash -LiteralPath $item.FullName -Algorithm SHA256).Hash) $($item.LastWriteTimeUtc.Ticks)" }
+    }
+    Get-OrdinalSorted @($lines)
+}
+
 Export-ModuleMember -Function *

@@ -53,18 +53,6 @@ BeforeAll {
         }
     }
 
-    # Every folder and file under -Root, hidden ones too: "dir <relative>" or "file <relative> <length> <SHA-256>
-    # <last write ticks>", ordinal order; none when -Root does not exist. Equal lists: nothing changed there.
-    function Get-FolderState([string] $Root) {
-        if (-not [IO.Directory]::Exists($Root)) { return , [string[]]@() }
-        $lines = foreach ($item in Get-ChildItem -LiteralPath $Root -Recurse -Force) {
-            $relative = [IO.Path]::GetRelativePath($Root, $item.FullName).Replace('\', '/')
-            if ($item.PSIsContainer) { "dir $relative" }
-            else { "file $relative $($item.Length) $((Get-FileHash -LiteralPath $item.FullName -Algorithm SHA256).Hash) $($item.LastWriteTimeUtc.Ticks)" }
-        }
-        Get-OrdinalSorted @($lines)
-    }
-
     # The vault left as it was: the same folder state, which held a key file before (so the check can fail); on MOC
     # also none of the Moc calls -Writes (by default those that write a vault or take a key out of it).
     function Assert-VaultUnchanged($Context, [string[]] $Before, [string[]] $Writes = $MocWrites) {
