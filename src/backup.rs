@@ -4,8 +4,10 @@
 //! Unlike the original, a backup is either complete or absent: it is written in a hidden partial folder
 //! that is renamed to its timestamp only after every key was exported and read back, flushed to disk, and
 //! listed with its SHA-256 in `manifest.json` ([`crate::manifest`]), itself flushed with the folder; the
-//! rename is the commit point. Any failure removes the partial folder. Two runs in the same second do not
-//! share a folder: the second one is refused.
+//! rename is the commit point. Any failure removes the partial folder, and one a killed run left is swept by
+//! the next backup of the root ([`crate::sweep`]). The partial folder is created atomically and marked with its
+//! writer's process: of two runs in the same second, the second is refused with a plain message. The backup's
+//! folders are owner-only ([`crate::owner_only`]): they hold the key names.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -71,13 +73,13 @@ pub fn backup_with(
     // Refuse a wrong wrapping key before anything is created: a backup nobody can restore is worse
     // than none.
     let wrapping_key = pem::read_public_key(wrapping_key_path, "wrapping key")?;
-    if wrapping_key.bits() < 2048 {
+    if !matches!(wrapping_key.bits(), 2048 | 3072 | 4096) {
         return Err(Error::for_input(
             ErrorCode::InvalidKeySize,
             "wrappingKeyPath",
             format!(
                 "The wrapping key '{}' is RSA {}: MOC unwraps only with RSA 2048, 3072 or 4096, so no vault could restore this \
-                 backup. Give a 2048-bit or larger public key (New-TvmWrappingKey makes one).",
+                 backup. Give a 2048-, 3072- or 4096-bit public key (New-TvmWrappingKey makes one).",
                 wrapping_key_path.display(),
                 wrapping_key.bits()
             ),
@@ -114,15 +116,32 @@ pub fn backup_with(
         }
     }
     check_file_names_apart(&listed)?;
+    fs::create_dir_all(backup_root).map_err(|e| Error::io("create the backup root", backup_root, e))?;
+    // What killed runs left in this root goes first (their partial folders), with a warning naming each.
+    crate::sweep::sweep_partial_folders(backup_root, events);
     let partial = layout::partial_folder(backup_root, timestamp);
-    if partial.exists() {
-        // Left by a run that was killed: it never became a backup, so it is only debris.
-        fs::remove_dir_all(&partial).map_err(|e| Error::io("remove the unfinished backup", &partial, e))?;
+    // The atomic create is the lock: of two runs in the same second, one makes the folder and the other is told.
+    match crate::owner_only::create_dir(&partial) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::new(
+                ErrorCode::BackupExists,
+                format!(
+                    "Another Backup-TVMKeys is writing a backup of this same second into '{}' ({}{}). Nothing was written. Wait a \
+                     second and run Backup-TVMKeys again.",
+                    backup_root.display(),
+                    partial.display(),
+                    crate::sweep::writer_of(&partial).map(|w| format!(", process {w}")).unwrap_or_default()
+                ),
+            ))
+        }
+        Err(e) => return Err(Error::io("create the backup folder", &partial, e)),
     }
     let mut guard = PartialGuard { path: partial.clone(), armed: true };
+    crate::sweep::mark_writer(&partial).map_err(|e| Error::io("create the backup folder", &partial, e))?;
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         let dir = partial.join(folder);
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
+        crate::owner_only::create_dir(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
     let (keys, files) = export_all(vault, &listed, (wrapping_key_path, details.wrapping_key_name), &partial, &final_path, &shown_root.join(timestamp), events)?;
     let source = vault.source();
@@ -145,9 +164,12 @@ pub fn backup_with(
         keys: files,
         manifest_sha256: None,
     };
-    // The manifest last, then the folders, so that the rename (the commit point) finds all of it on disk.
+    // The key files, the manifest last, then the folders, so that the rename (the commit point) finds all of it on disk.
+    sync_key_files(&partial, &record.keys)?;
     manifest::write(&partial, &record)?;
     crate::crash_point::reached("manifest");
+    // The writer's mark goes before the rename: a complete backup holds only what its manifest lists.
+    crate::sweep::unmark_writer(&partial).map_err(|e| Error::io("complete the backup folder", &partial, e))?;
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         sync_folder(&partial.join(folder))?;
     }
@@ -341,11 +363,20 @@ fn check_file_names_apart(listed: &[Key]) -> Result<()> {
 fn verify_written(file: &Path) -> Result<Vec<u8>> {
     let bytes = fs::read(file).map_err(|e| Error::io("read back the exported key file", file, e))?;
     KeyFile::parse(&bytes, &format!("The exported file '{}'", file.display()))?;
-    // Opened for writing: Windows flushes only a handle with write access.
-    fs::OpenOptions::new()
-        .write(true)
-        .open(file)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io("flush to disk the exported key file", file, e))?;
     Ok(bytes)
+}
+
+/// Flushes every key file of the backup to disk, in one pass after the last export, before the manifest: one
+/// flush per file at the end lets the file system commit them together instead of one commit per export.
+fn sync_key_files(partial: &Path, files: &[ManifestKey]) -> Result<()> {
+    for f in files {
+        let file = partial.join(&f.file);
+        // Opened for writing: Windows flushes only a handle with write access.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("flush to disk the exported key file", &file, e))?;
+    }
+    Ok(())
 }

@@ -5,7 +5,9 @@
 
 /// Called at a point where a kill must leave nothing unsafe. When `TVM_TEST_CRASH_POINT` names this point
 /// (`key<N>`: a backup after its N-th key file is on disk; `manifest`: after the manifest, before the rename;
-/// `import`: a wrapping key import with its plaintext file written, before the vault reads it) and
+/// `import`: a wrapping key import with its plaintext file written, before the vault reads it; `restore<N>`: a
+/// restore after its N-th key is done; `vault-create`: a new local vault with its keys folder and no marker yet;
+/// `vault-write`: a local vault's file written to its temporary name, before the link that gives it its own) and
 /// `TVM_TEST_CRASH_READY` names a file, the process writes that file and waits there for the kill. Both variables unset (always, outside those tests): nothing happens.
 pub fn reached(point: &str) {
     let Some(wanted) = std::env::var_os("TVM_TEST_CRASH_POINT") else { return };

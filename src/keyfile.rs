@@ -84,6 +84,10 @@ struct KeyFileOut<'a> {
     wrapping_info: WrappingInfoOut<'a>,
 }
 
+/// The longest key file read: an RSA-4096 key wrapped for an RSA-4096 wrapping key, with its public half, is
+/// under 8 KB; anything far larger is not a key file, and is not handed to a vault.
+pub const MAX_LEN: usize = 64 * 1024;
+
 /// A key file's content, decoded.
 pub struct KeyFile {
     /// PKCS#1 public key DER for an RSA key; empty for an AES key.
@@ -120,6 +124,9 @@ impl KeyFile {
     /// Reads a key file written by MOC, by the original script or by us. `what` names the file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<KeyFile> {
         let bad = |why: String| Error::new(ErrorCode::KeyFileInvalid, format!("{what} is not a valid key file: {why}."));
+        if bytes.len() > MAX_LEN {
+            return Err(bad(format!("it is {} bytes, and a key file is a few kilobytes (at most {MAX_LEN})", bytes.len())));
+        }
         if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
             return Err(bad("it starts with a UTF-8 byte order mark, which MOC refuses".into()));
         }

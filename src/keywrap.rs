@@ -37,6 +37,9 @@ fn oaep(enc: Enc) -> Result<Oaep> {
 
 /// Wraps `target` (32 raw bytes of an AES key, or PKCS#8 DER of an RSA key) for `wrapping_key`.
 pub fn wrap(wrapping_key: &RsaPublicKey, target: &[u8], enc: Enc, rng: &mut (impl CryptoRng + RngCore)) -> Result<Vec<u8>> {
+    if target.is_empty() {
+        return Err(Error::new(ErrorCode::CryptoFailed, "There is no key material to wrap (0 bytes)."));
+    }
     let mut kek = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(kek.as_mut());
     let head = wrapping_key
@@ -62,6 +65,14 @@ pub fn unwrap(wrapping_key: &RsaPrivateKey, blob: &[u8], enc: Enc) -> Result<(Ze
         )));
     }
     let (head, tail) = blob.split_at(modulus_len);
+    // The AES key wrap of any key is at least two 8-byte blocks; a shorter tail is no wrap (and aes-kw 0.2 would
+    // underflow on one block).
+    if tail.len() < 16 || tail.len() % 8 != 0 {
+        return Err(Error::new(ErrorCode::UnwrapFailed, format!(
+            "The wrapped key's AES part is {} bytes, which no AES key wrap gives: the key file is damaged.",
+            tail.len()
+        )));
+    }
     let kek = Zeroizing::new(wrapping_key.decrypt(oaep(enc)?, head).map_err(|_| {
         Error::new(ErrorCode::UnwrapFailed, format!(
             "The wrapped key could not be decrypted with the wrapping key ({}): the backup was taken with another \

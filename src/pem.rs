@@ -55,9 +55,12 @@ pub fn read_public_key(path: &Path, role: &'static str) -> Result<PublicKey> {
 pub fn public_key_from_file_bytes(bytes: &[u8], path: &Path, role: &'static str) -> Result<PublicKey> {
     let (label, der) = block_of(bytes, path, role)?;
     let key = match label.as_str() {
-        "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| bad_key(path, role, &e.to_string()))?,
-        "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der)
-            .map_err(|_| bad_key(path, role, "it is not an RSA public key (only RSA keys can wrap TVM keys)"))?,
+        "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| too_large(&der, path, role).unwrap_or_else(|| bad_key(path, role, &e.to_string())))?,
+        "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der).map_err(|_| {
+            spki_rsa_key(&der)
+                .and_then(|pkcs1| too_large(pkcs1, path, role))
+                .unwrap_or_else(|| bad_key(path, role, "it is not an RSA public key (only RSA keys can wrap TVM keys)"))
+        })?,
         l if l.contains("PRIVATE KEY") => {
             return Err(Error::new(
                 ErrorCode::PemInvalid,
@@ -132,6 +135,30 @@ pub fn fingerprint(key: &RsaPublicKey) -> String {
     hex::encode(&Sha256::digest(der)[..16])
 }
 
+/// An RSA public key that is well formed but larger than the RSA code takes (4096 bits): named with its size,
+/// since no MOC vault takes it either, rather than as a malformed file.
+fn too_large(pkcs1_der: &[u8], path: &Path, role: &str) -> Option<Error> {
+    use rsa::pkcs1::der::Decode;
+    let key = rsa::pkcs1::RsaPublicKey::from_der(pkcs1_der).ok()?;
+    let bits = key.modulus.as_bytes().len() * 8;
+    (bits > 4096).then(|| {
+        Error::new(
+            ErrorCode::InvalidKeySize,
+            format!(
+                "The {role} file '{}' holds an RSA key of about {bits} bits: MOC takes RSA 2048, 3072 or 4096 only. Give a key of one of \
+                 those sizes (New-TvmWrappingKey makes one).",
+                path.display()
+            ),
+        )
+    })
+}
+
+/// The PKCS#1 key inside an RSA SubjectPublicKeyInfo.
+fn spki_rsa_key(der: &[u8]) -> Option<&[u8]> {
+    let info = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der).ok()?;
+    (info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID).then(|| info.subject_public_key.raw_bytes())
+}
+
 fn bad_key(path: &Path, role: &str, why: &str) -> Error {
     Error::new(ErrorCode::PemInvalid, format!("The {role} file '{}' could not be read as a key: {why}.", path.display()))
 }
@@ -204,7 +231,7 @@ pub(crate) fn decode_text(bytes: &[u8]) -> Option<Zeroizing<String>> {
     std::str::from_utf8(bytes).ok().map(|s| Zeroizing::new(s.to_string()))
 }
 
-/// The label and decoded body of the first `-----BEGIN x-----` / `-----END x-----` block.
+/// The label and decoded body of the one `-----BEGIN x-----` / `-----END x-----` block of a key file.
 fn parse_block(text: &str) -> std::result::Result<(String, Vec<u8>), String> {
     let mut lines = text.lines().map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'));
     let label = loop {
@@ -227,6 +254,7 @@ fn parse_block(text: &str) -> std::result::Result<(String, Vec<u8>), String> {
             if der.is_empty() {
                 return Err("its body is empty".into());
             }
+            refuse_trailing(lines, &label)?;
             return Ok((label, der));
         }
         if line.contains(':') {
@@ -237,6 +265,25 @@ fn parse_block(text: &str) -> std::result::Result<(String, Vec<u8>), String> {
         body.push_str(line);
     }
     Err(format!("no -----END {label}----- line"))
+}
+
+/// Text before the BEGIN line is allowed (OpenSSL writes "Bag Attributes" there, RFC 7468 section 2); after the
+/// END line only blank lines are. A second block (two keys, or a certificate with its key) would leave which key
+/// is meant to a guess, and trailing text is a file that was cut or pasted together: both are refused.
+fn refuse_trailing<'a>(rest: impl Iterator<Item = &'a str>, label: &str) -> std::result::Result<(), String> {
+    for line in rest.filter(|l| !l.is_empty()) {
+        if let Some(second) = line.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")) {
+            return Err(format!(
+                "it holds more than one PEM block (a '{label}' block, then a '{second}' block), so which key is meant cannot be \
+                 told; give a file that holds only the one key"
+            ));
+        }
+        return Err(format!(
+            "it has text after its -----END {label}----- line; a PEM key file ends with that line. Remove what follows it, or \
+             export the key again"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -260,5 +307,15 @@ mod tests {
         assert!(parse_block("-----BEGIN A-----\nAAEC\n").is_err());
         assert!(parse_block("nothing here").is_err());
         assert!(parse_block("-----BEGIN A-----\n!!!!\n-----END A-----\n").is_err());
+    }
+
+    #[test]
+    fn refuses_a_second_block_and_trailing_text_but_keeps_leading_text_and_blank_lines() {
+        let one = "-----BEGIN A-----\nAAEC\n-----END A-----\n";
+        let two = format!("{one}-----BEGIN B-----\nAAEC\n-----END B-----\n");
+        assert!(parse_block(&two).unwrap_err().contains("more than one PEM block"));
+        assert!(parse_block(&format!("{one}junk\n")).unwrap_err().contains("text after"));
+        assert!(parse_block(&format!("{one}\r\n\n  \n")).is_ok());
+        assert!(parse_block(&format!("Bag Attributes\n    localKeyID: 01\n{one}")).is_ok());
     }
 }

@@ -66,6 +66,9 @@ pub struct Options<'a> {
     pub target_backup: Option<TargetBackup>,
     /// Remove the wrapping key from the vault when the restore is done (and nothing failed).
     pub remove_wrapping_key: bool,
+    /// A damaged backup (any finding of Test-TVMKeyBackup) is refused as a whole unless this is set; then only
+    /// the key files that are intact are restored, and each damaged one fails with its finding (`-Force`).
+    pub restore_intact: bool,
 }
 
 /// `backup_path` is the resolved folder; `shown_path` is the same folder as the user typed it, which the
@@ -118,6 +121,7 @@ pub fn restore_with(
 ) -> Result<RestoreResult> {
     layout::check_key_name(wrapping_key_name).map_err(|e| e.at_input("wrappingKeyName"))?;
     refuse_partial(backup_path)?;
+    let damage = check_backup(backup_path, shown_path, options.restore_intact, events)?;
     let all = reader::read(backup_path)?;
     let entries = select(&all, options.key_names, backup_path)?;
     let existing: HashSet<String> = vault.names()?.into_iter().collect();
@@ -141,7 +145,18 @@ pub fn restore_with(
     // The pre-flight: every decision before the first write.
     let mut planned = Vec::with_capacity(entries.len());
     for entry in &entries {
-        planned.push(plan_one(&target, entry, backup_path, shown_path, options)?);
+        let mut one = plan_one(&target, entry, backup_path, shown_path, options)?;
+        // A file Test-TVMKeyBackup finds damaged never reaches the vault, whatever its own checks said.
+        if let Some(finding) = damage.get(&relative(entry)) {
+            if !matches!(one.plan, Plan::Fail(_)) {
+                let e = Error::new(ErrorCode::BackupDamaged, format!(
+                    "Not imported: the backup is damaged at this file ({}): {} The intact keys were restored (-Force).",
+                    finding.problem_name(), finding.message
+                ));
+                one.plan = Plan::Fail(failed(&one.key, e));
+            }
+        }
+        planned.push(one);
     }
     if options.if_exists == IfExists::Fail {
         let present: Vec<&str> = planned
@@ -196,6 +211,7 @@ pub fn restore_with(
             )));
         }
         let done = carry_out(&target, p, backup_path, shown_path, events)?;
+        crate::crash_point::reached(&format!("restore{}", i + 1));
         match done.outcome {
             Outcome::Imported => result.imported += 1,
             Outcome::Replaced => result.replaced += 1,
@@ -724,6 +740,72 @@ fn check_wrapping_key(
         }
     }
     Ok(Some(vault_key))
+}
+
+/// A key file's place in its backup as Test-TVMKeyBackup names it (`AES/vm1_256.json`).
+fn relative(entry: &Entry) -> String {
+    format!("{}/{}", layout::folder_for(entry.key_type), entry.file_name)
+}
+
+/// The findings on key files of a damaged backup that `-Force` restores anyway, by file.
+type Damage = std::collections::HashMap<String, crate::verify::Finding>;
+
+/// At most this many findings are named in the refusal; Test-TVMKeyBackup lists them all.
+const FINDINGS_NAMED: usize = 10;
+
+/// The backup judged as Test-TVMKeyBackup judges it (the full check: the manifest, every file's bytes, name
+/// and content), before anything else. A damaged backup is refused as a whole, naming its findings, unless
+/// `restore_intact`: then every finding is a warning and the damaged key files are returned, to fail alone.
+/// A backup without a manifest (the original script's) cannot show a missing or swapped file; a missing AES or
+/// RSA half is said in a warning, since only the other half can then be restored.
+fn check_backup(backup_path: &Path, shown_path: &Path, restore_intact: bool, events: &mut dyn Events) -> Result<Damage> {
+    use crate::verify::{self, Against, Depth, Status};
+    let checked = verify::check(backup_path, Depth::Full, &Against::default(), &mut crate::events::NoEvents)?;
+    if !checked.has_manifest {
+        for key_type in [KeyType::Aes, KeyType::Rsa] {
+            let folder = layout::folder_for(key_type);
+            if !backup_path.join(folder).is_dir() {
+                events.warning(&format!(
+                    "The backup {} has no {folder} folder and no manifest to tell whether it ever had one: only its {} keys can be \
+                     restored. If the VMs need {folder} keys, restore a complete backup (Get-TVMKeyBackup lists them).",
+                    shown_path.display(),
+                    layout::folder_for(if key_type == KeyType::Aes { KeyType::Rsa } else { KeyType::Aes })
+                ));
+            }
+        }
+    }
+    // Not a backup at all: the reader says so, with its hint (the backup root given instead of a backup).
+    if checked.status != Status::Damaged || checked.findings.iter().any(|f| f.problem == verify::Problem::NotABackup) {
+        return Ok(Damage::new());
+    }
+    let named: Vec<String> = checked
+        .findings
+        .iter()
+        .take(FINDINGS_NAMED)
+        .map(|f| format!("{}: {}", if f.file.is_empty() { "the backup folder" } else { f.file.as_str() }, f.message))
+        .collect();
+    let more = checked.findings.len().saturating_sub(FINDINGS_NAMED);
+    if !restore_intact {
+        return Err(Error::new(
+            ErrorCode::BackupDamaged,
+            format!(
+                "Nothing was imported: the backup {} is damaged ({} finding{}). {}{} Restore another backup (Get-TVMKeyBackup lists them; \
+                 Test-TVMKeyBackup checks one), or run Import-TVMKeys again with -Force to restore only the key files that are intact.",
+                shown_path.display(),
+                checked.findings.len(),
+                if checked.findings.len() == 1 { "" } else { "s" },
+                named.join(" "),
+                if more > 0 { format!(" And {more} more: Test-TVMKeyBackup lists them all.") } else { String::new() }
+            ),
+        ));
+    }
+    let mut damage = Damage::new();
+    for f in &checked.findings {
+        let whom = if f.file.is_empty() { "the backup folder" } else { f.file.as_str() };
+        events.warning(&format!("The backup {} is damaged at {whom}: {} Only intact key files are restored (-Force).", shown_path.display(), f.message));
+        damage.entry(f.file.clone()).or_insert_with(|| f.clone());
+    }
+    Ok(damage)
 }
 
 /// A hidden `.<timestamp>.partial` folder is a backup whose writer never finished (stopped, killed, or failed

@@ -1,5 +1,11 @@
-//! The plaintext import file of a wrapping key, and what a killed run leaves of it.
+//! What a killed run leaves, and how the next command removes it: the plaintext import file of a wrapping key,
+//! the partial folder of a backup, and the temporary files of a local vault. A process that is killed cannot
+//! clean up after itself; so each of these carries the id of the process (and for a backup, the machine) that
+//! made it, and the next command that finds it removes it once that process no longer runs, with a warning
+//! naming it. What cannot be told apart from a running command's (another machine's backup on a shared root, a
+//! mark that cannot be read) is left alone, or removed only when it is older than a day.
 //!
+//! The import file:
 //! `Import-TvmWrappingKeyFromPem` must hand MOC a file that holds the private key in clear (`NO_KEY_WRAP`,
 //! `docs/format.md` section 3). It lives in one folder only the user can open (`<temp>/tvmkeys-import-<uid or
 //! user name>`, owner-only), named `import-<process id>-<random>.json`, and is removed on every path out of the import. A
@@ -121,5 +127,111 @@ fn process_running(pid: u32) -> bool {
         // Cannot tell: keep the file.
         let _ = pid;
         true
+    }
+}
+
+/// The file in a backup's partial folder that names the run writing it: `<process id> <machine>`. Removed just
+/// before the rename that completes the backup.
+pub const WRITER_FILE: &str = ".writer";
+
+/// This machine's name, as a mark left on a shared backup root tells machines apart.
+fn this_machine() -> String {
+    #[cfg(windows)]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
+    #[cfg(not(windows))]
+    let name = fs::read_to_string("/proc/sys/kernel/hostname").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_default();
+    name.trim().chars().filter(|c| !c.is_whitespace()).take(255).collect()
+}
+
+/// Marks `partial` as being written by this process.
+pub fn mark_writer(partial: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = crate::owner_only::create_new_file(&partial.join(WRITER_FILE))?;
+    file.write_all(format!("{} {}", std::process::id(), this_machine()).as_bytes())
+}
+
+/// Removes the mark, before the rename that completes the backup.
+pub fn unmark_writer(partial: &Path) -> std::io::Result<()> {
+    fs::remove_file(partial.join(WRITER_FILE))
+}
+
+/// The writer named in a partial folder's mark: `(process id, machine)`.
+fn read_writer(partial: &Path) -> Option<(u32, String)> {
+    let text = fs::read_to_string(partial.join(WRITER_FILE)).ok()?;
+    let mut parts = text.trim().splitn(2, ' ');
+    let pid = parts.next()?.parse().ok()?;
+    Some((pid, parts.next().unwrap_or_default().to_string()))
+}
+
+/// The writer of a partial folder as a message shows it (`4242 on NODE1`).
+pub fn writer_of(partial: &Path) -> Option<String> {
+    read_writer(partial).map(|(pid, machine)| if machine.is_empty() { pid.to_string() } else { format!("{pid} on {machine}") })
+}
+
+/// A partial folder without a readable mark is taken for a killed run's only when it is this old: the mark is
+/// written right after the folder is made, so a younger one may be a run that has not written it yet.
+const UNMARKED_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the partial folders in `root` whose writer no longer runs (on this machine), with a warning naming
+/// each. Never fails: a folder that cannot be removed is named in a warning and left.
+pub fn sweep_partial_folders(root: &Path, events: &mut dyn Events) {
+    let Ok(listing) = fs::read_dir(root) else { return };
+    let machine = this_machine();
+    for item in listing.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if crate::layout::partial_timestamp(&name).is_none() || !item.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = item.path();
+        let why = match read_writer(&path) {
+            Some((pid, on)) if on == machine && pid != std::process::id() && !process_running(pid) => {
+                format!("its run (process {pid}) was stopped before it completed")
+            }
+            Some(_) => continue,
+            None => {
+                let age = item.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+                match age {
+                    Some(age) if age > UNMARKED_AGE => "its run stopped before it completed, more than a day ago".to_string(),
+                    _ => continue,
+                }
+            }
+        };
+        match fs::remove_dir_all(&path) {
+            Ok(()) => events.warning(&format!(
+                "Removed {}: an unfinished backup ({why}). It was never a backup: a backup is complete only once renamed to its timestamp.",
+                path.display()
+            )),
+            Err(e) => events.warning(&format!("{} is an unfinished backup ({why}) and could not be removed ({e}). Delete it.", path.display())),
+        }
+    }
+}
+
+/// The prefix of a local vault's temporary files: `.tmp-<process id>-`, so that a killed run's can be told from
+/// a running one's.
+pub fn vault_temp_prefix() -> String {
+    format!(".tmp-{}-", std::process::id())
+}
+
+/// Removes the temporary files in `dir` (a local vault's folder) that a process no longer running left, with a
+/// warning naming each (they may hold a key, owner-only, as written before the rename that would have made it
+/// the vault's). Never fails.
+pub fn sweep_vault_temp_files(dir: &Path, events: &mut dyn Events) {
+    let Ok(listing) = fs::read_dir(dir) else { return };
+    for item in listing.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(".tmp-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || process_running(pid) || !item.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = item.path();
+        match fs::remove_file(&path) {
+            Ok(()) => events.warning(&format!(
+                "Removed {}: a temporary file of the local vault left by a stopped run (process {pid}); the vault's keys are unchanged.",
+                path.display()
+            )),
+            Err(e) => events.warning(&format!("{} was left by a stopped run (process {pid}) and could not be removed ({e}). Delete it.", path.display())),
+        }
     }
 }

@@ -163,6 +163,13 @@ pub struct BackupCheck {
     pub keys: Vec<KeyCheck>,
 }
 
+impl Finding {
+    /// The problem's name as scripts see it (`HashMismatch`).
+    pub fn problem_name(&self) -> String {
+        format!("{:?}", self.problem)
+    }
+}
+
 impl BackupCheck {
     fn add(&mut self, file: &str, problem: Problem, message: String) {
         self.findings.push(Finding { file: file.to_string(), problem, message });
@@ -319,11 +326,14 @@ fn list_folder(path: &Path, out: &mut BackupCheck) -> Result<Vec<Listed>> {
     }
     top.sort_by(|a, b| a.0.cmp(&b.0));
     let mut strays = Vec::new();
+    let is_partial = path.file_name().is_some_and(|n| layout::partial_timestamp(&n.to_string_lossy()).is_some());
     for (name, kind) in &top {
         let is_folder = kind.is_dir();
         match name.as_str() {
             layout::AES_FOLDER | layout::RSA_FOLDER if is_folder => found_folder = true,
             manifest::FILE_NAME if kind.is_file() => {}
+            // The mark of the run writing an unfinished backup (src/sweep.rs), which is Incomplete anyway.
+            crate::sweep::WRITER_FILE if kind.is_file() && is_partial => {}
             _ => strays.push((name, kind.is_symlink())),
         }
     }

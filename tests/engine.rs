@@ -142,6 +142,19 @@ fn restore_is_safe_to_run_again_and_reports_existing_keys() {
     assert_eq!(counts(&summary), (0, 4, 0, 0));
 }
 
+/// Restores the intact key files of a damaged backup (`-Force`), after checking that the plain restore refuses
+/// it as a whole (BackupDamaged) and writes nothing.
+fn restore_intact(s: &Setup, path: &str, events: &mut Recorder) -> RestoreResult {
+    let before: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
+    let err = restore::restore(&s.target, path.as_ref(), path.as_ref(), "wrap", &mut NoEvents).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::BackupDamaged, "{err}");
+    assert!(err.to_string().contains("Nothing was imported") && err.to_string().contains("-Force"), "{err}");
+    let after: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(before, after, "a refused restore writes nothing");
+    let options = restore::Options { restore_intact: true, ..Default::default() };
+    restore::restore_with(&s.target, path.as_ref(), path.as_ref(), "wrap", &options, events).unwrap()
+}
+
 #[test]
 fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
     let s = Setup::new(&KEYS);
@@ -155,13 +168,14 @@ fn a_damaged_key_file_fails_alone_and_never_reaches_the_vault() {
     let flipped = text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1);
     std::fs::write(&other, flipped).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    let summary = restore_intact(&s, &done.path, &mut events);
     assert_eq!(summary.failed, 2);
     assert_eq!(summary.imported, 2);
     let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
     assert!(!names.contains(&"zz".to_string()) && !names.contains(&"vm_key_1".to_string()));
     let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
-    assert_eq!(failed[0].2.as_deref(), Some("UnwrapFailed"), "{}", failed[0].3);
+    assert_eq!(failed[0].2.as_deref(), Some("BackupDamaged"), "{}", failed[0].3);
+    assert!(failed[0].3.contains("the manifest recorded"), "{}", failed[0].3);
     assert_eq!(failed[1].2.as_deref(), Some("KeyFileInvalid"), "{}", failed[1].3);
 }
 
@@ -180,7 +194,7 @@ fn a_plaintext_key_file_planted_in_a_backup_is_refused_and_never_reaches_the_vau
     };
     std::fs::write(Path::new(&done.path).join("AES/zz_256.json"), planted.to_export_bytes().as_slice()).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    let summary = restore_intact(&s, &done.path, &mut events);
     assert_eq!((summary.imported, summary.failed), (3, 1));
     assert!(!s.target.list().unwrap().iter().any(|k| k.name == "zz"), "the planted key is not in the vault");
     let failed: Vec<_> = events.done.iter().filter(|d| d.1 == Outcome::Failed).collect();
@@ -198,7 +212,7 @@ fn bad_file_names_sizes_and_the_wrapping_key_name_fail_per_key() {
     std::fs::copy(&good, Path::new(&done.path).join("AES/k2_512.json")).unwrap();
     std::fs::copy(&good, Path::new(&done.path).join("AES/wrap_256.json")).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    let summary = restore_intact(&s, &done.path, &mut events);
     assert_eq!(counts(&summary), (1, 0, 0, 3));
     assert!(events.done.iter().any(|d| d.0 == "wrap" && d.3.contains("same name as the wrapping key")));
 }
@@ -543,7 +557,7 @@ fn key_files_whose_names_differ_only_in_case_are_neither_restored() {
     let aes = Path::new(&done.path).join("AES");
     std::fs::copy(aes.join("vm1_256.json"), aes.join("VM1_256.json")).unwrap();
     let mut events = Recorder::default();
-    let summary = restore::restore(&s.target, done.path.as_ref(), done.path.as_ref(), "wrap", &mut events).unwrap();
+    let summary = restore_intact(&s, &done.path, &mut events);
     assert_eq!(counts(&summary), (1, 0, 0, 2));
     let names: Vec<_> = s.target.list().unwrap().into_iter().map(|k| k.name).collect();
     assert_eq!(names, ["vm2", "wrap"]);

@@ -575,8 +575,16 @@ fn the_moc_vault_backs_up_and_restores_through_one_dispatcher() {
     target.vault.delete("vm_a").unwrap();
     let file = folder.join("AES/vm_a_256.json");
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replacen("\"private-key\":\"", "\"private-key\":\"AAAA", 1)).unwrap();
+    // Four characters of the wrapped key changed, its length kept: well formed, so only the vault can tell.
+    let at = text.find("\"private-key\":\"").unwrap() + "\"private-key\":\"".len();
+    let changed = format!("{}{}{}", &text[..at], if &text[at..at + 4] == "AAAA" { "BBBB" } else { "AAAA" }, &text[at + 4..]);
+    std::fs::write(&file, changed).unwrap();
     let seen = RefCell::new(Seen::default());
+    // The changed file is a damaged backup: refused as a whole, unless the intact keys are asked for (-Force).
+    let (status, _) = run(restore_no_secret, ht, restore_request(&folder), None);
+    assert_ne!(status, TvmStatus::Ok);
+    // Without its manifest the backup is the original's kind, whose file reaches the vault and fails there.
+    std::fs::remove_file(folder.join("manifest.json")).unwrap();
     let (status, result) = run(restore_no_secret, ht, restore_request(&folder), Some(&seen));
     assert_eq!((status, result["failed"].as_u64()), (TvmStatus::Ok, Some(1)));
     let failed = seen.borrow().named("keyRestored")[0]["restore"].clone();

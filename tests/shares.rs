@@ -193,6 +193,7 @@ fn a_backup_is_checked_and_restored_with_shares_and_no_private_key_file() {
             timestamp: None,
             created_local: None,
             remove_wrapping_key: true,
+            restore_intact: false,
         },
         None,
         &mut NoEvents,

@@ -53,6 +53,9 @@ pub struct RestoreRequest {
     /// Remove the wrapping key from the vault when the restore is done.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove_wrapping_key: bool,
+    /// Restore the intact key files of a damaged backup (`-Force`); without it a damaged backup is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_intact: bool,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -155,6 +158,7 @@ pub fn run(vault: &dyn Vault, request: &RestoreRequest, password: Option<&[u8]>,
         what_if: request.what_if,
         target_backup,
         remove_wrapping_key: request.remove_wrapping_key,
+        restore_intact: request.restore_intact,
     };
     let from_shares = !request.share_paths.is_empty();
     crate::restore::restore_with(vault, path.as_ref(), shown.as_ref(), &request.wrapping_key_name, &options, events).map_err(|e| {

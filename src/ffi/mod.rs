@@ -373,6 +373,7 @@ unsafe fn command<Req: DeserializeOwned, Res: Serialize>(
         let (vault, req) = unsafe { (vault_arg(vault)?, self::request::<Req>(request, request_len)?) };
         let mut events = SinkEvents { sink, context };
         crate::sweep::sweep(&mut events);
+        vault.sweep(&mut events);
         result(&run(vault, &req, &mut events)?)
     })
 }
@@ -742,6 +743,9 @@ unsafe fn secret_command<Req: DeserializeOwned, Res: Serialize>(
         let mut events = SinkEvents { sink, context };
         if sweeps(&req) {
             crate::sweep::sweep(&mut events);
+            if let Some(vault) = vault {
+                vault.sweep(&mut events);
+            }
         }
         result(&run(vault, &req, password.as_ref().map(|p| p.as_slice()), &mut events)?)
     })

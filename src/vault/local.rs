@@ -122,13 +122,30 @@ impl LocalVault {
         self
     }
 
-    /// True when the folder is missing or empty: a vault not written yet.
+    /// True when the folder is missing or empty: a vault not written yet. A folder that holds only what a first
+    /// write killed before its marker leaves (an empty `keys` folder, temporary files) is one too, and is adopted
+    /// by the next write: a kill never leaves a folder that every later command refuses.
     fn is_new(&self) -> Result<bool> {
-        match fs::read_dir(&self.root) {
-            Ok(mut entries) => Ok(entries.next().is_none()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-            Err(e) => Err(Error::io("read the folder", &self.root, e)),
+        let temporary = |name: &str| name.starts_with(".tmp");
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(Error::io("read the folder", &self.root, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read the folder", &self.root, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let half_made = if name == KEYS && is_dir {
+                fs::read_dir(entry.path()).map_err(|e| Error::io("read the folder", &entry.path(), e))?.flatten().all(|k| temporary(&k.file_name().to_string_lossy()))
+            } else {
+                temporary(&name) && !is_dir
+            };
+            if !half_made {
+                return Ok(false);
+            }
         }
+        Ok(true)
     }
 
     /// Makes a new vault's folder and marker, before its first key is written.
@@ -145,6 +162,7 @@ impl LocalVault {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io("create the vault folder", &keys, e)),
         }
+        crate::crash_point::reached("vault-create");
         let bytes = serde_json::to_vec(&Marker { format: MARKER_FORMAT.into(), version: 1 }).unwrap_or_default();
         match write_new(&marker, &bytes) {
             Ok(()) => Ok(()),
@@ -254,10 +272,18 @@ impl LocalVault {
 /// The bytes in an owner-only temporary file beside `path` ([`owner_only`]), synced, so that the final
 /// name is only ever given to a complete file.
 fn staged(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    staged_with(path, bytes, true)
+}
+
+/// As [`staged`]; `durable` false leaves the flush to the caller (a backup flushes its files in one pass).
+fn staged_with(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = owner_only::temp_file_in(dir, ".tmp", "")?;
+    let mut tmp = owner_only::temp_file_in(dir, &crate::sweep::vault_temp_prefix(), "")?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
+    crate::crash_point::reached("vault-write");
     Ok(tmp)
 }
 
@@ -273,6 +299,11 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Vault for LocalVault {
+    fn sweep(&self, events: &mut dyn crate::events::Events) {
+        crate::sweep::sweep_vault_temp_files(&self.root, events);
+        crate::sweep::sweep_vault_temp_files(&self.root.join(KEYS), events);
+    }
+
     fn list(&self) -> Result<Vec<Key>> {
         self.names()?
             .into_iter()
@@ -310,7 +341,11 @@ impl Vault for LocalVault {
             wrapping_public_key: wrapping_der,
             enc: Enc::RsaAesKeyWrap,
         };
-        write_replace(out_file, &file.to_export_bytes()).map_err(|e| Error::io("write", out_file, e))
+        // An export file is the caller's, not the vault's: it is written whole (a temporary name, then a rename) and
+        // flushed by the caller, as MOC leaves it (a backup flushes all its files in one pass before it completes).
+        staged_with(out_file, &file.to_export_bytes(), false)
+            .and_then(|tmp| tmp.persist(out_file).map(|_| ()).map_err(|e| e.error))
+            .map_err(|e| Error::io("write", out_file, e))
     }
 
     fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()> {
@@ -391,6 +426,17 @@ impl Vault for LocalVault {
     fn create(&self, name: &str, spec: KeySpec) -> Result<Option<String>> {
         if self.exists(name)? {
             return Err(Error::KeyExists { name: name.into() });
+        }
+        // A second key whose name differs only in case could not be backed up (its key file and the first's are one
+        // file on Windows): refused while there is still a choice of name.
+        if let Some(other) = self.names()?.into_iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            return Err(Error::new(
+                ErrorCode::KeyExists,
+                format!(
+                    "The vault holds the key '{other}', whose name differs from '{name}' only in case: Windows takes their key files for \
+                     one, so a backup could not hold both. Give the new key another name."
+                ),
+            ));
         }
         let material = match spec.key_type {
             KeyType::Aes => {

@@ -113,4 +113,7 @@ pub trait Vault {
     fn from_environment(&self) -> bool {
         false
     }
+    /// Removes what killed runs left in the vault's own storage, with a warning naming each
+    /// ([`crate::sweep`]); a vault that keeps nothing of its callers' does nothing.
+    fn sweep(&self, _events: &mut dyn crate::events::Events) {}
 }

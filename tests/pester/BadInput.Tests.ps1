@@ -1,7 +1,9 @@
 # Bad arguments to the two PEM commands (New-TvmImportJson / Generate-ImportJsonFromPEM and
-# Import-TvmWrappingKeyFromPem): a terminating error with a stable ErrorId and category, a message that names the
-# input, and nothing written (no out file, no key in the vault, no temporary file).
-# Moved from the xunit class BadInputTests.
+# Import-TvmWrappingKeyFromPem), and a bad wrapping public key PEM for Backup-TVMKeys -WrappingKeyPath: a terminating
+# error with a stable ErrorId and category, a message that names the input, and nothing written (no out file, no key
+# in the vault, nothing in the backup root, no temporary file).
+# Moved from the xunit class BadInputTests (the PEM files of more than one block or with text after the END line,
+# and the Backup-TVMKeys cases, are new).
 #
 # The engine writes its temporary import file in the temp folder of the native environment, which $env:TMPDIR set
 # here does not reach: the commands whose temp folder is checked run in a new pwsh (Invoke-InNewPwsh) with TMPDIR
@@ -9,7 +11,8 @@
 BeforeDiscovery {
     $script:BadPemCases = foreach ($command in 'ImportJson', 'WrappingKey') {
         foreach ($case in 'missing-public', 'missing-private', 'public-is-a-private-key', 'private-is-a-public-key',
-            'public-not-pem', 'ec-private', 'ec-public', 'encrypted-private', 'mismatched-public') {
+            'public-not-pem', 'ec-private', 'ec-public', 'encrypted-private', 'mismatched-public',
+            'public-two-blocks', 'private-two-blocks', 'public-text-after-end', 'private-text-after-end') {
             @{ Command = $command; Case = $case }
         }
     }
@@ -22,6 +25,19 @@ BeforeDiscovery {
         @{ Command = 'WrappingKey'; PublicFile = 'wrapping_public_pkcs1.pem'; PrivateFile = 'ec_private_sec1.pem'; Culprit = 'ec_private_sec1.pem'; ErrorId = 'PemInvalid' }
         @{ Command = 'WrappingKey'; PublicFile = 'wrapping_public_pkcs1.pem'; PrivateFile = 'ec_private_pkcs8.pem'; Culprit = 'ec_private_pkcs8.pem'; ErrorId = 'PemInvalid' }
         @{ Command = 'WrappingKey'; PublicFile = 'wrapping_public_pkcs1.pem'; PrivateFile = 'other_private_pkcs8.pem'; Culprit = 'other_private_pkcs8.pem'; ErrorId = 'KeyPairMismatch' }
+    )
+    # Wrapping public key files for Backup-TVMKeys -WrappingKeyPath that are not one PEM block ending the file (the
+    # keys of tests/vectors, whose files have no final newline), with the words of the message.
+    $script:BadWrappingPems = @(
+        @{ Case = 'two public keys concatenated'; Words = "it holds more than one PEM block (a 'RSA PUBLIC KEY' block, then a 'RSA PUBLIC KEY' block)" }
+        @{ Case = 'the same public key twice'; Words = 'it holds more than one PEM block' }
+        @{ Case = 'an SPKI public key, then a PKCS#1 one'; Words = "it holds more than one PEM block (a 'PUBLIC KEY' block, then a 'RSA PUBLIC KEY' block)" }
+        @{ Case = 'two public keys concatenated, CRLF line ends'; Words = 'it holds more than one PEM block' }
+        @{ Case = 'two public keys concatenated, UTF-16LE'; Words = 'it holds more than one PEM block' }
+        @{ Case = 'two public keys whose files have no final newline, concatenated'; Words = 'is not a PEM key file' }
+        @{ Case = 'a line of text after the END line'; Words = 'it has text after its -----END RSA PUBLIC KEY----- line' }
+        @{ Case = 'text without a final newline after the END line'; Words = 'it has text after its -----END RSA PUBLIC KEY----- line' }
+        @{ Case = 'a comment line after the END line of an SPKI public key'; Words = 'it has text after its -----END PUBLIC KEY----- line' }
     )
     # 1024 and abc are not sizes the vault takes; 4096 and 3072 are not the size of the 2048-bit key; PowerShell
     # itself refuses an empty string for a mandatory [string] parameter.
@@ -73,9 +89,11 @@ BeforeAll {
         $Path
     }
 
-    # The files of -Case under -Folder: Public and Private to pass, Culprit (the bad one) and Id (the ErrorId).
+    # The files of -Case under -Folder: Public and Private to pass, Culprit (the bad one), Id (the ErrorId) and, for
+    # the cases whose ErrorId alone does not tell why, Words (of the message).
     function New-BadPemCase([string] $Case, [string] $Folder) {
         $dir = Join-Path $Folder 'pem'
+        $words = $null
         $pair = Write-KeyPair $Wrapping $dir
         $pub = $pair.Public
         $priv = $pair.Private
@@ -99,33 +117,78 @@ BeforeAll {
                 $culprit = $priv; $id = 'PemEncrypted'
             }
             'mismatched-public' { $pub = (Write-KeyPair $Other (Join-Path $Folder 'other')).Public; $culprit = $pub; $id = 'KeyPairMismatch' }
+            'public-two-blocks' {
+                $pub = Join-Path $dir 'two-public.pem'
+                [IO.File]::WriteAllText($pub, $Wrapping.ExportRSAPublicKeyPem() + "`n" + $Other.ExportRSAPublicKeyPem() + "`n")
+                $culprit = $pub; $id = 'PemInvalid'; $words = 'it holds more than one PEM block'
+            }
+            'private-two-blocks' {
+                $priv = Join-Path $dir 'two-private.pem'
+                [IO.File]::WriteAllText($priv, $Wrapping.ExportPkcs8PrivateKeyPem() + "`n" + $Other.ExportPkcs8PrivateKeyPem() + "`n")
+                $culprit = $priv; $id = 'PemInvalid'; $words = 'it holds more than one PEM block'
+            }
+            'public-text-after-end' {
+                $pub = Join-Path $dir 'public-and-text.pem'
+                [IO.File]::WriteAllText($pub, $Wrapping.ExportRSAPublicKeyPem() + "`nthis is not part of the key`n")
+                $culprit = $pub; $id = 'PemInvalid'; $words = 'it has text after its -----END RSA PUBLIC KEY----- line'
+            }
+            'private-text-after-end' {
+                $priv = Join-Path $dir 'private-and-text.pem'
+                [IO.File]::WriteAllText($priv, $Wrapping.ExportPkcs8PrivateKeyPem() + "`nthis is not part of the key`n")
+                $culprit = $priv; $id = 'PemInvalid'; $words = 'it has text after its -----END PRIVATE KEY----- line'
+            }
             default { throw "unknown case $Case" }
         }
-        [pscustomobject]@{ Public = $pub; Private = $priv; Culprit = $culprit; Id = $id }
+        [pscustomobject]@{ Public = $pub; Private = $priv; Culprit = $culprit; Id = $id; Words = $words }
     }
 
     # A test folder (Folder) with a vault (Vault) holding one AES key, made before the command runs (Before: the
-    # snapshot of its files), an empty Tmp folder (the new pwsh's TMPDIR), and Out, an import file in an empty folder.
+    # snapshot of its files), an empty Tmp folder (the new pwsh's TMPDIR), Out, an import file in an empty folder, and
+    # Root, an empty backup root.
     function New-BadInputFolder {
         $folder = New-TestFolder
         $vault = Join-Path $folder 'vault'
         $null = New-TvmVaultKey -Name existing -Type AES -Size 256 -VaultPath $vault -ErrorAction Stop
         $before = Get-VaultSnapshot $vault
         $before.Count | Should -Be 1 -Because 'the vault is seeded with one key'
-        $work = [pscustomobject]@{ Folder = $folder; Vault = $vault; Before = $before; Tmp = (Join-Path $folder 'tmp'); Out = [IO.Path]::Combine($folder, 'out', 'import.json') }
-        $null = New-Item -ItemType Directory -Path $work.Tmp, (Join-Path $folder 'out')
+        $work = [pscustomobject]@{ Folder = $folder; Vault = $vault; Before = $before; Tmp = (Join-Path $folder 'tmp'); Out = [IO.Path]::Combine($folder, 'out', 'import.json'); Root = (Join-Path $folder 'backups') }
+        $null = New-Item -ItemType Directory -Path $work.Tmp, (Join-Path $folder 'out'), $work.Root
         $work
     }
 
-    # Runs one of the two commands (ImportJson: Generate-ImportJsonFromPEM into -Work's Out; WrappingKey:
-    # Import-TvmWrappingKeyFromPem w into its vault) in a new pwsh without TVM_VAULT_PATH and with its Tmp as TMPDIR.
+    # The wrapping public key file of the Backup-TVMKeys case -Case (see $BadWrappingPems) under -Folder, made of the
+    # PEM files of tests/vectors (which have no final newline); returns its path.
+    function New-BadWrappingPem([string] $Case, [string] $Folder) {
+        $wrapping = [IO.File]::ReadAllText((Get-TestVector 'wrapping_public_pkcs1.pem'))
+        $other = [IO.File]::ReadAllText((Get-TestVector 'other_public_pkcs1.pem'))
+        $spki = [IO.File]::ReadAllText((Get-TestVector 'wrapping_public_spki.pem')).TrimEnd()
+        $path = Join-Path $Folder 'wrapping-public.pem'
+        switch ($Case) {
+            'two public keys concatenated' { [IO.File]::WriteAllText($path, "$wrapping`n$other`n") }
+            'the same public key twice' { [IO.File]::WriteAllText($path, "$wrapping`n$wrapping`n") }
+            'an SPKI public key, then a PKCS#1 one' { [IO.File]::WriteAllText($path, "$spki`n$wrapping`n") }
+            'two public keys concatenated, CRLF line ends' { [IO.File]::WriteAllText($path, "$wrapping`n$other`n".Replace("`n", "`r`n")) }
+            'two public keys concatenated, UTF-16LE' { [IO.File]::WriteAllText($path, "$wrapping`n$other`n", [Text.Encoding]::Unicode) }
+            'two public keys whose files have no final newline, concatenated' { [IO.File]::WriteAllText($path, "$wrapping$other") }
+            'a line of text after the END line' { [IO.File]::WriteAllText($path, "$wrapping`nthis is not part of the key`n") }
+            'text without a final newline after the END line' { [IO.File]::WriteAllText($path, "$wrapping`njunk") }
+            'a comment line after the END line of an SPKI public key' { [IO.File]::WriteAllText($path, "$spki`n# the wrapping key`n") }
+            default { throw "unknown case $Case" }
+        }
+        $path
+    }
+
+    # Runs one of the commands (ImportJson: Generate-ImportJsonFromPEM into -Work's Out; WrappingKey:
+    # Import-TvmWrappingKeyFromPem w into its vault; Backup: Backup-TVMKeys -WrappingKeyPath -Public of its vault into
+    # its Root) in a new pwsh without TVM_VAULT_PATH and with its Tmp as TMPDIR.
     function Invoke-PemCommand([string] $Command, $Work, [string] $Public, [string] $Private, [string] $KeySize = '2048') {
         $body = switch ($Command) {
             'ImportJson' { 'Generate-ImportJsonFromPEM $Public $Private $Out' }
             'WrappingKey' { 'Import-TvmWrappingKeyFromPem w $Public $Private $KeySize -VaultPath $Vault' }
+            'Backup' { 'Backup-TVMKeys -WrappingKeyPath $Public -BackupRootPath $Root -VaultPath $Vault' }
             default { throw "unknown command $Command" }
         }
-        Invoke-InNewPwsh -Body $body -Variables @{ Public = $Public; Private = $Private; Out = $Work.Out; Vault = $Work.Vault; KeySize = $KeySize } `
+        Invoke-InNewPwsh -Body $body -Variables @{ Public = $Public; Private = $Private; Out = $Work.Out; Vault = $Work.Vault; KeySize = $KeySize; Root = $Work.Root } `
             -Environment @{ TMPDIR = $Work.Tmp + [IO.Path]::DirectorySeparatorChar; TVM_VAULT_PATH = $null }
     }
 
@@ -154,6 +217,7 @@ Describe 'Bad PEM input' {
 
         $null = Assert-TvmTerminating $r $bad.Id $CategoryOf[$bad.Id]
         Get-ErrorText $r.Terminating | Should -BeLike "*$([IO.Path]::GetFileName($bad.Culprit))*"
+        if ($bad.Words) { (Get-ErrorText $r.Terminating).Contains($bad.Words) | Should -BeTrue -Because "the message says '$($bad.Words)': $(Get-ErrorText $r.Terminating)" }
         Assert-NothingWritten $w $r $w.Out
     }
 
@@ -165,6 +229,22 @@ Describe 'Bad PEM input' {
         $null = Assert-TvmTerminating $r $ErrorId $CategoryOf[$ErrorId]
         Get-ErrorText $r.Terminating | Should -BeLike "*$Culprit*"
         Assert-NothingWritten $w $r $(if ($Command -eq 'ImportJson') { $w.Out })
+    }
+}
+
+Describe 'Backup-TVMKeys with a bad wrapping public key PEM' {
+    It '-WrappingKeyPath of <Case> is a terminating PemInvalid naming the file, and writes nothing in the backup root' -ForEach $BadWrappingPems {
+        $w = New-BadInputFolder
+        $pem = New-BadWrappingPem $Case $w.Folder
+
+        $r = Invoke-PemCommand Backup $w $pem $null
+
+        $null = Assert-TvmTerminating $r PemInvalid InvalidData
+        $message = Get-ErrorText $r.Terminating
+        $message | Should -BeLikeExactly "*The wrapping key file '$pem' is not a PEM key file*"
+        $message.Contains($Words) | Should -BeTrue -Because "the message says '$Words': $message"
+        @(Get-ChildItem -LiteralPath $w.Root -Force -Recurse).Count | Should -Be 0 -Because "nothing is written in the backup root: $(Format-Captured $r)"
+        Assert-NothingWritten $w $r
     }
 }
 

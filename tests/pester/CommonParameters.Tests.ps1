@@ -1,7 +1,8 @@
 # The common parameters on local vaults (-VaultPath): -WhatIf writes nothing and prints What if lines,
 # -Confirm:$false runs without a prompt, $ErrorActionPreference / -ErrorAction / -ErrorVariable act on the
 # per-key failure of Import-TVMKeys (KeyImportFailed) as on any non-terminating error, and $? tells a failed
-# command from a good one. New tests (no xunit class before them).
+# command from a good one. A backup with a damaged key file is refused as a whole (BackupDamaged) unless -Force:
+# the per-key failure is that of Import-TVMKeys -Force, which restores the intact key files. New tests (no xunit class before them).
 #
 # -WhatIf and -Confirm run in a new pwsh (-NonInteractive, so a prompt is an error instead of a wait for input),
 # because What if lines go to the host and cannot be captured in this process. Its TMPDIR is a folder inside the
@@ -55,7 +56,9 @@ BeforeDiscovery {
     $script:Failures = @(
         @{ Command = 'Backup-TVMKeys'; Case = 'a wrapping key file that does not exist'; ErrorId = 'FileMissing'
             Script = 'Backup-TVMKeys -WrappingKeyPath (Join-Path $w.Root none.pem) -BackupRootPath $w.NewBackupRoot -VaultPath $w.VaultA' }
-        @{ Command = 'Import-TVMKeys'; Case = 'a damaged key file (a non-terminating error)'; ErrorId = 'KeyImportFailed'
+        @{ Command = 'Import-TVMKeys'; Case = 'a damaged key file, with -Force (a non-terminating error)'; ErrorId = 'KeyImportFailed'
+            Script = 'Import-TVMKeys -BackupPath $w.DamagedBackup -WrappingKeyName wrap -VaultPath $w.VaultB -Force' }
+        @{ Command = 'Import-TVMKeys'; Case = 'a damaged key file, without -Force (the backup refused as a whole)'; ErrorId = 'BackupDamaged'
             Script = 'Import-TVMKeys -BackupPath $w.DamagedBackup -WrappingKeyName wrap -VaultPath $w.VaultB' }
         @{ Command = 'Import-TVMKeys'; Case = 'a backup folder that does not exist'; ErrorId = 'BackupFolderMissing'
             Script = 'Import-TVMKeys -BackupPath (Join-Path $w.Root none) -WrappingKeyName wrap -VaultPath $w.VaultB' }
@@ -276,6 +279,8 @@ Describe '-Confirm on <Command>: <Case>, in a host that cannot prompt' -ForEach 
 }
 
 Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
+    # Import-TVMKeys refuses a damaged backup as a whole (BackupDamaged) without -Force; every call here has -Force,
+    # so that the damaged key file fails alone, with the non-terminating KeyImportFailed these tests are about.
     BeforeEach {
         $w = New-Fixture
         Copy-Item -LiteralPath (Join-Path $w.DamagedBackup 'AES/k2_256.json') -Destination (Join-Path $w.Backup 'AES/k2_256.json') -Force
@@ -285,13 +290,19 @@ Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
 
     It 'is by default a non-terminating error: the restore goes on, and writes a Failed result for the key' {
         $ErrorActionPreference = 'Continue'
-        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB 2>&1 6>$null 3>$null)
+        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -Force 2>&1 3>&1 6>$null)
         $ok = $?
         $ok | Should -BeFalse
         $errors = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
         $errors.Count | Should -Be 1
         $errors[0].FullyQualifiedErrorId | Should -BeLike 'KeyImportFailed,*'
-        @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] } | ForEach-Object { "$($_.Name) $($_.Outcome)" }) |
+        # -Force: each finding of the check on the backup is a warning naming the damaged file, not an error.
+        $warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
+        $warnings.Count | Should -BeGreaterOrEqual 1
+        foreach ($warning in $warnings) {
+            $warning | Should -BeLike "The backup $($w.Backup) is damaged at AES/k2_256.json: *Only intact key files are restored (-Force)."
+        }
+        @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] } | ForEach-Object { "$($_.Name) $($_.Outcome)" }) |
             Should -Be @('k1 Imported', 'k2 Failed', 'r1 Imported')
         @(Get-TvmVaultKey -VaultPath $w.VaultB | ForEach-Object Name) | Should -Be @('k1', 'r1', 'wrap')
     }
@@ -301,7 +312,7 @@ Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
         $out = [System.Collections.Generic.List[object]]::new()
         $caught = $null
         try {
-            Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB 6>$null 3>$null | ForEach-Object { $out.Add($_) }
+            Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -Force 6>$null 3>$null | ForEach-Object { $out.Add($_) }
         } catch {
             $caught = $_
         }
@@ -316,7 +327,7 @@ Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
 
     It '-ErrorAction Stop makes it a terminating error that stops the restore at the damaged key' {
         $ErrorActionPreference = 'Continue'
-        $caught = Get-TerminatingError { Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -ErrorAction Stop 6>$null 3>$null }
+        $caught = Get-TerminatingError { Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -Force -ErrorAction Stop 6>$null 3>$null }
         $caught | Should -Not -BeNullOrEmpty -Because 'the error is thrown'
         $caught.FullyQualifiedErrorId | Should -BeLike 'KeyImportFailed,*'
         $caught.TargetObject | Should -Be 'k2'
@@ -325,7 +336,7 @@ Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
 
     It '-ErrorAction SilentlyContinue hides it, -ErrorVariable still holds it, and the restore goes on' {
         $ErrorActionPreference = 'Continue'
-        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -ErrorAction SilentlyContinue -ErrorVariable failures 2>&1 6>$null 3>$null)
+        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -Force -ErrorAction SilentlyContinue -ErrorVariable failures 2>&1 6>$null 3>$null)
         @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty -Because 'nothing reaches the error stream'
         @($all | ForEach-Object { "$($_.Name) $($_.Outcome)" }) | Should -Be @('k1 Imported', 'k2 Failed', 'r1 Imported')
         $failures.Count | Should -Be 1
@@ -337,10 +348,20 @@ Describe 'Error preferences on the KeyImportFailed of a damaged key file' {
 
     It '$ErrorActionPreference = ''SilentlyContinue'' hides it too, and -ErrorVariable holds it' {
         $ErrorActionPreference = 'SilentlyContinue'
-        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -ErrorVariable failures 2>&1 6>$null 3>$null)
+        $all = @(Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -Force -ErrorVariable failures 2>&1 6>$null 3>$null)
         @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
         $failures.Count | Should -Be 1
         $failures[0].FullyQualifiedErrorId | Should -BeLike 'KeyImportFailed,*'
+    }
+
+    It 'without -Force, the backup is refused as a whole with a terminating BackupDamaged that -ErrorAction SilentlyContinue does not hide' {
+        $ErrorActionPreference = 'Continue'
+        $caught = Get-TerminatingError { Import-TVMKeys -BackupPath $w.Backup -WrappingKeyName wrap -VaultPath $w.VaultB -ErrorAction SilentlyContinue 6>$null 3>$null }
+        $caught | Should -Not -BeNullOrEmpty -Because 'a terminating error is thrown whatever -ErrorAction says'
+        $caught.FullyQualifiedErrorId | Should -BeLike 'BackupDamaged,*'
+        $caught.CategoryInfo.Category | Should -Be 'InvalidData'
+        $caught.Exception.Message | Should -BeLike "Nothing was imported: the backup $($w.Backup) is damaged *AES/k2_256.json*-Force*"
+        @(Get-TvmVaultKey -VaultPath $w.VaultB | ForEach-Object Name) | Should -Be @('wrap') -Because 'nothing was imported'
     }
 }
 

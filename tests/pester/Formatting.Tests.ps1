@@ -91,13 +91,14 @@ Describe 'What the module writes, imported by its <By>, as a person reads it' -F
         $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $conflictVault 6>$null
         $Objects['Conflict'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $conflictVault -PrivateKeyPath $keys.Private -TargetBackupRootPath $preRestore -ErrorAction SilentlyContinue 6>$null 3>$null)
         $Objects['Replaced'] = @(Import-TVMKeys $Backup.Path TvmWrap -VaultPath $conflictVault -PrivateKeyPath $keys.Private -IfExists Replace -Force -TargetBackupRootPath $preRestore 6>$null 3>$null)
-        # A second backup whose k1 file is damaged: k1 Failed, AzureStackTvmAKRootKey Imported.
+        # A second backup whose k1 file is damaged: refused as a whole without -Force; with -Force (its BackupDamaged
+        # warnings dropped) k1 Failed, AzureStackTvmAKRootKey Imported.
         Start-Sleep -Milliseconds 1100
         $damaged = Backup-TVMKeys $keys.Public $backupRoot -VaultPath $vault 6>$null
         Set-Content -LiteralPath (Join-Path $damaged.Path 'AES/k1_256.json') -Value 'not a key file'
         $failVault = New-TestFolder vaultC
         $null = Import-TvmWrappingKeyFromPem TvmWrap $keys.Public $keys.Private 2048 -VaultPath $failVault 6>$null
-        $Objects['Failed'] = @(Import-TVMKeys $damaged.Path TvmWrap -VaultPath $failVault -TargetBackupRootPath $preRestore -ErrorAction SilentlyContinue 6>$null)
+        $Objects['Failed'] = @(Import-TVMKeys $damaged.Path TvmWrap -VaultPath $failVault -TargetBackupRootPath $preRestore -Force -ErrorAction SilentlyContinue 6>$null 3>$null)
 
         # Test-TVMKeyBackup: the first backup checked deeply against its own vault (Valid, covered); the same backup
         # against vault D, whose k1 is another key, which has k3 and lacks AzureStackTvmAKRootKey (one key of each

@@ -46,10 +46,10 @@ BeforeAll {
         $backup
     }
 
-    # Import-TVMKeys by position from -BackupPath into vault B. Returns Output, Warnings (texts) and Errors (the
-    # non-terminating ones); a terminating error is thrown on.
-    function Invoke-Restore($R, [string] $BackupPath, [switch] $WhatIf) {
-        $output = @(Import-TVMKeys $BackupPath $script:WrappingKeyName -VaultPath $R.VaultB -WhatIf:$WhatIf `
+    # Import-TVMKeys by position from -BackupPath into vault B (-Force: restore the intact key files of a damaged
+    # backup). Returns Output, Warnings (texts) and Errors (the non-terminating ones); a terminating error is thrown on.
+    function Invoke-Restore($R, [string] $BackupPath, [switch] $WhatIf, [switch] $Force) {
+        $output = @(Import-TVMKeys $BackupPath $script:WrappingKeyName -VaultPath $R.VaultB -WhatIf:$WhatIf -Force:$Force `
                 -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue)
         [pscustomobject]@{
             Output = $output
@@ -58,13 +58,27 @@ BeforeAll {
         }
     }
 
-    # Invoke-Restore of -BackupPath, whose key file of -Name is bad: the restore goes on, and that key alone fails,
-    # Failed with one KeyImportFailed error, and is not written to vault B. Returns the run, with Results (its
+    # Invoke-Restore of -BackupPath, whose key file -File (relative to the backup, e.g. AES/<name>_256.json) of key
+    # -Name is bad. Without -Force the backup is refused as a whole: a terminating BackupDamaged naming the file, and
+    # vault B unchanged. With -Force the restore goes on, with a warning naming the file, and that key alone fails,
+    # Failed with one KeyImportFailed error, and is not written to vault B. Returns the -Force run, with Results (its
     # TvmKeyRestore objects).
-    function Invoke-RestoreWithBadKey($R, [string] $BackupPath, [string] $Name) {
+    function Invoke-RestoreWithBadKey($R, [string] $BackupPath, [string] $Name, [string] $File) {
+        $before = Get-FolderState $R.VaultB
+        $roots = @(Get-RootEntry $R.Root)
+        $refused = $null
+        try { $null = Invoke-Restore $R $BackupPath } catch { $refused = $_ }
+        $null = Assert-TvmTerminating $refused BackupDamaged InvalidData
+        $refused.Exception.Message | Should -BeLikeExactly "Nothing was imported: the backup $BackupPath is damaged (* findings). $File*-Force*"
+        $after = Get-FolderState $R.VaultB
+        $after | Should -Be $before -Because 'a damaged backup is refused as a whole: nothing is written'
+        @(Get-RootEntry $R.Root) | Should -Be $roots -Because 'nor is a pre-restore backup made'
+
         $terminating = $null
-        try { $run = Invoke-Restore $R $BackupPath } catch { $terminating = $_ }
-        $terminating | Should -BeNullOrEmpty -Because 'one bad key file does not stop the restore'
+        try { $run = Invoke-Restore $R $BackupPath -Force } catch { $terminating = $_ }
+        $terminating | Should -BeNullOrEmpty -Because 'with -Force, one bad key file does not stop the restore'
+        $run.Warnings.Count | Should -BeGreaterOrEqual 1
+        foreach ($w in $run.Warnings) { $w | Should -BeLikeExactly "The backup $BackupPath is damaged at ${File}: *Only intact key files are restored (-Force)." }
         $results = @(Get-OfType $run.Output TvmKeyRestore)
         $failed = @($results | Where-Object Name -EQ $Name)
         $failed.Count | Should -Be 1
@@ -150,14 +164,14 @@ Describe 'Restoring and backing up beyond the happy path' {
             @(Format-KeyList @(Get-VaultKeyList $r.VaultB)) | Should -Be $listBefore
         }
 
-        It 'a truncated key file fails that key with KeyImportFailed ("Error Importing Key: ") and imports the others' {
+        It 'a truncated key file: the backup is refused (BackupDamaged); with -Force that key fails with KeyImportFailed ("Error Importing Key: ") and the others are imported' {
             $r = New-Rehearsal
             $backup = Initialize-AesBackup $r $Names
             $corrupt = [IO.Path]::Combine($backup.Path, 'AES', "$($Names[1])_256.json")
             $bytes = [IO.File]::ReadAllBytes($corrupt)
             [IO.File]::WriteAllBytes($corrupt, [byte[]]$bytes[0..([int][Math]::Floor($bytes.Length / 2) - 1)])
 
-            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[1]
+            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[1] "AES/$($Names[1])_256.json"
 
             foreach ($x in @($run.Results | Where-Object Name -NE $Names[1])) { "$($x.Outcome)" | Should -Be 'Imported' }
             $run.Errors[0].Exception.Message | Should -BeLikeExactly 'Error Importing Key: *'
@@ -167,7 +181,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             }
         }
 
-        It 'a key file wrapped for another wrapping key fails that key only, with KeyImportFailed' {
+        It 'a key file wrapped for another wrapping key: the backup is refused (BackupDamaged); with -Force that key only fails, with KeyImportFailed' {
             $r = New-Rehearsal
             $backup = Initialize-AesBackup $r $Names
             # replace one key file by a file of the same key wrapped with a different wrapping key
@@ -177,7 +191,7 @@ Describe 'Restoring and backing up beyond the happy path' {
             $victim = "$($Names[0])_256.json"
             Copy-Item -LiteralPath ([IO.Path]::Combine($other.Path, 'AES', $victim)) -Destination ([IO.Path]::Combine($backup.Path, 'AES', $victim)) -Force
 
-            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[0]
+            $run = Invoke-RestoreWithBadKey $r $backup.Path $Names[0] "AES/$victim"
 
             @($run.Results | Where-Object { "$($_.Outcome)" -eq 'Imported' }).Count | Should -Be ($Names.Count - 1)
         }

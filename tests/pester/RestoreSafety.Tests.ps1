@@ -1,7 +1,8 @@
 # The safety of a restore: re-runs that change nothing (local vault and the stand-in Moc module), -IfExists Skip,
 # Fail and Replace with the backup of the target vault taken before the first write (the pre-restore backup),
 # -WhatIf that writes nothing anywhere, a VM's key by its VMId on the pipeline, the attestation root key, AES keys
-# compared by their material, -RemoveWrappingKey, and New-TvmWrappingKey with the PEM files it writes (read by
+# compared by their material, -RemoveWrappingKey, a damaged backup (refused as a whole; -Force restores only its
+# intact key files), and New-TvmWrappingKey with the PEM files it writes (read by
 # Python's cryptography), the wrapping key imports they feed, and no copy of a generated private key left behind.
 # New tests (no xunit class before them).
 #
@@ -740,12 +741,16 @@ Describe '-RemoveWrappingKey' {
             $backup = Initialize-Restore $w @('k1', 'k2')
             $damaged = Join-Path $backup 'AES/k2_256.json'
             [IO.File]::WriteAllText($damaged, '{"public-key":"","private-key":')
-            $run = Invoke-Captured { Import-TVMKeys $backup $Wrap -VaultPath $w.VaultB -RemoveWrappingKey -TargetBackupRootPath $w.Pre }
-            $warning = @($run.Warnings | Where-Object { $_ -like "*$Wrap*" })
+            # -Force: without it the damaged backup is refused as a whole (BackupDamaged) and no key fails alone.
+            $run = Invoke-Captured { Import-TVMKeys $backup $Wrap -VaultPath $w.VaultB -RemoveWrappingKey -TargetBackupRootPath $w.Pre -Force }
+            $damage = @($run.Warnings | Where-Object { $_ -like 'The backup * is damaged at *' })
+            $warning = @($run.Warnings | Where-Object { $_ -like "*$Wrap*" -and $_ -notlike 'The backup * is damaged at *' })
         }
 
         It 'the wrapping key stays, with a warning naming it' {
             $run.Terminating | Should -BeNullOrEmpty
+            $damage.Count | Should -BeGreaterOrEqual 1 -Because 'with -Force each finding on the damaged backup is a warning'
+            foreach ($d in $damage) { $d | Should -BeLike "The backup $backup is damaged at AES/k2_256.json: *" }
             Format-Restores $run | Should -Be @('k1=Imported/', 'k2=Failed/')
             @($run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId)".Split(',')[0] }) | Should -Be @('KeyImportFailed')
             Get-VaultNames $w.VaultB | Should -Be @('k1', $Wrap)
@@ -754,11 +759,187 @@ Describe '-RemoveWrappingKey' {
         }
 
         It 'the warning''s advice names only commands the module has' {
+            $warning.Count | Should -Be 1
             $commands = @([regex]::Matches($warning[0], '\b[A-Z][a-z]+-[A-Za-z]+\b') | ForEach-Object Value)
             foreach ($c in $commands) {
                 Get-Command -Name $c -Module TvmBackupUtils -ErrorAction SilentlyContinue | Should -Not -BeNullOrEmpty -Because "the warning tells the user to run $c"
             }
         }
+    }
+}
+
+Describe 'A damaged backup' {
+    # Import-TVMKeys checks the backup first as Test-TVMKeyBackup does (the manifest, every key file's bytes, name and
+    # content): a damaged backup is refused as a whole (BackupDamaged, nothing written); -Force restores only the key
+    # files that are intact, with a warning per finding. Real files, local vaults, the vector wrapping key.
+    BeforeAll {
+        # Three AES keys and the attestation root key (so the backup has no warning of its own), in restore order.
+        $script:DamagedKeys = @('k1', 'k2', 'k3', @{ Name = $RootKey; Type = 'RSA'; Size = 2048 })
+
+        # A work folder whose backup of $DamagedKeys (vault A) is at Backup, with the wrapping key in vault B.
+        function New-DamagedWork {
+            $w = New-Work 'damaged'
+            $backup = Initialize-Restore $w $DamagedKeys
+            $w | Add-Member -NotePropertyName Backup -NotePropertyValue $backup -PassThru
+        }
+
+        # Changes one character of the wrapped key in the key file -Path (one byte; the file stays valid JSON of the
+        # same length).
+        function Set-OneByte([string] $Path) {
+            $text = [IO.File]::ReadAllText($Path)
+            $i = $text.IndexOf('"private-key":"', [StringComparison]::Ordinal) + '"private-key":"'.Length + 40
+            $new = if ($text[$i] -ceq 'A') { 'B' } else { 'A' }
+            $changed = $text.Substring(0, $i) + $new + $text.Substring($i + 1)
+            [IO.File]::WriteAllText($Path, $changed)
+            $null = $changed | ConvertFrom-Json
+            [IO.File]::ReadAllBytes($Path).Length | Should -Be ([Text.Encoding]::UTF8.GetByteCount($text))
+        }
+
+        # Swaps the contents of two files.
+        function Switch-FileContent([string] $A, [string] $B) {
+            $bytesA = [IO.File]::ReadAllBytes($A)
+            [IO.File]::WriteAllBytes($A, [IO.File]::ReadAllBytes($B))
+            [IO.File]::WriteAllBytes($B, $bytesA)
+        }
+
+        # Asserts that a captured run refused the backup -Backup as a whole: a terminating BackupDamaged (InvalidData)
+        # whose message names each of -Files and says -Force, no restore object and no other error. Returns the error.
+        function Assert-Refused($Run, [string] $Backup, [string[]] $Files) {
+            $e = Assert-TvmTerminating $Run BackupDamaged InvalidData
+            $message = $e.Exception.Message
+            $message | Should -BeLikeExactly "Nothing was imported: the backup $Backup is damaged (* finding*). $($Files[0]): *"
+            foreach ($f in $Files) { $message | Should -BeLikeExactly "*$($f): *" -Because "the message names $f" }
+            $message | Should -BeLikeExactly '*run Import-TVMKeys again with -Force to restore only the key files that are intact.'
+            Get-Restores $Run | Should -BeNullOrEmpty
+            $Run.Errors | Should -BeNullOrEmpty
+            $e
+        }
+
+        # Asserts that the warnings of a -Force run are the findings on -Files of -Backup, each file at least once.
+        function Assert-DamageWarning($Run, [string] $Backup, [string[]] $Files) {
+            $Run.Warnings.Count | Should -BeGreaterOrEqual $Files.Count -Because (Format-Captured $Run)
+            foreach ($warning in $Run.Warnings) {
+                $warning | Should -BeLikeExactly "The backup $Backup is damaged at *: *Only intact key files are restored (-Force)."
+            }
+            foreach ($f in $Files) {
+                @($Run.Warnings | Where-Object { $_ -like "The backup $Backup is damaged at ${f}: *" }).Count | Should -BeGreaterOrEqual 1 -Because "a warning names $f"
+            }
+        }
+
+        # Asserts that the keys -Names of vault B have the material of vault A's (their fingerprints), and that the
+        # keys -Missing are not in vault B.
+        function Assert-RestoredFromSource($Work, [string[]] $Names, [string[]] $Missing) {
+            $source = Get-Fingerprints $Work.VaultA
+            $target = Get-Fingerprints $Work.VaultB
+            foreach ($n in $Names) {
+                $target[$n] | Should -Not -BeNullOrEmpty -Because "$n was restored"
+                $target[$n] | Should -BeExactly $source[$n] -Because "$n has the material of the backed-up key"
+            }
+            foreach ($n in $Missing) {
+                $target.Contains($n) | Should -BeFalse -Because "$n was not restored"
+                Test-Path -LiteralPath (Get-VaultKeyFile $Work.VaultB $n) | Should -BeFalse
+            }
+        }
+    }
+    BeforeEach { Clear-TvmVaultPath }
+    AfterEach { Restore-TvmVaultPath }
+
+    It 'a key file changed by one byte (still valid JSON) is refused: terminating BackupDamaged naming the file and -Force, the vault unchanged, no pre-restore backup' {
+        $w = New-DamagedWork
+        Add-VaultKey $w.VaultB 'other'
+        Set-OneByte (Join-Path $w.Backup 'AES/k2_256.json')
+        $vaultBefore = Get-FolderState $w.VaultB
+        $before = Get-TreeState $w.Dir
+
+        $run = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre }
+
+        $e = Assert-Refused $run $w.Backup @('AES/k2_256.json')
+        $e.Exception.Message | Should -BeLikeExactly "Nothing was imported: the backup $($w.Backup) is damaged (1 finding). AES/k2_256.json: *"
+        $vaultAfter = Get-FolderState $w.VaultB
+        $vaultAfter | Should -Be $vaultBefore -Because 'the target vault is byte for byte as it was'
+        $vaultBefore.Count | Should -BeGreaterOrEqual 3
+        [IO.Directory]::Exists($w.Pre) | Should -BeFalse -Because 'no pre-restore backup was made'
+        Assert-SameTree $before (Get-TreeState $w.Dir)
+
+        # Without -TargetBackupRootPath the pre-restore backup would go to the backup's own root: none there either.
+        $run = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB }
+        $null = Assert-Refused $run $w.Backup @('AES/k2_256.json')
+        Get-TargetBackupPath $run | Should -BeNullOrEmpty
+        @(Get-BackupFolders $w.Root) | Should -Be @(Split-Path $w.Backup -Leaf)
+        Assert-SameTree $before (Get-TreeState $w.Dir)
+    }
+
+    It 'a key file changed by one byte, with -Force: the other keys are restored with the material of the source, the damaged one Failed, a warning naming it' {
+        $w = New-DamagedWork
+        Set-OneByte (Join-Path $w.Backup 'AES/k2_256.json')
+
+        $run = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre -Force }
+
+        $run.Terminating | Should -BeNullOrEmpty -Because (Format-Captured $run)
+        Format-Restores $run | Should -Be @('k1=Imported/', 'k2=Failed/', 'k3=Imported/', "$RootKey=Imported/")
+        $failed = @(Get-Restores $run | Where-Object Name -EQ 'k2')
+        # Only the manifest tells this file is damaged (its own checks pass): it fails with BackupDamaged.
+        $failed[0].ErrorId | Should -BeExactly 'BackupDamaged'
+        $failed[0].Message | Should -BeLike '*AES/k2_256.json*'
+        @($run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId)".Split(',')[0] + " $($_.TargetObject)" }) | Should -Be @('KeyImportFailed k2')
+        Assert-DamageWarning $run $w.Backup @('AES/k2_256.json')
+        $run.Warnings.Count | Should -Be 1 -Because 'one finding: the file''s bytes are not those the manifest recorded'
+        Assert-RestoredFromSource $w @('k1', 'k3', $RootKey) @('k2')
+        Get-TargetBackupPath $run | Should -Not -BeNullOrEmpty -Because 'a restore that writes takes its pre-restore backup'
+    }
+
+    It 'two AES key files swapped: Test-TVMKeyBackup names both, Import-TVMKeys refuses, -Force restores neither of the two and the rest' {
+        $w = New-DamagedWork
+        Switch-FileContent (Join-Path $w.Backup 'AES/k1_256.json') (Join-Path $w.Backup 'AES/k2_256.json')
+
+        $check = Invoke-Captured { Test-TVMKeyBackup $w.Backup }
+        $result = @(Get-OfType $check.Output TvmBackupCheck)
+        $result.Count | Should -Be 1
+        "$($result[0].Status)" | Should -Be 'Damaged'
+        Sort-Ordinal @($result[0].Findings | ForEach-Object { [string]$_.File } | Select-Object -Unique) | Should -Be @('AES/k1_256.json', 'AES/k2_256.json')
+        @($check.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId)".Split(',')[0] }) | Should -Be @('BackupDamaged')
+
+        $before = Get-TreeState $w.Dir
+        $run = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre }
+        $null = Assert-Refused $run $w.Backup @('AES/k1_256.json', 'AES/k2_256.json')
+        Assert-SameTree $before (Get-TreeState $w.Dir)
+
+        $forced = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre -Force }
+        $forced.Terminating | Should -BeNullOrEmpty -Because (Format-Captured $forced)
+        Format-Restores $forced | Should -Be @('k1=Failed/', 'k2=Failed/', 'k3=Imported/', "$RootKey=Imported/")
+        @($forced.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId)".Split(',')[0] + " $($_.TargetObject)" }) | Should -Be @('KeyImportFailed k1', 'KeyImportFailed k2')
+        Assert-DamageWarning $forced $w.Backup @('AES/k1_256.json', 'AES/k2_256.json')
+        Assert-RestoredFromSource $w @('k3', $RootKey) @('k1', 'k2')
+    }
+
+    It 'a key file duplicated under another name: refused; -Force imports the original and not the copy' {
+        $w = New-DamagedWork
+        Copy-Item -LiteralPath (Join-Path $w.Backup 'AES/k1_256.json') -Destination (Join-Path $w.Backup 'AES/k9_256.json')
+        $before = Get-TreeState $w.Dir
+
+        $run = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre }
+        $null = Assert-Refused $run $w.Backup @('AES/k9_256.json')
+        Assert-SameTree $before (Get-TreeState $w.Dir)
+
+        $forced = Invoke-Captured { Import-TVMKeys $w.Backup $Wrap -VaultPath $w.VaultB -TargetBackupRootPath $w.Pre -Force }
+        $forced.Terminating | Should -BeNullOrEmpty -Because (Format-Captured $forced)
+        Format-Restores $forced | Should -Be @('k1=Imported/', 'k2=Imported/', 'k3=Imported/', 'k9=Failed/', "$RootKey=Imported/")
+        @($forced.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId)".Split(',')[0] + " $($_.TargetObject)" }) | Should -Be @('KeyImportFailed k9')
+        Assert-DamageWarning $forced $w.Backup @('AES/k9_256.json')
+        @($forced.Warnings | Where-Object { $_ -like '*AES/k1_256.json:*' }) | Should -BeNullOrEmpty -Because 'the original is intact'
+        Assert-RestoredFromSource $w @('k1', 'k2', 'k3', $RootKey) @('k9')
+    }
+
+    It '-WhatIf on a damaged backup still refuses it (BackupDamaged) and writes nothing, the temporary folder included' {
+        $w = New-DamagedWork
+        Set-OneByte (Join-Path $w.Backup 'AES/k2_256.json')
+        $before = Get-TreeState $w.Dir
+
+        $run = Invoke-InNewPwsh -Body 'Import-TVMKeys -BackupPath $Backup -WrappingKeyName wrap -VaultPath $VaultB -WhatIf' `
+            -Variables @{ Backup = $w.Backup; VaultB = $w.VaultB } -Environment @{ TMPDIR = $w.Tmp }
+
+        $null = Assert-Refused $run $w.Backup @('AES/k2_256.json')
+        Assert-SameTree $before (Get-TreeState $w.Dir)
     }
 }
 

@@ -10,7 +10,7 @@ BeforeDiscovery {
         @{ Command = 'Backup-TVMKeys'; Failure = 'a missing wrapping key file'
             Call = 'Backup-TVMKeys -WrappingKeyPath $Missing -BackupRootPath $Work'; Words = 'does not exist. Check the path and try again.' }
         @{ Command = 'Import-TVMKeys'; Failure = 'a missing backup folder'
-            Call = 'Import-TVMKeys -BackupPath $Missing -WrappingKeyName TvmWrap'; Words = 'Give the timestamped folder that Backup-TVMKeys created' }
+            Call = 'Import-TVMKeys -BackupPath $Missing -WrappingKeyName TvmWrap'; Words = 'timestamped folder that Backup-TVMKeys created' }
         @{ Command = 'Import-TvmWrappingKeyFromPem'; Failure = 'a missing public key file'
             Call = 'Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $Missing -PrivateKeyPath $Missing -KeySize 2048'; Words = 'does not exist. Check the path and try again.' }
         @{ Command = 'New-TvmImportJson'; Failure = 'a missing public key file'
@@ -213,10 +213,13 @@ try {
 
     It 'goes on after a key that fails to import (a non-terminating error, as in the original), with $? false, and exits 0' {
         $damaged = New-DamagedBackup
+        # -Force: the original never checked a backup as a whole and imported key by key, a damaged file failing
+        # alone; Import-TVMKeys now refuses a damaged backup as a whole (BackupDamaged, tested below) unless
+        # -Force, which restores the intact key files as the original did.
         $text = @'
 param([string] $ModuleFolder, [string] $BackupPath)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
-Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath
+Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath -Force
 "RUNBOOK WENT ON: $?"
 '@
         $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $damaged.Path -Environment @{ TVM_VAULT_PATH = $damaged.VaultB }
@@ -229,16 +232,35 @@ Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath
 
     It 'with -ErrorAction Stop, ends with exit code 1 at a key that fails to import, as the cmdlet does' {
         $damaged = New-DamagedBackup
+        # -Force, as above: without it the damaged backup is refused before any key is imported.
         $text = @'
 param([string] $ModuleFolder, [string] $BackupPath)
 Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
-Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath -ErrorAction Stop
+Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath -Force -ErrorAction Stop
 'RUNBOOK WENT ON'
 '@
         $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $damaged.Path -Environment @{ TVM_VAULT_PATH = $damaged.VaultB }
         $run.ExitCode | Should -Be 1
         Get-ConsoleText $run | Should -Match 'Error Importing Key:'
         Get-ConsoleText $run | Should -Not -Match 'RUNBOOK WENT ON'
+    }
+
+    It 'ends with exit code 1 at a damaged backup without -Force (BackupDamaged: refused as a whole), and imports nothing' {
+        $damaged = New-DamagedBackup
+        $text = @'
+param([string] $ModuleFolder, [string] $BackupPath)
+Import-Module $ModuleFolder\TvmBackupUtils.psm1 -Force
+Import-TVMKeys -WrappingKeyName TvmWrap -BackupPath $BackupPath
+'RUNBOOK WENT ON'
+'@
+        $run = Invoke-Pwsh -File (New-Runbook $text) -ArgumentList $ModuleFolder, $damaged.Path -Environment @{ TVM_VAULT_PATH = $damaged.VaultB }
+        $run.ExitCode | Should -Be 1
+        $console = Get-ConsoleText $run
+        $console | Should -Match ([regex]::Escape("Nothing was imported: the backup $($damaged.Path) is damaged"))
+        $console | Should -Match ([regex]::Escape('run Import-TVMKeys again with -Force'))
+        $console | Should -Not -Match 'RUNBOOK WENT ON'
+        Get-VaultKeyFile $damaged.VaultB 'k1' | Should -Not -Exist
+        Get-VaultKeyFile $damaged.VaultB 'k2' | Should -Not -Exist
     }
 
     It 'ends with exit code 1 when Backup-TVMKeys fails with -ErrorAction SilentlyContinue: that governs non-terminating errors, for the cmdlet too' {

@@ -198,7 +198,16 @@ Describe 'Key file names compared as Windows compares them' {
         Copy-Item ([IO.Path]::Combine($aes, 'vm1_256.json')) ([IO.Path]::Combine($aes, 'VM1_256.json'))
         $target = New-TestFolder target
         $null = Import-TvmWrappingKeyFromPem -KeyName TvmWrap -PublicKeyPath $keys.Public -PrivateKeyPath $keys.Private -KeySize 2048 -VaultPath $target
-        $run = Invoke-Captured { Import-TVMKeys -BackupPath $backup.Path -WrappingKeyName TvmWrap -VaultPath $target }
+        # The check of the backup as a whole finds the two names (and the copy): the backup is refused, nothing imported.
+        $refused = Invoke-Captured { Import-TVMKeys -BackupPath $backup.Path -WrappingKeyName TvmWrap -VaultPath $target }
+        $e = Assert-TvmTerminating $refused BackupDamaged InvalidData
+        $e.Exception.Message | Should -Match 'differ only in case'
+        $e.Exception.Message | Should -Match '-Force'
+        @(Get-TvmVaultKey -VaultPath $target).Name | Should -Be 'TvmWrap'
+        # -Force restores the intact key files: neither of the two, and the others.
+        $run = Invoke-Captured { Import-TVMKeys -BackupPath $backup.Path -WrappingKeyName TvmWrap -VaultPath $target -Force }
+        $run.Terminating | Should -BeNullOrEmpty -Because (Format-Captured $run)
+        @($run.Warnings | Where-Object { $_ -like "The backup $($backup.Path) is damaged at AES/*differ only in case*" }).Count | Should -BeGreaterOrEqual 1 -Because (Format-Captured $run)
         $failed = @($run.Output | Where-Object Outcome -EQ 'Failed')
         $failed.Count | Should -Be 2
         foreach ($f in $failed) {

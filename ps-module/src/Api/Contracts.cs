@@ -52,6 +52,7 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "timestamp", EmitDefaultValue = false)] internal string? Timestamp { get; set; }
         [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
         [DataMember(Name = "removeWrappingKey", EmitDefaultValue = false)] internal bool RemoveWrappingKey { get; set; }
+        [DataMember(Name = "restoreIntact", EmitDefaultValue = false)] internal bool RestoreIntact { get; set; }
     }
 
     [DataContract]

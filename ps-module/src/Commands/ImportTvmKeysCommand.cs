@@ -79,7 +79,10 @@ namespace TvmBackupUtils.Commands
         [Parameter]
         public SwitchParameter RemoveWrappingKey { get; set; }
 
-        /// <summary>Replaces keys without asking for each (-IfExists Replace).</summary>
+        /// <summary>
+        /// Replaces keys without asking for each (-IfExists Replace), and restores the intact key files of a backup that
+        /// is damaged (without it, a damaged backup is refused as a whole and nothing is imported).
+        /// </summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -144,6 +147,7 @@ namespace TvmBackupUtils.Commands
                 Timestamp = now.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture),
                 CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
                 RemoveWrappingKey = RemoveWrappingKey.IsPresent,
+                RestoreIntact = Force.IsPresent,
             };
             // The objects are written per key, as the keys are done (keyRestored); the result holds the counts.
             (TvmStatus status, byte[] bytes) = SharePath == null

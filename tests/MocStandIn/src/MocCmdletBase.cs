@@ -1,5 +1,5 @@
-// What every stand-in Moc cmdlet does around its own work: record the call, hang where the stand-in is told to
-// (or where MOC is documented to), and turn a MocFailure into the terminating error the Moc cmdlets raise.
+// What every stand-in Moc cmdlet does around its own work: record the call, wait the configured per-call delay,
+// hang where the stand-in is told to (or where MOC is documented to), and turn a MocFailure into the terminating error the Moc cmdlets raise.
 
 using System;
 using System.Management.Automation;
@@ -32,6 +32,7 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
     {
         Settings = StandIn.Settings;
         StandIn.Record(CallRecorder.Capture(MyInvocation));
+        Delay(Settings.CallDelayMilliseconds);
 
         string command = MyInvocation.MyCommand.Name;
         string? reason = DocumentedHang();
@@ -71,6 +72,18 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
     {
         stopped.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Set-MocStandIn -CallDelayMilliseconds: waits that long (a slow cloud agent), ending early with
+    /// PipelineStoppedException when the pipeline is stopped, as a hang does.
+    /// </summary>
+    private void Delay(int milliseconds)
+    {
+        if (milliseconds > 0 && stopped.Wait(milliseconds))
+        {
+            throw new PipelineStoppedException();
+        }
     }
 
     /// <summary>Blocks until the pipeline is stopped (PowerShell.Stop(), Ctrl+C), at most <see cref="HangSafetyCap"/>.</summary>

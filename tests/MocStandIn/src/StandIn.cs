@@ -22,7 +22,8 @@ internal sealed record StandInSettings(
     string? Version,
     string? CloudFqdn,
     bool HangOnWrappingKeyCollision,
-    IReadOnlyList<HangRule> HangOn)
+    IReadOnlyList<HangRule> HangOn,
+    int CallDelayMilliseconds)
 {
     public const string DefaultModuleVersion = "1.2.27";
     public const string DefaultVersion = "1.14.1.10414";
@@ -34,7 +35,8 @@ internal sealed record StandInSettings(
         Version: DefaultVersion,
         CloudFqdn: DefaultCloudFqdn,
         HangOnWrappingKeyCollision: true,
-        HangOn: Array.Empty<HangRule>());
+        HangOn: Array.Empty<HangRule>(),
+        CallDelayMilliseconds: 0);
 }
 
 /// <summary>One <c>-HangOn</c> entry, <c>&lt;Cmdlet&gt;:&lt;keyName&gt;</c>; both parts take wildcards, case-insensitive.</summary>

@@ -9,7 +9,7 @@ namespace MocStandIn;
 
 /// <summary>
 /// Set-MocStandIn: where the stand-in keeps its vaults (one folder per simulated cluster), what Get-MocConfig
-/// reports, and which calls hang. Replaces the whole configuration: a setting not given goes back to its default.
+/// reports, which calls hang and how long every Moc cmdlet call waits first. Replaces the whole configuration: a setting not given goes back to its default.
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "MocStandIn")]
 public sealed class SetMocStandInCommand : PSCmdlet
@@ -40,6 +40,11 @@ public sealed class SetMocStandInCommand : PSCmdlet
     [AllowEmptyCollection]
     public string[]? HangOn { get; set; }
 
+    /// <summary>Milliseconds every Moc cmdlet call waits before its work (a slow cloud agent); 0 by default.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int CallDelayMilliseconds { get; set; }
+
     protected override void EndProcessing()
     {
         string root = GetUnresolvedProviderPathFromPSPath(StateRoot);
@@ -60,7 +65,8 @@ public sealed class SetMocStandInCommand : PSCmdlet
             Version: bound.ContainsKey(nameof(Version)) ? Version : StandInSettings.DefaultVersion,
             CloudFqdn: bound.ContainsKey(nameof(CloudFqdn)) ? CloudFqdn : StandInSettings.DefaultCloudFqdn,
             HangOnWrappingKeyCollision: HangOnWrappingKeyCollision,
-            HangOn: rules);
+            HangOn: rules,
+            CallDelayMilliseconds: CallDelayMilliseconds);
     }
 }
 
