@@ -65,11 +65,8 @@ fn a_killed_backups_partial_folder_is_swept_by_the_next_backup_and_a_running_one
     // One of a run still going (this test's own parent runs), and one of another machine: both kept.
     let running = root.join(".20261201020202.partial");
     std::fs::create_dir_all(&running).unwrap();
-    let mut alive = if cfg!(windows) {
-        std::process::Command::new("cmd").args(["/c", "ping -n 60 127.0.0.1 >nul"]).spawn().unwrap()
-    } else {
-        std::process::Command::new("sleep").arg("60").spawn().unwrap()
-    };
+    // A process that surely runs: a child that waits on its stdin until it is closed.
+    let mut alive = std::process::Command::new(if cfg!(windows) { "more" } else { "cat" }).stdin(std::process::Stdio::piped()).spawn().unwrap();
     std::fs::write(running.join(sweep::WRITER_FILE), format!("{} {}", alive.id(), machine())).unwrap();
     let elsewhere = root.join(".20261201030303.partial");
     std::fs::create_dir_all(&elsewhere).unwrap();
