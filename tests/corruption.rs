@@ -10,6 +10,8 @@
 //! Deleting the manifest is the one damage that cannot be seen: the backup is then the original script's kind
 //! (Legacy), reported as such, and restores in full because its key files are intact.
 use std::collections::BTreeSet;
+mod common;
+use common::copy_dir;
 use std::path::{Path, PathBuf};
 
 use tvmkeys::error::ErrorCode;
@@ -26,18 +28,6 @@ fn vectors() -> PathBuf {
     std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let dest = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_dir(&item.path(), &dest);
-        } else {
-            std::fs::copy(item.path(), dest).unwrap();
-        }
-    }
-}
 
 /// The key names, and each key as the vault lists it (name, type, size, fingerprint of the material).
 fn listing(vault: &dyn Vault) -> Vec<(String, String, u32, Option<String>)> {

@@ -7,6 +7,8 @@
 //! folder missing a half, a symlinked key file) are among them. The key fixtures the corpus cannot make itself
 //! are in tests/vectors/hostile (made by its make_hostile.py, with Python's `cryptography`).
 use std::collections::BTreeMap;
+mod common;
+use common::copy_dir;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -540,15 +542,3 @@ fn hostile_key_files_and_backup_folders_are_refused_naming_them_and_the_vault_is
     println!("hostile key files and backup folders: {count} cases");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let dest = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_dir(&item.path(), &dest);
-        } else {
-            std::fs::copy(item.path(), dest).unwrap();
-        }
-    }
-}
