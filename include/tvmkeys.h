@@ -18,27 +18,6 @@
 #define TVM_ABI_VERSION 6
 
 /*
- A partial folder younger than this may belong to a backup that is still running.
- */
-#define PARTIAL_GRACE_SECONDS 86400
-
-/*
- The share file version this engine writes and reads.
- */
-#define VERSION 1
-
-/*
- The most shares of one split (and so custodians).
- */
-#define MAX_SHARES 16
-
-/*
- The PBKDF2-HMAC-SHA256 iteration count of an encrypted private key PEM (OWASP's 2023 figure for
- PBKDF2-SHA256); the salt is 16 random bytes, the IV 16.
- */
-#define PBKDF2_ITERATIONS 600000
-
-/*
  The transport status of every export. Numbers are never reused: a retired code stays reserved.
  What went wrong in a command is told by the `errorId` of the error buffer, not by this status.
  */
