@@ -193,8 +193,8 @@ function Get-PwshPath {
 }
 
 function Invoke-CargoTest {
-    Write-Step 'cargo test --offline'
-    $lines = & cargo test --offline 2>&1 | ForEach-Object { "$_" }
+    Write-Step 'cargo test --offline --no-fail-fast'
+    $lines = & cargo test --offline --no-fail-fast 2>&1 | ForEach-Object { "$_" }
     $exit = $LASTEXITCODE
     $lines | Out-Host
     Add-CargoCount 'cargo test' $lines $exit
@@ -338,6 +338,20 @@ function Invoke-WindowsTest {
     Invoke-WindowsRehearsal
 }
 
+# The secret scan after every other test (tests/SecretScan.ps1): the temp folder, the rehearsals' folders and, after
+# the Wine runs, the Wine prefix's user folders (its Temp and C:\users\Public), for the test private keys.
+function Invoke-SecretScan {
+    $work = @((Join-Path $target 'rehearsal'))
+    $toolchainRoot = if ($env:TVM_WINDOWS_TOOLCHAIN) { $env:TVM_WINDOWS_TOOLCHAIN } else { Join-Path $repo 'build/windows' }
+    $wineUsers = Join-Path $toolchainRoot 'wineprefix/drive_c/users'
+    if (Test-Path $wineUsers) { $work += $wineUsers }
+    $script = Join-Path $repo 'tests/SecretScan.ps1'
+    Write-Step "secret scan: $script -WorkPath $($work -join ', ')"
+    & (Get-PwshPath) -NoLogo -NoProfile -NonInteractive -File $script -WorkPath $work | Out-Host
+    $exit = $LASTEXITCODE
+    Add-Count 'secret scan' ([int]($exit -eq 0)) ([int]($exit -ne 0))
+}
+
 function Write-TestSummary {
     $passed = ($script:Counts.Values | ForEach-Object { $_[0] } | Measure-Object -Sum).Sum
     $failed = ($script:Counts.Values | ForEach-Object { $_[1] } | Measure-Object -Sum).Sum
@@ -408,6 +422,7 @@ try {
                 Invoke-XunitTest
                 Invoke-Rehearsal -Counted
                 Invoke-WindowsTest
+                Invoke-SecretScan
                 Write-TestSummary
             }
             'WindowsTest' {

@@ -20,7 +20,7 @@ use crate::keyfile::KeyFile;
 use crate::layout;
 use crate::manifest::{self, Manifest, ManifestKey};
 use crate::pem;
-use crate::vault::{KeySpec, KeyType, Vault};
+use crate::vault::{ExportJob, KeySpec, KeyType, Vault};
 
 /// What a backup's manifest records beyond the keys: the caller's label and its local clock.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +38,9 @@ pub struct Details<'a> {
     /// `-WrappingKeyName`: the name of the wrapping key in the vault that will import the backup (the
     /// vault-to-vault flow); every key file names it, as `Export-MocKey -wrappingKeyName` does.
     pub wrapping_key_name: Option<&'a str>,
+    /// `-ThrottleLimit`: up to this many exports at a time where the vault can overlap them (0 and 1: one at a
+    /// time, as the original).
+    pub throttle: u32,
 }
 
 /// `backup_root` is the resolved folder; `shown_root` is the same folder as the user typed it, which the
@@ -143,7 +146,7 @@ pub fn backup_with(
         let dir = partial.join(folder);
         crate::owner_only::create_dir(&dir).map_err(|e| Error::io("create the backup folder", &dir, e))?;
     }
-    let (keys, files) = export_all(vault, &listed, (wrapping_key_path, details.wrapping_key_name), &partial, &final_path, &shown_root.join(timestamp), events)?;
+    let (keys, files) = export_all(vault, &listed, (wrapping_key_path, details.wrapping_key_name), details.throttle, &partial, &final_path, &shown_root.join(timestamp), events)?;
     let source = vault.source();
     if details.key_names.is_empty() && details.purpose.is_none() {
         warn_about_contents(&keys, &source, events);
@@ -268,11 +271,15 @@ impl Drop for PartialGuard {
     }
 }
 
-/// Exports every key; returns the keys and their manifest entries.
+/// Exports every key; returns the keys and their manifest entries. With a throttle above 1 the keys go to the
+/// vault in batches of sixteen times the throttle (one host call each, the calls overlapping in the host); every
+/// file is read back and recorded in the keys' order, so the backup is the same whatever the throttle.
+#[allow(clippy::too_many_arguments)]
 fn export_all(
     vault: &dyn Vault,
     listed: &[Key],
     (wrapping_key_path, wrapping_key_name): (&Path, Option<&str>),
+    throttle: u32,
     partial: &Path,
     final_path: &Path,
     shown_path: &Path,
@@ -291,43 +298,71 @@ fn export_all(
     let total = listed.len() as u32;
     let mut keys = Vec::with_capacity(listed.len());
     let mut files = Vec::with_capacity(listed.len());
-    for (i, key) in listed.iter().enumerate() {
-        if events.progress("Backing up TVM keys", i as u32 + 1, total) == Reply::Cancel {
-            return Err(Error::Cancelled("No backup was written.".into()));
+    let mut shown = 0u32;
+    for chunk in listed.chunks(batch_size(throttle)) {
+        // The keys of this batch, with their spec and key file, in order.
+        let mut batch: Vec<(&Key, KeySpec, PathBuf)> = Vec::with_capacity(chunk.len());
+        for key in chunk {
+            shown += 1;
+            if events.progress("Backing up TVM keys", shown, total) == Reply::Cancel {
+                return Err(Error::Cancelled("No backup was written.".into()));
+            }
+            let Some(key_type) = KeyType::parse(&key.key_type) else {
+                // The original skipped other types silently; say so, since the backup will not hold them.
+                events.warning(&format!(
+                    "Key {} is of type {} size {}, which is not backed up (only AES and RSA keys are).",
+                    key.name, key.key_type, key.size
+                ));
+                continue;
+            };
+            // An AES or RSA key with a size the vault cannot export would be missing from the backup: that
+            // fails the backup rather than leaving a backup that looks complete without it.
+            let spec = KeySpec::new(key_type, key.size).map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
+            let folder = layout::folder_for(spec.key_type);
+            let file = partial.join(folder).join(layout::key_file_name(&key.name, spec.size)?);
+            events.message(&format!("Backing up key {} to {folder} folder", key.name));
+            batch.push((key, spec, file));
         }
-        let Some(key_type) = KeyType::parse(&key.key_type) else {
-            // The original skipped other types silently; say so, since the backup will not hold them.
-            events.warning(&format!(
-                "Key {} is of type {} size {}, which is not backed up (only AES and RSA keys are).",
-                key.name, key.key_type, key.size
-            ));
-            continue;
-        };
-        // An AES or RSA key with a size the vault cannot export would be missing from the backup: that
-        // fails the backup rather than leaving a backup that looks complete without it.
-        let spec = KeySpec::new(key_type, key.size).map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
-        let folder = layout::folder_for(spec.key_type);
-        let file = partial.join(folder).join(layout::key_file_name(&key.name, spec.size)?);
-        events.message(&format!("Backing up key {} to {folder} folder", key.name));
-        // The file's name once the backup is complete, which is what the result reports.
-        let final_file = final_path.join(folder).join(file.file_name().unwrap_or_default());
-        let bytes = vault
-            .export(&key.name, spec, wrapping_key_path, wrapping_key_name, &file)
-            .and_then(|()| verify_written(&file))
-            .map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
-        let file_name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        files.push(ManifestKey {
-            name: key.name.clone(),
-            key_type: spec.key_type.as_str().into(),
-            size: spec.size,
-            file: format!("{folder}/{file_name}"),
-            sha256: manifest::sha256_hex(&bytes),
-            length: bytes.len() as u64,
-        });
-        keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
-        crate::crash_point::reached(&format!("key{}", keys.len()));
+        let jobs: Vec<ExportJob<'_>> = batch
+            .iter()
+            .map(|(key, spec, file)| ExportJob { name: &key.name, spec: *spec, wrapping_key_path, wrapping_key_name, out_file: file })
+            .collect();
+        let exported = vault.export_many(&jobs, throttle);
+        if exported.len() != jobs.len() {
+            return Err(Error::new(ErrorCode::InternalError, format!("The vault gave {} results for {} exports.", exported.len(), jobs.len())));
+        }
+        for ((key, spec, file), result) in batch.into_iter().zip(exported) {
+            let folder = layout::folder_for(spec.key_type);
+            // The file's name once the backup is complete, which is what the result reports.
+            let final_file = final_path.join(folder).join(file.file_name().unwrap_or_default());
+            let bytes = result.and_then(|()| verify_written(&file)).map_err(|e| Error::Backup { name: key.name.clone(), source: Box::new(e) })?;
+            let file_name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            files.push(ManifestKey {
+                name: key.name.clone(),
+                key_type: spec.key_type.as_str().into(),
+                size: spec.size,
+                file: format!("{folder}/{file_name}"),
+                sha256: manifest::sha256_hex(&bytes),
+                length: bytes.len() as u64,
+            });
+            keys.push(Key { file: Some(final_file.display().to_string()), ..Key::new(&key.name, spec) });
+            crate::crash_point::reached(&format!("key{}", keys.len()));
+        }
     }
     Ok((keys, files))
+}
+
+/// How many vault calls go to the host together at `throttle`: one at a time for 1 (each call its own, as the
+/// original made them); else sixteen rounds of the throttle. The calls of a batch overlap, but a batch waits for
+/// its slowest call before the next starts: at eight rounds that wait cost 0.30x of the time at throttle 1
+/// where 0.25x is the bound (100 keys, 4 at a time, 50 ms a call), and sixteen halve it, while progress and the
+/// read-back of the files still come every second or so. Ctrl+C stops the calls of a batch at once, in the host.
+pub(crate) fn batch_size(throttle: u32) -> usize {
+    if throttle <= 1 {
+        1
+    } else {
+        throttle as usize * 16
+    }
 }
 
 /// Refuses, before anything is written, a vault whose keys would get key file names that Windows takes for

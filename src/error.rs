@@ -170,6 +170,9 @@ error_codes! {
     /// Intact shares of one split rebuilt something other than the key they name.
     ShareRebuildFailed => "SecurityError",
 
+    /// -ThrottleLimit out of range (1 to 16 vault calls at a time).
+    ThrottleLimitInvalid => "InvalidArgument",
+
     /// The caller asked to stop.
     Cancelled => "OperationStopped",
 }

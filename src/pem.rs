@@ -247,6 +247,14 @@ fn parse_block(text: &str) -> std::result::Result<(String, Vec<u8>), String> {
     let mut body = Zeroizing::new(String::new());
     for line in lines.by_ref() {
         if let Some(end) = line.strip_prefix("-----END ").and_then(|r| r.strip_suffix("-----")) {
+            if let Some((first, _)) = end.split_once("-----BEGIN ").filter(|(first, _)| first.strip_suffix("-----") == Some(label.as_str())) {
+                // Two files pasted together without a line break: END of one and BEGIN of the next on one line.
+                return Err(format!(
+                    "it holds more than one PEM block ('{}', then another on the same line as its END line), so which key is \
+                     meant cannot be told; give a file that holds only the one key",
+                    first.trim_end_matches('-')
+                ));
+            }
             if end != label {
                 return Err(format!("the block starts as '{label}' but ends as '{end}'"));
             }
@@ -270,20 +278,18 @@ fn parse_block(text: &str) -> std::result::Result<(String, Vec<u8>), String> {
 /// Text before the BEGIN line is allowed (OpenSSL writes "Bag Attributes" there, RFC 7468 section 2); after the
 /// END line only blank lines are. A second block (two keys, or a certificate with its key) would leave which key
 /// is meant to a guess, and trailing text is a file that was cut or pasted together: both are refused.
-fn refuse_trailing<'a>(rest: impl Iterator<Item = &'a str>, label: &str) -> std::result::Result<(), String> {
-    for line in rest.filter(|l| !l.is_empty()) {
-        if let Some(second) = line.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")) {
-            return Err(format!(
-                "it holds more than one PEM block (a '{label}' block, then a '{second}' block), so which key is meant cannot be \
-                 told; give a file that holds only the one key"
-            ));
-        }
+fn refuse_trailing<'a>(mut rest: impl Iterator<Item = &'a str>, label: &str) -> std::result::Result<(), String> {
+    let Some(line) = rest.find(|l| !l.is_empty()) else { return Ok(()) };
+    if let Some(second) = line.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")) {
         return Err(format!(
-            "it has text after its -----END {label}----- line; a PEM key file ends with that line. Remove what follows it, or \
-             export the key again"
+            "it holds more than one PEM block ('{label}', then '{second}'), so which key is meant cannot be told; give a file \
+             that holds only the one key"
         ));
     }
-    Ok(())
+    Err(format!(
+        "it has text after its -----END {label}----- line; a PEM key file ends with that line. Remove what follows it, or \
+         export the key again"
+    ))
 }
 
 #[cfg(test)]
@@ -313,7 +319,11 @@ mod tests {
     fn refuses_a_second_block_and_trailing_text_but_keeps_leading_text_and_blank_lines() {
         let one = "-----BEGIN A-----\nAAEC\n-----END A-----\n";
         let two = format!("{one}-----BEGIN B-----\nAAEC\n-----END B-----\n");
-        assert!(parse_block(&two).unwrap_err().contains("more than one PEM block"));
+        assert!(parse_block(&two).unwrap_err().contains("more than one PEM block ('A', then 'B')"));
+        // Pasted together without a line break: the END and the next BEGIN on one line.
+        let joined = "-----BEGIN A-----\nAAEC\n-----END A----------BEGIN A-----\nAAEC\n-----END A-----\n";
+        let text = parse_block(joined).unwrap_err();
+        assert!(text.contains("more than one PEM block ('A', then another on the same line"), "{text}");
         assert!(parse_block(&format!("{one}junk\n")).unwrap_err().contains("text after"));
         assert!(parse_block(&format!("{one}\r\n\n  \n")).is_ok());
         assert!(parse_block(&format!("Bag Attributes\n    localKeyID: 01\n{one}")).is_ok());

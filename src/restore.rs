@@ -22,7 +22,7 @@ use crate::keyfile::KeyFile;
 use crate::layout;
 use crate::pem;
 use crate::reader::{self, Entry};
-use crate::vault::{KeySpec, KeyType, Vault};
+use crate::vault::{ImportJob, KeySpec, KeyType, Vault};
 
 /// The attestation root key: compared and reported on its own, never replaced silently.
 pub const ROOT_KEY: &str = "AzureStackTvmAKRootKey";
@@ -69,6 +69,9 @@ pub struct Options<'a> {
     /// A damaged backup (any finding of Test-TVMKeyBackup) is refused as a whole unless this is set; then only
     /// the key files that are intact are restored, and each damaged one fails with its finding (`-Force`).
     pub restore_intact: bool,
+    /// `-ThrottleLimit`: up to this many imports at a time where the vault can overlap them (0 and 1: one at a
+    /// time, as the original). The pre-restore backup uses it too.
+    pub throttle: u32,
 }
 
 /// `backup_path` is the resolved folder; `shown_path` is the same folder as the user typed it, which the
@@ -187,7 +190,7 @@ pub fn restore_with(
             let asked = Event::BackupPending { path: t.root.display().to_string(), action: "Back up the target vault before the restore".into() };
             match events.send(asked) {
                 Reply::Proceed if !options.what_if => {
-                    let path = back_up_target(vault, wrapping_key_name, wrapping.as_ref(), t, backup_path, events)?;
+                    let path = back_up_target(vault, wrapping_key_name, wrapping.as_ref(), t, backup_path, options.throttle, events)?;
                     events.message(&format!("The target vault was backed up to {path} before the restore (a pre-restore backup)."));
                     result.target_backup = Some(path);
                 }
@@ -204,23 +207,63 @@ pub fn restore_with(
         }
     }
     let total = planned.len() as u32;
-    for (i, p) in planned.into_iter().enumerate() {
-        if events.progress("Restoring TVM keys", i as u32 + 1, total) == Reply::Cancel {
-            return Err(Error::Cancelled(format!(
-                "{i} of {total} key files were handled; run Import-TVMKeys again to finish (keys already imported are reported as existing)."
-            )));
+    let throttle = options.throttle;
+    let mut planned = planned.into_iter();
+    let mut handled = 0u32;
+    loop {
+        // One batch: with a throttle above 1, the plain imports of the batch are asked for (ShouldProcess) in
+        // order, then run together in the vault; every other plan is carried out at its turn. The keys are
+        // reported in the backup's order either way.
+        let chunk: Vec<Planned<'_>> = planned.by_ref().take(crate::backup::batch_size(throttle)).collect();
+        if chunk.is_empty() {
+            break;
         }
-        let done = carry_out(&target, p, backup_path, shown_path, events)?;
-        crate::crash_point::reached(&format!("restore{}", i + 1));
-        match done.outcome {
-            Outcome::Imported => result.imported += 1,
-            Outcome::Replaced => result.replaced += 1,
-            Outcome::Exists => result.exists += 1,
-            Outcome::Conflict => result.conflicts += 1,
-            Outcome::Skipped => result.skipped += 1,
-            Outcome::Failed => result.failed += 1,
+        let mut slots: Vec<Slot<'_>> = Vec::with_capacity(chunk.len());
+        for (j, p) in chunk.into_iter().enumerate() {
+            let i = handled + j as u32;
+            if events.progress("Restoring TVM keys", i + 1, total) == Reply::Cancel {
+                return Err(Error::Cancelled(format!(
+                    "{handled} of {total} key files were handled; run Import-TVMKeys again to finish (keys already imported are reported as existing)."
+                )));
+            }
+            if throttle > 1 && matches!(p.plan, Plan::Import) {
+                announce(&p, backup_path, shown_path, events);
+                slots.push(match ask_import(&p.key, events)? {
+                    Some(done) => Slot::Done(done),
+                    None => Slot::Import(p),
+                });
+            } else {
+                slots.push(Slot::Done(carry_out(&target, p, backup_path, shown_path, events)?));
+            }
         }
-        events.send(Event::KeyRestored { restore: done });
+        let mut jobs = Vec::new();
+        for slot in &slots {
+            if let Slot::Import(p) = slot {
+                let spec = p.spec.ok_or_else(|| Error::new(ErrorCode::InternalError, "A planned import has no key spec."))?;
+                jobs.push(ImportJob { name: &p.key.name, spec, file: &p.entry.path, wrapping_key_name: Some(wrapping_key_name) });
+            }
+        }
+        let mut imported = vault.import_many(&jobs, throttle).into_iter();
+        for slot in slots {
+            let done = match slot {
+                Slot::Done(done) => done,
+                Slot::Import(p) => {
+                    let result = imported.next().ok_or_else(|| Error::new(ErrorCode::InternalError, "The vault gave fewer results than imports."))?;
+                    import_outcome(&p.key, result, events)?
+                }
+            };
+            handled += 1;
+            crate::crash_point::reached(&format!("restore{handled}"));
+            match done.outcome {
+                Outcome::Imported => result.imported += 1,
+                Outcome::Replaced => result.replaced += 1,
+                Outcome::Exists => result.exists += 1,
+                Outcome::Conflict => result.conflicts += 1,
+                Outcome::Skipped => result.skipped += 1,
+                Outcome::Failed => result.failed += 1,
+            }
+            events.send(Event::KeyRestored { restore: done });
+        }
     }
     if options.remove_wrapping_key {
         remove_wrapping_key(vault, wrapping_key_name, &existing, &mut result, options.what_if, events)?;
@@ -491,14 +534,43 @@ fn write_public_pem(path: &Path, key: &RsaPublicKey) -> Result<()> {
 }
 
 /// Carries out one planned key: imports, replaces, or reports.
-fn carry_out(target: &Target<'_>, p: Planned<'_>, backup_path: &Path, shown_path: &Path, events: &mut dyn Events) -> Result<KeyRestore> {
-    let Target { vault, wrapping_key_name, .. } = *target;
-    let shown = shown_path.join(p.entry.path.strip_prefix(backup_path).unwrap_or(&p.entry.path));
-    // The original's line for every key file whose name it could read, before the outcome.
+/// A key of a batch: carried out already, or an import the vault runs with the others of its batch.
+enum Slot<'e> {
+    Done(KeyRestore),
+    Import(Planned<'e>),
+}
+
+/// The original's line for every key file whose name it could read, before the outcome.
+fn announce(p: &Planned<'_>, backup_path: &Path, shown_path: &Path, events: &mut dyn Events) {
     if p.entry.name.is_ok() {
+        let shown = shown_path.join(p.entry.path.strip_prefix(backup_path).unwrap_or(&p.entry.path));
         let folder = layout::folder_for(p.entry.key_type);
         events.message(&format!("Importing key {} with size {} from {folder} folder path = {}", p.key.name, p.key.size, shown.display()));
     }
+}
+
+/// Asks before an import (ShouldProcess): `None` to go on, or the key's outcome when declined (`-WhatIf`).
+fn ask_import(key: &Key, events: &mut dyn Events) -> Result<Option<KeyRestore>> {
+    match events.key_pending(key, "Import key into the vault") {
+        Reply::Proceed => Ok(None),
+        Reply::Skip => Ok(Some(record(key, Outcome::Skipped, Some("Not imported (-WhatIf or declined).".into()), None))),
+        Reply::Cancel => Err(Error::Cancelled("Run Import-TVMKeys again to finish.".into())),
+    }
+}
+
+/// What the vault's answer to an import means for the key; a stop (Ctrl+C) ends the restore.
+fn import_outcome(key: &Key, imported: Result<()>, events: &mut dyn Events) -> Result<KeyRestore> {
+    match imported {
+        Ok(()) => Ok(record(key, Outcome::Imported, None, None)),
+        Err(Error::KeyExists { .. }) => Ok(exists(events, key, None)),
+        Err(e @ Error::Cancelled(_)) => Err(e),
+        Err(e) => Ok(failed(key, e)),
+    }
+}
+
+fn carry_out(target: &Target<'_>, p: Planned<'_>, backup_path: &Path, shown_path: &Path, events: &mut dyn Events) -> Result<KeyRestore> {
+    let Target { vault, wrapping_key_name, .. } = *target;
+    announce(&p, backup_path, shown_path, events);
     let key = &p.key;
     match p.plan {
         Plan::Fail(done) => Ok(done),
@@ -523,17 +595,10 @@ fn carry_out(target: &Target<'_>, p: Planned<'_>, backup_path: &Path, shown_path
         }
         Plan::Import => {
             let spec = p.spec.ok_or_else(|| Error::new(ErrorCode::InternalError, "A planned import has no key spec."))?;
-            match events.key_pending(key, "Import key into the vault") {
-                Reply::Proceed => {}
-                Reply::Skip => return Ok(record(key, Outcome::Skipped, Some("Not imported (-WhatIf or declined).".into()), None)),
-                Reply::Cancel => return Err(Error::Cancelled("Run Import-TVMKeys again to finish.".into())),
+            if let Some(declined) = ask_import(key, events)? {
+                return Ok(declined);
             }
-            match vault.import(&key.name, spec, &p.entry.path, Some(wrapping_key_name)) {
-                Ok(()) => Ok(record(key, Outcome::Imported, None, None)),
-                Err(Error::KeyExists { .. }) => Ok(exists(events, key, None)),
-                Err(e @ Error::Cancelled(_)) => Err(e),
-                Err(e) => Ok(failed(key, e)),
-            }
+            import_outcome(key, vault.import(&key.name, spec, &p.entry.path, Some(wrapping_key_name)), events)
         }
         Plan::Replace(comparison) => {
             let spec = p.spec.ok_or_else(|| Error::new(ErrorCode::InternalError, "A planned replacement has no key spec."))?;
@@ -581,6 +646,7 @@ fn back_up_target(
     wrapping: Option<&RsaPublicKey>,
     target: &TargetBackup,
     restored: &Path,
+    throttle: u32,
     events: &mut dyn Events,
 ) -> Result<String> {
     let refuse = |why: String| {
@@ -607,6 +673,7 @@ fn back_up_target(
         purpose: Some(crate::manifest::PURPOSE_PRE_RESTORE),
         key_names: &[],
         wrapping_key_name: None,
+        throttle,
     };
     // The restored backup may have been taken this very second in the same root: the next free second then.
     let mut timestamp = target.timestamp.clone();

@@ -95,7 +95,7 @@ fn every_contract_type_round_trips_its_sample() {
     assert_eq!(seen, types.iter().map(|s| s.to_string()).collect(), "every contract type has a sample");
     let want = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(events, want(&["message", "warning", "verbose", "progress", "keyPending", "keyRestored", "backupPending"]), "every event has a sample");
-    assert_eq!(ops, want(&["getConfig", "list", "export", "import", "publicKey", "delete", "create"]), "every host operation has a sample");
+    assert_eq!(ops, want(&["getConfig", "list", "export", "import", "publicKey", "delete", "create", "batch"]), "every host operation has a sample");
     assert_eq!(outcomes, want(&["ok", "failed", "timeout", "cancelled"]), "every host outcome has a sample");
 }
 

@@ -114,7 +114,7 @@ fn pem_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         ("whitespace only", put(dir, "blank.pem", "\n\r\n   \t\n")),
         ("junk text", put(dir, "junk.pem", "this is not a key\n")),
         ("random binary", put(dir, "binary.pem", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())),
-        ("NUL bytes", put(dir, "nul.pem", vec![0u8; 512])),
+        ("NUL bytes", put(dir, "zeros.pem", vec![0u8; 512])),
         ("a certificate", hostile("certificate.pem")),
         ("an EC public key", put(dir, "ec_public.pem", ec_public_pem())),
         ("an EC private key (SEC1)", vector("ec_private_sec1.pem")),
@@ -495,9 +495,11 @@ fn hostile_key_files_and_backup_folders_are_refused_naming_them_and_the_vault_is
         std::fs::write(d.join("AES/readme.txt"), "x").unwrap();
         d
     }, refused(ErrorCode::BackupDamaged, "AES/readme.txt")));
-    // The cmdlets resolve every path against PowerShell's location before the engine sees it; the engine names a
-    // relative one that is not there as missing.
-    folders.push(("a relative path", PathBuf::from("relative/20261202150000"), refused(ErrorCode::BackupFolderMissing, "relative")));
+    // The cmdlets resolve every path against PowerShell's location before the engine sees it. On Linux the engine
+    // names a relative one that is not there as missing; on Windows it refuses it as relative (to the current drive
+    // or folder, which the engine cannot know).
+    let relative = if cfg!(windows) { ErrorCode::InvalidPath } else { ErrorCode::BackupFolderMissing };
+    folders.push(("a relative path", PathBuf::from("relative/20261202150000"), refused(relative, "relative")));
     #[cfg(unix)]
     {
         folders.push(("a symlinked key file", {

@@ -542,6 +542,8 @@ namespace TvmBackupUtils
         {
             _vault?.Dispose();
             _vault = null;
+            _moc?.Dispose();
+            _moc = null;
         }
     }
 }

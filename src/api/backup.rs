@@ -32,6 +32,10 @@ pub struct BackupRequest {
     /// flow, `Export-MocKey -wrappingKeyName`); recorded in every key file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrapping_key_name: Option<String>,
+    /// `-ThrottleLimit`: up to this many vault exports at a time (1 to 16; absent: 1, the original's one at a
+    /// time). Only the MOC vault overlaps its calls; the local vault runs them one after the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_limit: Option<i64>,
 }
 
 /// A finished backup: the `TvmBackup` object.
@@ -51,6 +55,7 @@ pub struct BackupResult {
 }
 
 pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) -> Result<BackupResult> {
+    let throttle = crate::vault::check_throttle(request.throttle_limit)?;
     let wrapping = checked_path(&request.wrapping_key_path, "wrappingKeyPath", "wrapping key path")?;
     let root = checked_path(&request.backup_root_path, "backupRootPath", "backup root")?;
     let shown = request.shown_backup_root_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(root);
@@ -59,6 +64,7 @@ pub fn run(vault: &dyn Vault, request: &BackupRequest, events: &mut dyn Events) 
         created_local: request.created_local.as_deref(),
         key_names: &request.key_names,
         wrapping_key_name: request.wrapping_key_name.as_deref().filter(|n| !n.is_empty()),
+        throttle,
         ..Default::default()
     };
     crate::backup::backup_with(vault, wrapping.as_ref(), root.as_ref(), shown.as_ref(), &request.timestamp, details, events)

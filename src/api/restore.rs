@@ -56,6 +56,10 @@ pub struct RestoreRequest {
     /// Restore the intact key files of a damaged backup (`-Force`); without it a damaged backup is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restore_intact: bool,
+    /// `-ThrottleLimit`: up to this many vault imports at a time (1 to 16; absent: 1, the original's one at a time).
+    /// Only the MOC vault overlaps its calls; the local vault runs them one after the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_limit: Option<i64>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -121,6 +125,7 @@ pub struct RestoreResult {
 }
 
 pub fn run(vault: &dyn Vault, request: &RestoreRequest, password: Option<&[u8]>, events: &mut dyn Events) -> Result<RestoreResult> {
+    let throttle = crate::vault::check_throttle(request.throttle_limit)?;
     let path = checked_path(&request.backup_path, "backupPath", "backup path")?;
     let shown = request.shown_backup_path.as_deref().filter(|s| !s.is_empty()).unwrap_or(path);
     let rebuilt = super::shares::wrapping_private_key(request.private_key_path.as_deref(), &request.share_paths, &request.custodian_private_key_paths, password, events)?;
@@ -159,6 +164,7 @@ pub fn run(vault: &dyn Vault, request: &RestoreRequest, password: Option<&[u8]>,
         target_backup,
         remove_wrapping_key: request.remove_wrapping_key,
         restore_intact: request.restore_intact,
+        throttle,
     };
     let from_shares = !request.share_paths.is_empty();
     crate::restore::restore_with(vault, path.as_ref(), shown.as_ref(), &request.wrapping_key_name, &options, events).map_err(|e| {

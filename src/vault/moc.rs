@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Key, KeySpec, Vault};
+use super::{ExportJob, ImportJob, Key, KeySpec, Vault};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::Events;
 use crate::pem;
@@ -141,6 +141,9 @@ pub enum HostOp {
         key_type: String,
         size: u32,
     },
+    /// Several exports or imports at once (`-ThrottleLimit`): up to `throttle` of `calls` run at a time, each
+    /// in a runspace of its own that imports the Moc module; reply `replies`, one per call, in the calls' order.
+    Batch { calls: Vec<HostOp>, throttle: u32 },
 }
 
 impl HostOp {
@@ -153,13 +156,14 @@ impl HostOp {
             HostOp::PublicKey { .. } => "read the public key of",
             HostOp::Delete { .. } => "delete",
             HostOp::Create { .. } => "create",
+            HostOp::Batch { .. } => "run a batch of calls for",
         }
     }
 
     /// The key the operation is about ("" for none).
     fn key_name(&self) -> &str {
         match self {
-            HostOp::GetConfig | HostOp::List => "",
+            HostOp::GetConfig | HostOp::List | HostOp::Batch { .. } => "",
             HostOp::Export { name, .. }
             | HostOp::Import { name, .. }
             | HostOp::PublicKey { name, .. }
@@ -198,6 +202,9 @@ pub struct HostReply {
     /// `getConfig`: `(Get-MocConfig).version`, absent when it gave none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// `batch`: one reply per call, in the calls' order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Vec<HostReply>>,
 }
 
 /// The side that runs the Moc cmdlets. An `Err` is a transport failure: the host gave no reply it could
@@ -249,23 +256,75 @@ impl MocVault {
     /// Runs one operation and turns a failed reply into the engine's typed error.
     fn call(&self, op: HostOp) -> Result<HostReply> {
         let reply = self.host.dispatch(&op)?;
-        let name = op.key_name();
-        let text = || reply.message.clone().unwrap_or_else(|| format!("The vault failed to {} key '{name}'.", op.verb()));
-        let meaning = match reply.outcome {
-            HostOutcome::Ok => return Ok(reply),
-            HostOutcome::Timeout => return Err(Error::new(ErrorCode::VaultTimeout, text())),
-            HostOutcome::Cancelled => return Err(Error::Cancelled(text())),
-            HostOutcome::Failed => classify(&text()),
+        interpret(&op, reply)
+    }
+
+    /// Runs `ops`, up to `throttle` at a time, as one `batch` operation; the results are in the order of `ops`.
+    /// With a throttle of 1, or one operation, each is its own call, as the original made them.
+    fn call_many(&self, ops: Vec<HostOp>, throttle: u32) -> Vec<Result<HostReply>> {
+        if throttle <= 1 || ops.len() <= 1 {
+            return ops.into_iter().map(|op| self.call(op)).collect();
+        }
+        let count = ops.len();
+        let batch = HostOp::Batch { calls: ops, throttle };
+        let reply = self.host.dispatch(&batch);
+        let HostOp::Batch { calls: ops, .. } = batch else { return Vec::new() };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => return ops.iter().map(|_| Err(Error::new(e.code(), e.to_string()))).collect(),
         };
-        Err(match (meaning, &op) {
-            (Meaning::Exists, _) => Error::KeyExists { name: name.into() },
-            // An import names two keys; MOC's `Not Found` there is the wrapping key.
-            (Meaning::NotFound, HostOp::Import { .. }) => {
-                Error::new(ErrorCode::VaultFailed, format!("{} (The wrapping key named for the import is not in the vault.)", text()))
-            }
-            (Meaning::NotFound, _) => Error::KeyNotFound { name: name.into() },
-            (Meaning::Other, _) => Error::new(ErrorCode::VaultFailed, text()),
-        })
+        if reply.outcome != HostOutcome::Ok {
+            // The batch as a whole failed or was stopped: each call gets that answer.
+            return ops.iter().map(|op| interpret(op, reply.clone())).collect();
+        }
+        let replies = reply.replies.unwrap_or_default();
+        if replies.len() != count {
+            let text = format!("The Moc vault adapter gave {} replies to a batch of {count} calls: the module folder mixes two builds.", replies.len());
+            return ops.iter().map(|_| Err(Error::new(ErrorCode::VaultFailed, text.clone()))).collect();
+        }
+        ops.iter().zip(replies).map(|(op, reply)| interpret(op, reply)).collect()
+    }
+}
+
+/// A host reply to `op` as the engine's result: a failure becomes its typed error, read with MOC's wording.
+fn interpret(op: &HostOp, reply: HostReply) -> Result<HostReply> {
+    let name = op.key_name();
+    let text = || reply.message.clone().unwrap_or_else(|| format!("The vault failed to {} key '{name}'.", op.verb()));
+    let meaning = match reply.outcome {
+        HostOutcome::Ok => return Ok(reply),
+        HostOutcome::Timeout => return Err(Error::new(ErrorCode::VaultTimeout, text())),
+        HostOutcome::Cancelled => return Err(Error::Cancelled(text())),
+        HostOutcome::Failed => classify(&text()),
+    };
+    Err(match (meaning, op) {
+        (Meaning::Exists, _) => Error::KeyExists { name: name.into() },
+        // An import names two keys; MOC's `Not Found` there is the wrapping key.
+        (Meaning::NotFound, HostOp::Import { .. }) => {
+            Error::new(ErrorCode::VaultFailed, format!("{} (The wrapping key named for the import is not in the vault.)", text()))
+        }
+        (Meaning::NotFound, _) => Error::KeyNotFound { name: name.into() },
+        (Meaning::Other, _) => Error::new(ErrorCode::VaultFailed, text()),
+    })
+}
+
+fn export_op(name: &str, spec: KeySpec, wrapping_key_path: &Path, wrapping_key_name: Option<&str>, out_file: &Path) -> HostOp {
+    HostOp::Export {
+        name: name.into(),
+        key_type: spec.key_type.as_str().into(),
+        size: spec.size,
+        wrapping_key_path: path_text(wrapping_key_path),
+        wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
+        out_file: path_text(out_file),
+    }
+}
+
+fn import_op(name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> HostOp {
+    HostOp::Import {
+        name: name.into(),
+        key_type: spec.key_type.as_str().into(),
+        size: spec.size,
+        file: path_text(file),
+        wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
     }
 }
 
@@ -279,26 +338,21 @@ impl Vault for MocVault {
     }
 
     fn export(&self, name: &str, spec: KeySpec, wrapping_key_path: &Path, wrapping_key_name: Option<&str>, out_file: &Path) -> Result<()> {
-        self.call(HostOp::Export {
-            name: name.into(),
-            key_type: spec.key_type.as_str().into(),
-            size: spec.size,
-            wrapping_key_path: path_text(wrapping_key_path),
-            wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
-            out_file: path_text(out_file),
-        })
-        .map(drop)
+        self.call(export_op(name, spec, wrapping_key_path, wrapping_key_name, out_file)).map(drop)
     }
 
     fn import(&self, name: &str, spec: KeySpec, file: &Path, wrapping_key_name: Option<&str>) -> Result<()> {
-        self.call(HostOp::Import {
-            name: name.into(),
-            key_type: spec.key_type.as_str().into(),
-            size: spec.size,
-            file: path_text(file),
-            wrapping_key_name: wrapping_key_name.filter(|w| !w.is_empty()).map(str::to_string),
-        })
-        .map(drop)
+        self.call(import_op(name, spec, file, wrapping_key_name)).map(drop)
+    }
+
+    fn export_many(&self, jobs: &[ExportJob<'_>], throttle: u32) -> Vec<Result<()>> {
+        let ops = jobs.iter().map(|j| export_op(j.name, j.spec, j.wrapping_key_path, j.wrapping_key_name, j.out_file)).collect();
+        self.call_many(ops, throttle).into_iter().map(|r| r.map(drop)).collect()
+    }
+
+    fn import_many(&self, jobs: &[ImportJob<'_>], throttle: u32) -> Vec<Result<()>> {
+        let ops = jobs.iter().map(|j| import_op(j.name, j.spec, j.file, j.wrapping_key_name)).collect();
+        self.call_many(ops, throttle).into_iter().map(|r| r.map(drop)).collect()
     }
 
     fn public_key(&self, name: &str) -> Result<Vec<u8>> {

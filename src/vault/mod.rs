@@ -84,6 +84,41 @@ pub fn aes_fingerprint(material: &[u8]) -> String {
     hex::encode(&digest[..16])
 }
 
+/// The most vault calls a command may run at a time (`-ThrottleLimit`).
+pub const MAX_THROTTLE: u32 = 16;
+
+/// Checks a `-ThrottleLimit` (request field `throttleLimit`): absent is 1, the original's one call at a time.
+pub fn check_throttle(throttle: Option<i64>) -> Result<u32> {
+    match throttle {
+        None => Ok(1),
+        Some(n) if (1..=i64::from(MAX_THROTTLE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(Error::for_input(
+            ErrorCode::ThrottleLimitInvalid,
+            "throttleLimit",
+            format!("-ThrottleLimit {n} is out of range: give 1 (one vault call at a time, the default) to {MAX_THROTTLE}."),
+        )),
+    }
+}
+
+/// One export of [`Vault::export_many`]: the arguments of [`Vault::export`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExportJob<'a> {
+    pub name: &'a str,
+    pub spec: KeySpec,
+    pub wrapping_key_path: &'a Path,
+    pub wrapping_key_name: Option<&'a str>,
+    pub out_file: &'a Path,
+}
+
+/// One import of [`Vault::import_many`]: the arguments of [`Vault::import`].
+#[derive(Debug, Clone, Copy)]
+pub struct ImportJob<'a> {
+    pub name: &'a str,
+    pub spec: KeySpec,
+    pub file: &'a Path,
+    pub wrapping_key_name: Option<&'a str>,
+}
+
 pub trait Vault {
     /// Every key, in the vault's order. A key's type stays a string because a vault may list types the
     /// backup does not handle; those are reported and skipped, as the original skipped them.
@@ -116,4 +151,14 @@ pub trait Vault {
     /// Removes what killed runs left in the vault's own storage, with a warning naming each
     /// ([`crate::sweep`]); a vault that keeps nothing of its callers' does nothing.
     fn sweep(&self, _events: &mut dyn crate::events::Events) {}
+    /// Exports each job, up to `throttle` at a time where the vault can overlap its calls; the results are in
+    /// the jobs' order. A vault that cannot overlap (the local vault, whose calls are a few milliseconds of
+    /// this process's own work) runs them one after the other.
+    fn export_many(&self, jobs: &[ExportJob<'_>], _throttle: u32) -> Vec<Result<()>> {
+        jobs.iter().map(|j| self.export(j.name, j.spec, j.wrapping_key_path, j.wrapping_key_name, j.out_file)).collect()
+    }
+    /// Imports each job, as [`Vault::export_many`] exports.
+    fn import_many(&self, jobs: &[ImportJob<'_>], _throttle: u32) -> Vec<Result<()>> {
+        jobs.iter().map(|j| self.import(j.name, j.spec, j.file, j.wrapping_key_name)).collect()
+    }
 }

@@ -24,6 +24,7 @@
       full      Test-TVMKeyBackup <that backup>                      (every key file's bytes and content)
       deep      Test-TVMKeyBackup <that backup> -Deep -PrivateKeyPath <private.pem>   (every core)
       deep_1    the same with -ThrottleLimit 1
+      backup_t, restore_t   (the stand-in Moc only) backup and restore again with -ThrottleLimit <-Throttle>
     Every check must say Valid with every key, every backup must hold every key and every restore must give
     every key (Outcome Imported, and the target then lists them), or the script prints BENCH FAILED and exits 1.
     The stand-in's calls are counted (Get-MocStandInCall) for each timed command: per-key cost above the
@@ -42,7 +43,8 @@
     Goals (PASS/MISS; a MISS never fails the script):
       per-key cost above the vault's own <= 1 ms at the largest size (local: ms/key - the floor per key of a
       backup or a restore; Moc: (ms - calls * delay) / keys); local backup <= 2x the floor per key; deep check
-      of 1,000 keys < 1.5 s; linear: ms/key at 10,000 <= 1.2x ms/key at 1,000; Import-Module cold < 150 ms.
+      of 1,000 keys < 1.5 s; linear: ms/key at 10,000 <= 1.2x ms/key at 1,000; Import-Module cold < 150 ms;
+      Moc backup and restore at -ThrottleLimit <-Throttle> in at most 0.3x the time at 1.
     Host messages are dropped (-InformationAction Ignore), progress is off. -WorkPath (default: a new folder
     under the temp folder) is removed at the end unless -Keep is given or -WorkPath was.
 .EXAMPLE
@@ -57,6 +59,8 @@ param(
     # Sizes for the stand-in Moc; 'none' skips it.
     [string[]] $MocSizes = @('10', '100', '1000'),
     [ValidateRange(0, 60000)] [int] $MocDelayMs = 50,
+    # -ThrottleLimit of the stand-in Moc's backup_t and restore_t.
+    [ValidateRange(2, 16)] [int] $Throttle = 4,
     [ValidateRange(0, 100)] [int] $RsaKeys = 3,
     [ValidateRange(1, 100)] [int] $Runs = 3,
     # Runs at sizes of 10,000 keys and more; 0: as -Runs.
@@ -386,6 +390,8 @@ function Get-CallCount { @(Get-MocStandInCall).Count }
 # ---------------------------------------------------------------------------------------------------------
 # One vault (local or moc) at all its sizes.
 $commands = 'backup', 'restore', 'full', 'deep', 'deep_1'
+# The stand-in Moc's backup and restore at -ThrottleLimit $Throttle.
+$throttled = 'backup_t', 'restore_t'
 $results = [System.Collections.Generic.List[object]]::new()
 $memory = [System.Collections.Generic.List[object]]::new()
 $threads = 0
@@ -464,6 +470,20 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
         $listed = Get-VaultKeyCount $target
         if ($listed -ne $Size + 1) { Fail "$Vault Import-TVMKeys of $Size keys: the target lists $listed keys, not $($Size + 1) (the keys and w)" }
 
+        if ($isMoc) {
+            # The same backup and restore with -ThrottleLimit: up to $Throttle Moc calls at a time.
+            Use-Cluster $clusterA $MocDelayMs
+            $m = Measure-Block { Backup-TVMKeys $publicPem "$root-t" -ThrottleLimit $Throttle -InformationAction Ignore }
+            $null = Assert-Backup $m.Output $Size "$Vault Backup-TVMKeys -ThrottleLimit $Throttle of $Size keys"
+            $ms.backup_t = $m.Ms; $calls.backup_t = Get-CallCount
+            $targetT = New-Target "$Vault-target-$Size-$n-t"
+            Use-Cluster $targetT $MocDelayMs
+            $m = Measure-Block { Import-TVMKeys -BackupPath $backup.Path -WrappingKeyName w -SkipTargetBackup -ThrottleLimit $Throttle -InformationAction Ignore }
+            $ms.restore_t = $m.Ms; $calls.restore_t = Get-CallCount
+            Assert-Restore $m.Output $Size "$Vault Import-TVMKeys -ThrottleLimit $Throttle of $Size keys"
+            if ((Get-VaultKeyCount $targetT) -ne $Size + 1) { Fail "$Vault Import-TVMKeys -ThrottleLimit $Throttle of $Size keys: the target does not list every key" }
+        }
+
         if ($isMoc) { Use-Cluster $clusterA $MocDelayMs }
         $m = Measure-Block { Test-TVMKeyBackup -Path $backup.Path -InformationAction Ignore }
         $null = Assert-Check $m.Output $Size "$Vault Test-TVMKeyBackup of $Size keys"
@@ -481,7 +501,7 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
         if ($check.Threads -ne 1) { Fail "-ThrottleLimit 1 ran on $($check.Threads) threads" }
         $ms.deep_1 = $m.Ms; $calls.deep_1 = if ($isMoc) { Get-CallCount } else { 0 }
 
-        $line = "$Label vault=$Vault keys=$Size " + (($commands | ForEach-Object { "${_}_ms=$(Format-Ms $ms[$_])" + $(if ($isMoc) { " ${_}_calls=$($calls[$_])" } else { '' }) }) -join ' ') + " threads=$($script:threads)"
+        $line = "$Label vault=$Vault keys=$Size " + ((@($commands) + @(if ($isMoc) { $throttled }) | ForEach-Object { "${_}_ms=$(Format-Ms $ms[$_])" + $(if ($isMoc) { " ${_}_calls=$($calls[$_])" } else { '' }) }) -join ' ') + " threads=$($script:threads)"
         [pscustomobject]@{ Ms = $ms; Calls = $calls; Backup = $backup.Path; Line = $line }
     }
 
@@ -509,7 +529,7 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
             $passes.Add($p)
         }
         $lastBackup = $passes[-1].Backup
-        foreach ($c in $commands) {
+        foreach ($c in @($commands) + @(if ($isMoc) { $throttled })) {
             $results.Add([pscustomobject]@{
                     Vault = $Vault; Keys = $size; Command = $c; Runs = $runs
                     Ms = Get-Median @($passes | ForEach-Object { $_.Ms[$c] })
@@ -667,9 +687,20 @@ foreach ($v in $vaults) {
 
 ''
 "Import-Module cold (fresh pwsh per run, median of $ImportRuns): module $(Format-Ms $import.Module) ms, empty .psm1 $(Format-Ms $import.Empty) ms (floor), module above the floor $(Format-Ms ($import.Module - $import.Empty)) ms"
-$throttle = (Get-Command Backup-TVMKeys).Parameters.ContainsKey('ThrottleLimit') -or (Get-Command Import-TVMKeys).Parameters.ContainsKey('ThrottleLimit')
-if ($throttle) { 'throttle for Moc calls: a -ThrottleLimit parameter exists on Backup-TVMKeys/Import-TVMKeys but this script does not measure it' }
-else { 'throttle for Moc calls: not implemented (Backup-TVMKeys and Import-TVMKeys have no -ThrottleLimit; the Moc calls are made one at a time)' }
+if ($withMoc) {
+    ''
+    "Moc at -ThrottleLimit $Throttle against 1 (the stand-in at $MocDelayMs ms per call), ms total (ms per key)"
+    $fmt4 = '{0,6} | {1,18} {2,18} {3,7} | {4,18} {5,18} {6,7}'
+    $header4 = $fmt4 -f 'keys', 'backup at 1', "backup at $Throttle", 'ratio', 'restore at 1', "restore at $Throttle", 'ratio'
+    $header4
+    '-' * $header4.Length
+    foreach ($k in @($results | Where-Object Vault -EQ 'moc' | ForEach-Object Keys | Sort-Object -Unique)) {
+        $b1 = Get-Result 'moc' $k 'backup'; $bt = Get-Result 'moc' $k 'backup_t'
+        $r1 = Get-Result 'moc' $k 'restore'; $rt = Get-Result 'moc' $k 'restore_t'
+        $fmt4 -f $k, "$(Format-Ms $b1.Ms) ($(Format-PerKey ($b1.Ms / $k)))", "$(Format-Ms $bt.Ms) ($(Format-PerKey ($bt.Ms / $k)))", ($bt.Ms / $b1.Ms).ToString('F2', $inv),
+            "$(Format-Ms $r1.Ms) ($(Format-PerKey ($r1.Ms / $k)))", "$(Format-Ms $rt.Ms) ($(Format-PerKey ($rt.Ms / $k)))", ($rt.Ms / $r1.Ms).ToString('F2', $inv)
+    }
+}
 
 # ---------------------------------------------------------------------------------------------------------
 # Goals: PASS/MISS, never a failure of the script.
@@ -706,6 +737,13 @@ foreach ($l in $linear) {
     Write-Goal "$($l.Vault) $($l.Command) linear, ms/key at $($l.Big) / at $($l.Small)" $l.Ratio 1.2 'x' "$(Format-PerKey $l.BigPerKey) vs $(Format-PerKey $l.SmallPerKey) ms/key"
 }
 if ($linear.Count -eq 0) { 'GOAL n/a   linear: no pair of sizes N and N/10' }
+if ($withMoc) {
+    $k = $mocSizesSorted[-1]
+    foreach ($c in 'backup', 'restore') {
+        $one = Get-Result 'moc' $k $c; $t = Get-Result 'moc' $k "${c}_t"
+        Write-Goal "moc $c of $k keys at -ThrottleLimit $Throttle / at 1" ($t.Ms / $one.Ms) 0.3 'x' "$(Format-Ms $t.Ms) ms vs $(Format-Ms $one.Ms) ms, $MocDelayMs ms per call"
+    }
+}
 Write-Goal 'Import-Module cold (median)' $import.Module 150 'ms' "empty .psm1: $(Format-Ms $import.Empty) ms" -Strict
 
 ''

@@ -29,9 +29,9 @@ BeforeDiscovery {
     # Wrapping public key files for Backup-TVMKeys -WrappingKeyPath that are not one PEM block ending the file (the
     # keys of tests/vectors, whose files have no final newline), with the words of the message.
     $script:BadWrappingPems = @(
-        @{ Case = 'two public keys concatenated'; Words = "it holds more than one PEM block (a 'RSA PUBLIC KEY' block, then a 'RSA PUBLIC KEY' block)" }
+        @{ Case = 'two public keys concatenated'; Words = "it holds more than one PEM block ('RSA PUBLIC KEY', then 'RSA PUBLIC KEY')" }
         @{ Case = 'the same public key twice'; Words = 'it holds more than one PEM block' }
-        @{ Case = 'an SPKI public key, then a PKCS#1 one'; Words = "it holds more than one PEM block (a 'PUBLIC KEY' block, then a 'RSA PUBLIC KEY' block)" }
+        @{ Case = 'an SPKI public key, then a PKCS#1 one'; Words = "it holds more than one PEM block ('PUBLIC KEY', then 'RSA PUBLIC KEY')" }
         @{ Case = 'two public keys concatenated, CRLF line ends'; Words = 'it holds more than one PEM block' }
         @{ Case = 'two public keys concatenated, UTF-16LE'; Words = 'it holds more than one PEM block' }
         @{ Case = 'two public keys whose files have no final newline, concatenated'; Words = 'is not a PEM key file' }

@@ -341,35 +341,7 @@ Get-TvmVaultKey -VaultPath $Vault 3>&1 | ForEach-Object { if ($_ -is [System.Man
     # forms (UTF-16LE's NULs, whitespace and the JSON escapes of line breaks removed, those of '+', '/', '=' undone).
     # Left out: the own files of the local vaults -Vault (tvmvault.json and keys/<name>, not their .tmp-* files).
     $script:SecretForms = Get-SecretForms (Get-PemDer $Keys.Private)
-    $script:TextUndo = @(("`0", ''), ("`r", ''), ("`n", ''), ("`t", ''), (' ', ''), ('\r', ''), ('\n', ''),
-        ('\u002B', '+'), ('\u002b', '+'), ('\u002F', '/'), ('\u002f', '/'), ('\/', '/'), ('\u003D', '='), ('\u003d', '='))
-    function Find-WrappingSecret([string] $Root, [string[]] $Vault = @()) {
-        $latin1 = [Text.Encoding]::Latin1
-        $binaries = @($SecretForms.Binaries | ForEach-Object { $latin1.GetString($_) })
-        $own = [System.Collections.Generic.HashSet[string]]::new([StringComparer]::Ordinal)
-        foreach ($v in $Vault) {
-            $full = [IO.Path]::GetFullPath($v)
-            $null = $own.Add([IO.Path]::Combine($full, 'tvmvault.json'))
-            $keysDir = [IO.Path]::Combine($full, 'keys')
-            if ([IO.Directory]::Exists($keysDir)) {
-                foreach ($f in [IO.Directory]::GetFiles($keysDir)) { if (-not [IO.Path]::GetFileName($f).StartsWith('.')) { $null = $own.Add($f) } }
-            }
-        }
-        foreach ($f in @(Get-ChildItem -LiteralPath $Root -Recurse -Force -File)) {
-            if (-not $IsWindows -and -not "$($f.UnixMode)".StartsWith('-')) { continue }
-            if ($own.Contains($f.FullName)) { continue }
-            $raw = $latin1.GetString([IO.File]::ReadAllBytes($f.FullName))
-            $hit = $null
-            foreach ($b in $binaries) { if ($raw.IndexOf($b, [StringComparison]::Ordinal) -ge 0) { $hit = 'binary form'; break } }
-            if (-not $hit) {
-                $text = $raw
-                foreach ($u in $TextUndo) { $text = $text.Replace($u[0], $u[1]) }
-                if ($text.IndexOf('PRIVATEKEY-----', [StringComparison]::Ordinal) -ge 0) { $hit = 'a private key PEM header' }
-                foreach ($t in $SecretForms.Texts) { if (-not $hit -and $text.IndexOf($t, [StringComparison]::Ordinal) -ge 0) { $hit = "text form $($t.Substring(0, 12))..." } }
-            }
-            if ($hit) { "$($f.FullName): $hit" }
-        }
-    }
+    function Find-WrappingSecret([string] $Root, [string[]] $Vault = @()) { Find-TestSecret -Root $Root -Forms $SecretForms -Vault $Vault -PrivatePemHeader }
 }
 
 AfterAll { Restore-TvmVaultPath }

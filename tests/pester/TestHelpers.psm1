@@ -622,4 +622,53 @@ function Get-FolderState([string] $Root) {
     Get-OrdinalSorted @($lines)
 }
 
+# The secret scan of Crash.Tests.ps1 and of the whole suite (tests/SecretScan.ps1): "<file>: <form>" for each regular
+# file under -Root that holds one of -Forms (Get-SecretForms: a private key's PKCS#8 and PKCS#1 DER as bytes, base64
+# and base64url, its private exponent and first prime as bytes and hex), or with -PrivatePemHeader a private key PEM
+# header, read as Latin-1 (one character per byte) for the binary forms, and made plain for the text forms (UTF-16LE's
+# NULs, whitespace and the JSON escapes of line breaks removed, those of '+', '/', '=' undone). Left out: the own
+# files of the local vaults -Vault (tvmvault.json and keys/<name>, not their .tmp-* files), and with -FindVaults those
+# of every local vault under -Root (a folder holding tvmvault.json). Files over 64 MB are not read.
+$script:TextUndo = @(("`0", ''), ("`r", ''), ("`n", ''), ("`t", ''), (' ', ''), ('\r', ''), ('\n', ''),
+    ('\u002B', '+'), ('\u002b', '+'), ('\u002F', '/'), ('\u002f', '/'), ('\/', '/'), ('\u003D', '='), ('\u003d', '='))
+function Find-TestSecret {
+    param(
+        [Parameter(Mandatory)] [string] $Root,
+        [Parameter(Mandatory)] [object[]] $Forms,
+        [string[]] $Vault = @(),
+        [switch] $PrivatePemHeader,
+        [switch] $FindVaults
+    )
+    $latin1 = [Text.Encoding]::Latin1
+    $binaries = @($Forms | ForEach-Object { $_.Binaries } | ForEach-Object { $latin1.GetString($_) })
+    $texts = @($Forms | ForEach-Object { $_.Texts })
+    $files = @(Get-ChildItem -LiteralPath $Root -Recurse -Force -File -ErrorAction SilentlyContinue)
+    if ($FindVaults) {
+        $Vault = @($Vault) + @($files | Where-Object Name -CEQ 'tvmvault.json' | ForEach-Object DirectoryName)
+    }
+    $own = [System.Collections.Generic.HashSet[string]]::new([StringComparer]::Ordinal)
+    foreach ($v in $Vault) {
+        $full = [IO.Path]::GetFullPath($v)
+        $null = $own.Add([IO.Path]::Combine($full, 'tvmvault.json'))
+        $keysDir = [IO.Path]::Combine($full, 'keys')
+        if ([IO.Directory]::Exists($keysDir)) {
+            foreach ($f in [IO.Directory]::GetFiles($keysDir)) { if (-not [IO.Path]::GetFileName($f).StartsWith('.')) { $null = $own.Add($f) } }
+        }
+    }
+    foreach ($f in $files) {
+        if (-not $IsWindows -and -not "$($f.UnixMode)".StartsWith('-')) { continue }
+        if ($own.Contains($f.FullName) -or $f.Length -gt 64MB) { continue }
+        try { $raw = $latin1.GetString([IO.File]::ReadAllBytes($f.FullName)) } catch { continue }
+        $hit = $null
+        foreach ($b in $binaries) { if ($raw.IndexOf($b, [StringComparison]::Ordinal) -ge 0) { $hit = 'binary form'; break } }
+        if (-not $hit) {
+            $text = $raw
+            foreach ($u in $script:TextUndo) { $text = $text.Replace($u[0], $u[1]) }
+            if ($PrivatePemHeader -and $text.IndexOf('PRIVATEKEY-----', [StringComparison]::Ordinal) -ge 0) { $hit = 'a private key PEM header' }
+            foreach ($t in $texts) { if (-not $hit -and $text.IndexOf($t, [StringComparison]::Ordinal) -ge 0) { $hit = "text form $($t.Substring(0, 12))..." } }
+        }
+        if ($hit) { "$($f.FullName): $hit" }
+    }
+}
+
 Export-ModuleMember -Function *

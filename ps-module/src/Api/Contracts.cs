@@ -32,6 +32,8 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
         [DataMember(Name = "keyNames", EmitDefaultValue = false)] internal string[]? KeyNames { get; set; }
         [DataMember(Name = "wrappingKeyName", EmitDefaultValue = false)] internal string? WrappingKeyName { get; set; }
+        // Null (left out) when -ThrottleLimit was not given; a 0 given is written, and refused by the engine.
+        [DataMember(Name = "throttleLimit", EmitDefaultValue = false)] internal long? ThrottleLimit { get; set; }
     }
 
     [DataContract]
@@ -53,6 +55,8 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "createdLocal", EmitDefaultValue = false)] internal string? CreatedLocal { get; set; }
         [DataMember(Name = "removeWrappingKey", EmitDefaultValue = false)] internal bool RemoveWrappingKey { get; set; }
         [DataMember(Name = "restoreIntact", EmitDefaultValue = false)] internal bool RestoreIntact { get; set; }
+        // Null (left out) when -ThrottleLimit was not given; a 0 given is written, and refused by the engine.
+        [DataMember(Name = "throttleLimit", EmitDefaultValue = false)] internal long? ThrottleLimit { get; set; }
     }
 
     [DataContract]
@@ -270,6 +274,9 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "outFile", EmitDefaultValue = false)] internal string? OutFile { get; set; }
         [DataMember(Name = "file", EmitDefaultValue = false)] internal string? File { get; set; }
         [DataMember(Name = "wrappingKeyName", EmitDefaultValue = false)] internal string? WrappingKeyName { get; set; }
+        /// <summary><c>batch</c>: the exports or imports to run, up to <see cref="Throttle"/> at a time.</summary>
+        [DataMember(Name = "calls", EmitDefaultValue = false)] internal HostOp[]? Calls { get; set; }
+        [DataMember(Name = "throttle", EmitDefaultValue = false)] internal uint? Throttle { get; set; }
     }
 
     /// <summary>The reply to a <see cref="HostOp"/>: outcome ok, failed (with MOC's whole text), timeout or cancelled.</summary>
@@ -281,5 +288,7 @@ namespace TvmBackupUtils.Api
         [DataMember(Name = "keys", EmitDefaultValue = false)] internal TvmKey[]? Keys { get; set; }
         [DataMember(Name = "moduleVersion", EmitDefaultValue = false)] internal string? ModuleVersion { get; set; }
         [DataMember(Name = "version", EmitDefaultValue = false)] internal string? Version { get; set; }
+        /// <summary><c>batch</c>: one reply per call, in the calls' order.</summary>
+        [DataMember(Name = "replies", EmitDefaultValue = false)] internal HostReply[]? Replies { get; set; }
     }
 }

@@ -40,6 +40,14 @@ namespace TvmBackupUtils.Commands
         [ValidateNotNullOrEmpty]
         public string? WrappingKeyName { get; set; }
 
+        /// <summary>
+        /// Up to this many Moc cmdlet calls at a time (1 to 16), each in a runspace of its own that imports the Moc
+        /// module; the results come in the original order. Default 1, the original's one call at a time: overlapping
+        /// calls has been tried only against the stand-in Moc module, not yet against real MOC. Ignored for a local vault.
+        /// </summary>
+        [Parameter]
+        public int ThrottleLimit { get; set; } = 1;
+
         private readonly System.Collections.Generic.List<string> _gathered = new System.Collections.Generic.List<string>();
         private bool _gatheredAll;
 
@@ -95,6 +103,7 @@ namespace TvmBackupUtils.Commands
                 CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
                 KeyNames = keyNames != null && keyNames.Length > 0 ? keyNames : null,
                 WrappingKeyName = WrappingKeyName,
+                ThrottleLimit = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? (long?)ThrottleLimit : null,
             };
             WriteObject(Invoke<BackupRequest, TvmBackup>(Native.Backup, vault, request, backupRoot));
         }

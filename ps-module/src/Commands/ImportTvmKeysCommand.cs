@@ -86,6 +86,14 @@ namespace TvmBackupUtils.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>
+        /// Up to this many Moc cmdlet calls at a time (1 to 16), each in a runspace of its own that imports the Moc
+        /// module; the results come in the original order. Default 1, the original's one call at a time: overlapping
+        /// calls has been tried only against the stand-in Moc module, not yet against real MOC. Ignored for a local vault.
+        /// </summary>
+        [Parameter]
+        public int ThrottleLimit { get; set; } = 1;
+
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
@@ -148,6 +156,7 @@ namespace TvmBackupUtils.Commands
                 CreatedLocal = now.ToString("o", CultureInfo.InvariantCulture),
                 RemoveWrappingKey = RemoveWrappingKey.IsPresent,
                 RestoreIntact = Force.IsPresent,
+                ThrottleLimit = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? (long?)ThrottleLimit : null,
             };
             // The objects are written per key, as the keys are done (keyRestored); the result holds the counts.
             (TvmStatus status, byte[] bytes) = SharePath == null

@@ -65,75 +65,115 @@ namespace TvmBackupUtils.Moc
         /// <summary>Runs one operation: one Moc cmdlet, parameters as the original spells them.</summary>
         private HostReply Run(HostOp op)
         {
-            string name = op.Name ?? string.Empty;
-            int size = (int)(op.Size ?? 0);
             switch (op.Op)
             {
                 case "getConfig":
                     return GetConfig();
                 case "list":
                     return List();
+                case "batch":
+                    return Batch(op);
+            }
+            MocCall? call = Describe(op);
+            return call == null ? Unknown(op) : Reply(_moc.Invoke(call.Command, call.KeyName, call.Parameters));
+        }
+
+        /// <summary>
+        /// Several exports or imports (-ThrottleLimit): up to <c>throttle</c> at a time on a runspace pool, the
+        /// replies in the calls' order. Only exports and imports come in a batch.
+        /// </summary>
+        private HostReply Batch(HostOp op)
+        {
+            HostOp[] ops = op.Calls ?? Array.Empty<HostOp>();
+            var calls = new List<MocCall>(ops.Length);
+            foreach (HostOp one in ops)
+            {
+                MocCall? call = one.Op == "export" || one.Op == "import" ? Describe(one) : null;
+                if (call == null)
+                {
+                    return Unknown(one);
+                }
+                calls.Add(call);
+            }
+            MocResult[] results = _moc.InvokeMany(calls, (int)Math.Min(op.Throttle ?? 1, 64));
+            var replies = new HostReply[results.Length];
+            for (int i = 0; i < results.Length; i++)
+            {
+                replies[i] = Reply(results[i]);
+            }
+            return new HostReply { Replies = replies };
+        }
+
+        private static HostReply Unknown(HostOp op) => new HostReply
+        {
+            Outcome = "failed",
+            Message = $"The Moc vault adapter does not know the operation '{op.Op}': the module folder mixes two builds.",
+        };
+
+        /// <summary>The Moc cmdlet call for an operation on one key; null for an operation this adapter does not know.</summary>
+        private MocCall? Describe(HostOp op)
+        {
+            string name = op.Name ?? string.Empty;
+            int size = (int)(op.Size ?? 0);
+            switch (op.Op)
+            {
                 case "export" when !string.IsNullOrEmpty(op.WrappingKeyName):
                     // The vault-to-vault flow: the name of the wrapping key in the vault that will import the file.
-                    return Reply(_moc.Invoke("Export-MocKey", name,
+                    return new MocCall("Export-MocKey", name, new[] {
                         P("name", name),
                         P("wrappingKeyName", op.WrappingKeyName!),
                         P("wrappingPubKeyFile", op.WrappingKeyPath ?? string.Empty),
                         P("outFile", op.OutFile ?? string.Empty),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
-                        P("size", size)));
+                        P("size", size) });
                 case "export":
-                    return Reply(_moc.Invoke("Export-MocKey", name,
+                    return new MocCall("Export-MocKey", name, new[] {
                         P("name", name),
                         P("wrappingPubKeyFile", op.WrappingKeyPath ?? string.Empty),
                         P("outFile", op.OutFile ?? string.Empty),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
-                        P("size", size)));
+                        P("size", size) });
                 case "import" when string.IsNullOrEmpty(op.WrappingKeyName):
                     // The NO_KEY_WRAP wrapping key pair (Import-TvmWrappingKeyFromPem).
-                    return Reply(_moc.Invoke("Import-MocKey", name,
+                    return new MocCall("Import-MocKey", name, new[] {
                         P("name", name),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
                         P("importKeyFile", op.File ?? string.Empty),
                         P("type", op.Type ?? string.Empty),
-                        P("size", size)));
+                        P("size", size) });
                 case "import":
                     // A key of a backup (Import-TVMKeys).
-                    return Reply(_moc.Invoke("Import-MocKey", name,
+                    return new MocCall("Import-MocKey", name, new[] {
                         P("name", name),
                         P("wrappingKeyName", op.WrappingKeyName!),
                         P("importKeyFile", op.File ?? string.Empty),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
                         P("size", size),
-                        P("Type", op.Type ?? string.Empty)));
+                        P("Type", op.Type ?? string.Empty) });
                 case "delete":
-                    return Reply(_moc.Invoke("Remove-MocKey", name,
+                    return new MocCall("Remove-MocKey", name, new[] {
                         P("name", name),
                         P("group", _group),
-                        P("keyvaultName", _keyVaultName)));
+                        P("keyvaultName", _keyVaultName) });
                 case "create":
-                    return Reply(_moc.Invoke("New-MocKey", name,
+                    return new MocCall("New-MocKey", name, new[] {
                         P("name", name),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
                         P("type", op.Type ?? string.Empty),
-                        P("size", size)));
+                        P("size", size) });
                 case "publicKey":
-                    return Reply(_moc.Invoke("Get-MocKeyPublicKey", name,
+                    return new MocCall("Get-MocKeyPublicKey", name, new[] {
                         P("name", name),
                         P("group", _group),
                         P("keyvaultName", _keyVaultName),
-                        P("outputFile", op.OutFile ?? string.Empty)));
+                        P("outputFile", op.OutFile ?? string.Empty) });
                 default:
-                    return new HostReply
-                    {
-                        Outcome = "failed",
-                        Message = $"The Moc vault adapter does not know the operation '{op.Op}': the module folder mixes two builds.",
-                    };
+                    return null;
             }
         }
 

@@ -227,7 +227,8 @@ namespace TvmBackupUtils.Native
             foreach (Member member in MembersOf(value.GetType()))
             {
                 object? item = member.Get(value);
-                if (!member.EmitDefault && IsDefault(item))
+                // A nullable member left out when null only: its 0 or false was given, and is written.
+                if (!member.EmitDefault && (Nullable.GetUnderlyingType(member.Type) != null ? item == null : IsDefault(item)))
                 {
                     continue;
                 }

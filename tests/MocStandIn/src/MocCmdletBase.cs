@@ -31,8 +31,27 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
     protected sealed override void ProcessRecord()
     {
         Settings = StandIn.Settings;
-        StandIn.Record(CallRecorder.Capture(MyInvocation));
-        Delay(Settings.CallDelayMilliseconds);
+        MocStandInCall call = CallRecorder.Capture(MyInvocation);
+        StandIn.Record(call);
+        StandIn.Enter();
+        try
+        {
+            Delay(Settings.CallDelayMilliseconds);
+            // Only the calls a -ThrottleLimit overlaps gather: exports and imports.
+            string name = MyInvocation.MyCommand.Name;
+            bool overlapped = name == "Export-MocKey" || name == "Import-MocKey";
+            call.Gathered = overlapped && StandIn.Gather(Settings.GatherCalls, () => stopped.IsSet);
+            call.InFlight = StandIn.InFlight;
+            Work();
+        }
+        finally
+        {
+            StandIn.Leave();
+        }
+    }
+
+    private void Work()
+    {
 
         string command = MyInvocation.MyCommand.Name;
         string? reason = DocumentedHang();

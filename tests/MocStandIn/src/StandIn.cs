@@ -4,6 +4,7 @@
 // calling Set-MocStandIn and Clear-MocStandInCall at the start of a test.
 
 using System;
+using System.Threading;
 using System.Collections.Generic;
 using System.Collections.Specialized;
 using System.Globalization;
@@ -23,7 +24,8 @@ internal sealed record StandInSettings(
     string? CloudFqdn,
     bool HangOnWrappingKeyCollision,
     IReadOnlyList<HangRule> HangOn,
-    int CallDelayMilliseconds)
+    int CallDelayMilliseconds,
+    int GatherCalls = 0)
 {
     public const string DefaultModuleVersion = "1.2.27";
     public const string DefaultVersion = "1.14.1.10414";
@@ -95,6 +97,15 @@ public sealed class MocStandInCall
     /// <summary>Local time at which the call was received.</summary>
     public DateTime Time { get; }
 
+    /// <summary>
+    /// How many Moc cmdlet calls of this process were running (this one included) when this call began its work, after
+    /// its delay and its gathering (Set-MocStandIn -GatherCalls): 1 for calls made one at a time.
+    /// </summary>
+    public int InFlight { get; internal set; }
+
+    /// <summary>Whether this call was one of the first -GatherCalls calls and met the others before its work (false: it gave up after 30 s, or was not one).</summary>
+    public bool Gathered { get; internal set; }
+
     public override string ToString()
     {
         var text = new StringBuilder(Command);
@@ -113,7 +124,7 @@ public sealed class MocStandInCall
         {
             parameters.Add(entry.Key, entry.Value);
         }
-        return new MocStandInCall(Command, parameters, Time);
+        return new MocStandInCall(Command, parameters, Time) { InFlight = InFlight, Gathered = Gathered };
     }
 }
 
@@ -127,7 +138,55 @@ internal static class StandIn
     public static StandInSettings Settings
     {
         get { lock (Gate) { return settings; } }
-        set { lock (Gate) { settings = value; } }
+        set { lock (Gate) { settings = value; joined = 0; } }
+    }
+
+    private static int inFlight;
+    private static int joined;
+
+    /// <summary>A Moc cmdlet call begins (its record made); returns nothing, see <see cref="Leave"/>.</summary>
+    public static void Enter()
+    {
+        lock (Gate) { inFlight++; Monitor.PulseAll(Gate); }
+    }
+
+    /// <summary>A Moc cmdlet call ends, however it ends.</summary>
+    public static void Leave()
+    {
+        lock (Gate) { inFlight--; Monitor.PulseAll(Gate); }
+    }
+
+    /// <summary>The calls running now.</summary>
+    public static int InFlight
+    {
+        get { lock (Gate) { return inFlight; } }
+    }
+
+    /// <summary>
+    /// -GatherCalls N: the first N exports and imports since Set-MocStandIn each wait until N calls run at once (at most 30 s, or until
+    /// <paramref name="stopped"/>), so a test can tell calls that overlap from calls made one at a time without
+    /// depending on how fast anything runs. Returns whether this call gathered with the others.
+    /// </summary>
+    public static bool Gather(int count, Func<bool> stopped)
+    {
+        DateTime until = DateTime.UtcNow.AddSeconds(30);
+        lock (Gate)
+        {
+            if (count <= 0 || ++joined > count)
+            {
+                return false;
+            }
+            while (inFlight < count)
+            {
+                TimeSpan left = until - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || stopped())
+                {
+                    return false;
+                }
+                Monitor.Wait(Gate, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+            }
+            return true;
+        }
     }
 
     public static void Record(MocStandInCall call)

@@ -45,6 +45,11 @@ public sealed class SetMocStandInCommand : PSCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int CallDelayMilliseconds { get; set; }
 
+    /// <summary>The first N Export-MocKey and Import-MocKey calls each wait until N Moc calls run at once (at most 30 s); 0, the default: no gathering.</summary>
+    [Parameter]
+    [ValidateRange(0, 64)]
+    public int GatherCalls { get; set; }
+
     protected override void EndProcessing()
     {
         string root = GetUnresolvedProviderPathFromPSPath(StateRoot);
@@ -66,7 +71,8 @@ public sealed class SetMocStandInCommand : PSCmdlet
             CloudFqdn: bound.ContainsKey(nameof(CloudFqdn)) ? CloudFqdn : StandInSettings.DefaultCloudFqdn,
             HangOnWrappingKeyCollision: HangOnWrappingKeyCollision,
             HangOn: rules,
-            CallDelayMilliseconds: CallDelayMilliseconds);
+            CallDelayMilliseconds: CallDelayMilliseconds,
+            GatherCalls: GatherCalls);
     }
 }
 
