@@ -397,6 +397,7 @@ pub fn split(
         file.checksum = sha256_hex(binding(&file).as_bytes());
         files.push(file);
     }
+    crate::sweep::sweep_share_temp_files(out_dir, events);
     let written = write_all(out_dir, &files, force)?;
     let infos: Vec<ShareInfo> = files.iter().zip(&written).map(|(f, p)| ShareInfo::of(p, f)).collect();
     events.message(&format!(
@@ -447,7 +448,7 @@ fn write_all(out_dir: &Path, files: &[ShareFile], force: bool) -> Result<Vec<Pat
     let mut temps = Vec::with_capacity(files.len());
     for file in files {
         let json = Zeroizing::new(serde_json::to_vec_pretty(file).map_err(|e| crypto(&e.to_string()))?);
-        let mut temp = crate::owner_only::temp_file_in(out_dir, ".tvmshare-", ".tmp").map_err(|e| Error::io("create a file in", out_dir, e))?;
+        let mut temp = crate::owner_only::temp_file_in(out_dir, &crate::sweep::share_temp_prefix(), ".tmp").map_err(|e| Error::io("create a file in", out_dir, e))?;
         temp.write_all(&json).and_then(|()| temp.as_file().sync_all()).map_err(|e| Error::io("write", temp.path(), e))?;
         temps.push(temp);
     }

@@ -216,10 +216,32 @@ pub fn vault_temp_prefix() -> String {
 /// warning naming each (they may hold a key, owner-only, as written before the rename that would have made it
 /// the vault's). Never fails.
 pub fn sweep_vault_temp_files(dir: &Path, events: &mut dyn Events) {
+    sweep_stopped_files(dir, ".tmp-", "a temporary file of the local vault left by a stopped run", "the vault's keys are unchanged", events);
+}
+
+/// The prefix of the temporary files of `Split-TvmWrappingKey`: `.tvmshare-<process id>-`.
+pub fn share_temp_prefix() -> String {
+    format!(".tvmshare-{}-", std::process::id())
+}
+
+/// Removes, in a split's output folder, the temporary share files a stopped `Split-TvmWrappingKey` left (each
+/// holds a share, owner-only, written before the renames that finish a split), with a warning naming each.
+pub fn sweep_share_temp_files(dir: &Path, events: &mut dyn Events) {
+    sweep_stopped_files(
+        dir,
+        ".tvmshare-",
+        "a share file of a split that was stopped before it finished",
+        "that split wrote no share files; the split now running writes its own",
+        events,
+    );
+}
+
+/// Removes the regular files of `dir` named `<stem><process id>-...` whose process no longer runs.
+fn sweep_stopped_files(dir: &Path, stem: &str, what: &str, after: &str, events: &mut dyn Events) {
     let Ok(listing) = fs::read_dir(dir) else { return };
     for item in listing.flatten() {
         let name = item.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(".tmp-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = name.strip_prefix(stem).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
         if pid == std::process::id() || process_running(pid) || !item.file_type().is_ok_and(|t| t.is_file()) {
@@ -227,10 +249,7 @@ pub fn sweep_vault_temp_files(dir: &Path, events: &mut dyn Events) {
         }
         let path = item.path();
         match fs::remove_file(&path) {
-            Ok(()) => events.warning(&format!(
-                "Removed {}: a temporary file of the local vault left by a stopped run (process {pid}); the vault's keys are unchanged.",
-                path.display()
-            )),
+            Ok(()) => events.warning(&format!("Removed {}: {what} (process {pid}); {after}.", path.display())),
             Err(e) => events.warning(&format!("{} was left by a stopped run (process {pid}) and could not be removed ({e}). Delete it.", path.display())),
         }
     }

@@ -123,6 +123,7 @@ fn a_backup_is_checked_and_restored_with_shares_and_no_private_key_file() {
             created_local: None,
             key_names: vec![],
             wrapping_key_name: None,
+            throttle_limit: None,
         },
         &mut NoEvents,
     )
@@ -194,6 +195,7 @@ fn a_backup_is_checked_and_restored_with_shares_and_no_private_key_file() {
             created_local: None,
             remove_wrapping_key: true,
             restore_intact: false,
+            throttle_limit: None,
         },
         None,
         &mut NoEvents,
@@ -207,4 +209,56 @@ fn a_backup_is_checked_and_restored_with_shares_and_no_private_key_file() {
         assert_eq!(material(&a), material(&b), "{name} has the same material in both vaults");
     }
     assert!(!target.list().unwrap().iter().any(|k| k.name == "wrap"), "the wrapping key is removed after the restore");
+}
+
+/// Records the warnings of a command.
+#[derive(Default)]
+struct Warnings(Vec<String>);
+
+impl tvmkeys::events::Events for Warnings {
+    fn send(&mut self, event: tvmkeys::events::Event) -> tvmkeys::events::Reply {
+        if let tvmkeys::events::Event::Warning { text } = event {
+            self.0.push(text);
+        }
+        tvmkeys::events::Reply::Proceed
+    }
+}
+
+#[test]
+fn the_temporary_share_files_of_a_stopped_split_are_swept_by_the_next_split_into_that_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shares");
+    std::fs::create_dir_all(&out).unwrap();
+    // A process that has ended: its temporary share file is a stopped split's.
+    let mut child = std::process::Command::new(if cfg!(windows) { "cmd" } else { "true" })
+        .args(if cfg!(windows) { &["/c", "exit"][..] } else { &[][..] })
+        .spawn()
+        .unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = out.join(format!(".tvmshare-{dead}-AbC123.tmp"));
+    std::fs::write(&stale, b"a share of a split that was killed").unwrap();
+    // This process's own (a split running now) and a file that is not a temporary share file: both kept.
+    let running = out.join(format!(".tvmshare-{}-XyZ.tmp", std::process::id()));
+    std::fs::write(&running, b"mine").unwrap();
+    let other = out.join("notes.txt");
+    std::fs::write(&other, b"kept").unwrap();
+
+    let mut request = split_request(&out, &vectors().join("wrapping_private_pkcs8.pem"));
+    request.no_encryption = true;
+    let mut warnings = Warnings::default();
+    let split = shares::split(&request, None, &mut warnings).unwrap();
+    assert_eq!(split.files.len(), 3);
+    assert!(!stale.exists(), "the stopped split's file is removed");
+    assert!(running.exists() && other.exists());
+    let swept: Vec<&String> = warnings.0.iter().filter(|w| w.starts_with("Removed ")).collect();
+    assert_eq!(swept.len(), 1, "{:?}", warnings.0);
+    assert!(swept[0].contains(&stale.display().to_string()) && swept[0].contains(&format!("(process {dead})")), "{}", swept[0]);
+    // No temporary file of this split is left either.
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tvmshare-") && !n.contains("-XyZ"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
