@@ -24,9 +24,7 @@ const TIMESTAMP: &str = "20261202093000";
 const KEYS: [(&str, KeyType, u32); 4] =
     [("vm-a", KeyType::Aes, 256), ("vm-b", KeyType::Aes, 256), ("AzureStackTvmAKRootKey", KeyType::Rsa, 2048), ("r2", KeyType::Rsa, 2048)];
 
-fn vectors() -> PathBuf {
-    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
-}
+use common::{vectors, Warnings};
 
 
 /// The key names, and each key as the vault lists it (name, type, size, fingerprint of the material).
@@ -211,17 +209,7 @@ fn every_damage_of_every_file_is_named_refused_and_leaves_the_intact_keys_restor
         source.create(name, KeySpec::new(t, size).unwrap()).unwrap();
     }
     let template_target = dir.path().join("target");
-    let target = LocalVault::open(&template_target, true).unwrap();
-    wrapping_key::import_wrapping_key(
-        &target,
-        "wrap",
-        &vectors().join("wrapping_public_pkcs1.pem"),
-        &vectors().join("wrapping_private_pkcs8.pem"),
-        "2048",
-        &mut NoEvents,
-    )
-    .unwrap();
-    drop(target);
+    drop(common::vault_with_wrapping_key(&template_target));
     let root = dir.path().join("backups");
     let done = backup::backup(&source, &vectors().join("wrapping_public_pkcs1.pem"), &root, &root, TIMESTAMP, &mut NoEvents).unwrap();
     let template = PathBuf::from(&done.path);
@@ -296,16 +284,6 @@ fn a_deleted_manifest_makes_a_legacy_backup_that_is_reported_so_and_restores_in_
 
 #[test]
 fn a_backup_without_manifest_missing_a_half_restores_the_other_half_with_a_warning() {
-    #[derive(Default)]
-    struct Warnings(Vec<String>);
-    impl tvmkeys::events::Events for Warnings {
-        fn send(&mut self, event: tvmkeys::events::Event) -> tvmkeys::events::Reply {
-            if let tvmkeys::events::Event::Warning { text } = event {
-                self.0.push(text);
-            }
-            tvmkeys::events::Reply::Proceed
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
     let source = LocalVault::open(&dir.path().join("source"), true).unwrap();
     source.create("vm-a", KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();

@@ -10,11 +10,8 @@ use tvmkeys::events::{Event, Events, NoEvents, Reply};
 use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
 use tvmkeys::{backup, restore, wrapping_key};
 
-fn vectors() -> PathBuf {
-    // A full path on every platform: on Windows (under Wine) the Linux build path /work/... is root-relative,
-    // which the engine refuses; absolute() makes it Z:\work\...
-    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
-}
+mod common;
+use common::vectors;
 
 /// Records every event, and answers from a script.
 #[derive(Default)]
@@ -64,16 +61,7 @@ impl Setup {
         for (name, t, size) in keys {
             source.create(name, KeySpec::new(*t, *size).unwrap()).unwrap();
         }
-        let target = LocalVault::open(&dir.path().join("b"), true).unwrap();
-        wrapping_key::import_wrapping_key(
-            &target,
-            "wrap",
-            &vectors().join("wrapping_public_pkcs1.pem"),
-            &vectors().join("wrapping_private_pkcs8.pem"),
-            "2048",
-            &mut NoEvents,
-        )
-        .unwrap();
+        let target = common::vault_with_wrapping_key(&dir.path().join("b"));
         Setup { dir, source, target }
     }
     fn root(&self) -> PathBuf {

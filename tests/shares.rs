@@ -1,7 +1,7 @@
 //! The wrapping key split among custodians, through the engine's API as the cmdlets call it: the secret list
 //! beside the request, a password-protected private key PEM split to custodian passwords, and a backup checked
 //! and restored with `sharePaths` in place of `privateKeyPath`, on real local vaults, real RSA and AES.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tvmkeys::api::shares::{self, JoinWrappingKeyRequest, Secrets, SplitWrappingKeyRequest, TestWrappingKeyShareRequest};
 use tvmkeys::api::{backup, restore, verify, wrapping_key};
@@ -10,9 +10,8 @@ use tvmkeys::events::NoEvents;
 use tvmkeys::shares::ShareStatus;
 use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
 
-fn vectors() -> PathBuf {
-    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
-}
+mod common;
+use common::{vectors, Warnings};
 
 fn s(p: &Path) -> String {
     p.display().to_string()
@@ -209,19 +208,6 @@ fn a_backup_is_checked_and_restored_with_shares_and_no_private_key_file() {
         assert_eq!(material(&a), material(&b), "{name} has the same material in both vaults");
     }
     assert!(!target.list().unwrap().iter().any(|k| k.name == "wrap"), "the wrapping key is removed after the restore");
-}
-
-/// Records the warnings of a command.
-#[derive(Default)]
-struct Warnings(Vec<String>);
-
-impl tvmkeys::events::Events for Warnings {
-    fn send(&mut self, event: tvmkeys::events::Event) -> tvmkeys::events::Reply {
-        if let tvmkeys::events::Event::Warning { text } = event {
-            self.0.push(text);
-        }
-        tvmkeys::events::Reply::Proceed
-    }
 }
 
 #[test]

@@ -3,30 +3,17 @@
 //! same second, of which one completes and the other is told plainly; a new local vault whose first write was
 //! cut short, adopted by the next write; a local vault's temporary files of a stopped process, swept; backup
 //! folders owner-only. The real process kills are in tests/pester/Crash.Tests.ps1.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use tvmkeys::error::ErrorCode;
-use tvmkeys::events::{Event, Events, NoEvents, Reply};
+use tvmkeys::events::NoEvents;
 use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
 use tvmkeys::verify::{self, Against, Depth, Status};
 use tvmkeys::{backup, sweep};
 
-fn vectors() -> PathBuf {
-    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
-}
-
-#[derive(Default)]
-struct Warnings(Vec<String>);
-
-impl Events for Warnings {
-    fn send(&mut self, event: Event) -> Reply {
-        if let Event::Warning { text } = event {
-            self.0.push(text);
-        }
-        Reply::Proceed
-    }
-}
+mod common;
+use common::{vectors, Warnings};
 
 /// The id of a process that has ended (a child that ran and was reaped).
 fn dead_pid() -> u32 {

@@ -4,7 +4,7 @@
 //! real LocalVault (real files, real RSA and AES) and records what it was sent; the C# host's overlapping of the
 //! calls on a runspace pool is tested in tests/pester/Throttle.Tests.ps1, in real pwsh, against the stand-in Moc.
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
@@ -13,11 +13,9 @@ use tvmkeys::error::ErrorCode;
 use tvmkeys::events::{Event, Events, NoEvents, Reply};
 use tvmkeys::vault::moc::{Host, HostOp, HostOutcome, HostReply, MocVault};
 use tvmkeys::vault::{KeySpec, KeyType, LocalVault, Vault};
-use tvmkeys::wrapping_key;
 
-fn vectors() -> PathBuf {
-    std::path::absolute(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")).unwrap()
-}
+mod common;
+use common::vectors;
 
 /// What the test host saw, shared with the test.
 #[derive(Default)]
@@ -154,17 +152,7 @@ fn restore_request(backup: &str, throttle: Option<i64>) -> tvmkeys::api::restore
 }
 
 fn target(dir: &Path, name: &str) -> LocalVault {
-    let vault = LocalVault::open(&dir.join(name), true).unwrap();
-    wrapping_key::import_wrapping_key(
-        &vault,
-        "wrap",
-        &vectors().join("wrapping_public_pkcs1.pem"),
-        &vectors().join("wrapping_private_pkcs8.pem"),
-        "2048",
-        &mut NoEvents,
-    )
-    .unwrap();
-    vault
+    common::vault_with_wrapping_key(&dir.join(name))
 }
 
 #[test]
