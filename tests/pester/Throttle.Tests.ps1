@@ -69,6 +69,28 @@ Describe 'Backup-TVMKeys -ThrottleLimit on the MOC vault' {
         @(Get-StandInCall 'Export-MocKey' | Where-Object { $_.Parameters['name'] -eq 'vm06' }).Count | Should -Be 1 -Because 'the other calls of the batch ran'
     }
 
+    It 'Ctrl+C (PowerShell.Stop) stops every running export at once, starts no more, and leaves no backup' {
+        $null = New-SourceCluster 'srcstop' @{ HangOn = @('Export-MocKey:*') }
+        $root = Join-Path $Work 'rootstop'
+        $ps = [PowerShell]::Create()
+        try {
+            $null = $ps.AddScript('param($Module, $StandIn, $Public, $Root) Import-Module $Module; Import-Module $StandIn; Backup-TVMKeys $Public $Root -ThrottleLimit 4 -TimeoutSec 600').
+                AddArgument((Join-Path (Get-TvmModulePath) 'TvmBackupUtils.psd1')).AddArgument((Get-MocStandInPath)).AddArgument($Pair.Public).AddArgument($root)
+            $async = $ps.BeginInvoke()
+            # The four calls of the first round hang (until stopped); wait until all four have begun (at most 60 s).
+            $until = [DateTime]::UtcNow.AddSeconds(60)
+            while (@(Get-StandInCall 'Export-MocKey').Count -lt 4 -and [DateTime]::UtcNow -lt $until) { Start-Sleep -Milliseconds 50 }
+            @(Get-StandInCall 'Export-MocKey').Count | Should -Be 4 -Because 'four calls run at once, and none more while they hang'
+            $ps.Stop()
+            $async.IsCompleted | Should -BeTrue -Because 'Stop returns once the command has ended'
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            @(Get-StandInCall 'Export-MocKey').Count | Should -Be 4 -Because 'no call starts after the stop'
+            @(Get-ChildItem -LiteralPath $root -Force -ErrorAction SilentlyContinue) | Should -BeNullOrEmpty -Because 'a stopped backup leaves nothing'
+        } finally {
+            $ps.Dispose()
+        }
+    }
+
     It '-ThrottleLimit <Limit> is refused as ThrottleLimitInvalid naming -ThrottleLimit, and nothing is written' -TestCases @(
         @{ Limit = 0 }, @{ Limit = 17 }, @{ Limit = -3 }
     ) {
