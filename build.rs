@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
-    println!("cargo:rerun-if-changed=src/ffi");
+    // cbindgen reads the whole crate (a `pub const` anywhere lands in the header unless cbindgen.toml
+    // excludes it), so any change under src/ regenerates it, and a stale committed copy fails locally too.
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=TVM_WRITE_HEADER");
     let config = match cbindgen::Config::from_file(root.join("cbindgen.toml")) {
