@@ -1,8 +1,8 @@
 # -ThrottleLimit on Backup-TVMKeys and Import-TVMKeys: up to n Moc cmdlet calls at a time, each in a runspace of a
 # pool that imports the Moc module, the results in the original order; default 1, the original's one call at a time.
 # In real pwsh against the stand-in Moc module (tests/MocStandIn, NOT Microsoft's Moc module). Whether calls overlap
-# is told without timing: Set-MocStandIn -GatherCalls n makes the first n exports (or imports) each wait until n Moc
-# calls run at once, which only calls that truly overlap can do; each call records how many ran when it began
+# is told without timing: Set-MocStandIn -GatherCalls n makes the first n exports (or imports) each wait until all n
+# have arrived, which only calls that truly overlap can do (calls made one at a time never meet); each call records how many ran when it began
 # (InFlight). A call that hangs is stopped by its own -TimeoutSec while the others finish.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force

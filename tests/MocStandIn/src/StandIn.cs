@@ -103,7 +103,7 @@ public sealed class MocStandInCall
     /// </summary>
     public int InFlight { get; internal set; }
 
-    /// <summary>Whether this call was one of the first -GatherCalls calls and met the others before its work (false: it gave up after 30 s, or was not one).</summary>
+    /// <summary>Whether this call was one of the first -GatherCalls exports or imports and met all the others of them before its work (false: it gave up after 30 s, or was not one).</summary>
     public bool Gathered { get; internal set; }
 
     public override string ToString()
@@ -163,20 +163,23 @@ internal static class StandIn
     }
 
     /// <summary>
-    /// -GatherCalls N: the first N exports and imports since Set-MocStandIn each wait until N calls run at once (at most 30 s, or until
-    /// <paramref name="stopped"/>), so a test can tell calls that overlap from calls made one at a time without
-    /// depending on how fast anything runs. Returns whether this call gathered with the others.
+    /// -GatherCalls N: a barrier for the first N exports and imports since Set-MocStandIn. Each of them waits until all
+    /// N have arrived (at most 30 s, or until <paramref name="stopped"/>), so only calls that truly run at the same time
+    /// can pass it: calls made one at a time never meet, whatever the speed of the machine. Returns whether this call
+    /// met the others; the calls after the first N do not wait.
     /// </summary>
     public static bool Gather(int count, Func<bool> stopped)
     {
         DateTime until = DateTime.UtcNow.AddSeconds(30);
         lock (Gate)
         {
-            if (count <= 0 || ++joined > count)
+            if (count <= 0 || joined >= count)
             {
                 return false;
             }
-            while (inFlight < count)
+            joined++;
+            Monitor.PulseAll(Gate);
+            while (joined < count)
             {
                 TimeSpan left = until - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero || stopped())

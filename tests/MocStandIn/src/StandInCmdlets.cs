@@ -45,7 +45,7 @@ public sealed class SetMocStandInCommand : PSCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int CallDelayMilliseconds { get; set; }
 
-    /// <summary>The first N Export-MocKey and Import-MocKey calls each wait until N Moc calls run at once (at most 30 s); 0, the default: no gathering.</summary>
+    /// <summary>The first N Export-MocKey and Import-MocKey calls each wait until all N of them have arrived, which only overlapping calls can (at most 30 s); 0, the default: no gathering.</summary>
     [Parameter]
     [ValidateRange(0, 64)]
     public int GatherCalls { get; set; }
