@@ -141,6 +141,10 @@ pub fn backup_with(
         Err(e) => return Err(Error::io("create the backup folder", &partial, e)),
     }
     let mut guard = PartialGuard { path: partial.clone(), armed: true };
+    // Another run of this second may have completed between the check above and the create.
+    if final_path.exists() {
+        return Err(completed_meanwhile(&final_path));
+    }
     crate::sweep::mark_writer(&partial).map_err(|e| Error::io("create the backup folder", &partial, e))?;
     for folder in [layout::AES_FOLDER, layout::RSA_FOLDER] {
         let dir = partial.join(folder);
@@ -177,7 +181,15 @@ pub fn backup_with(
         sync_folder(&partial.join(folder))?;
     }
     sync_folder(&partial)?;
-    fs::rename(&partial, &final_path).map_err(|e| Error::io("complete the backup by renaming it to", &final_path, e))?;
+    fs::rename(&partial, &final_path).map_err(|e| {
+        // A run of this same second that completed first holds the name: on Linux the rename fails with "directory
+        // not empty", on Windows with "access denied". Either way it is that plain refusal, not an I/O error.
+        if final_path.is_dir() {
+            completed_meanwhile(&final_path)
+        } else {
+            Error::io("complete the backup by renaming it to", &final_path, e)
+        }
+    })?;
     guard.armed = false;
     // The backup is complete from here on: a root that cannot be flushed is worth a warning, not a failure.
     if let Err(e) = sync_folder(backup_root) {
@@ -363,6 +375,18 @@ pub(crate) fn batch_size(throttle: u32) -> usize {
     } else {
         throttle as usize * 16
     }
+}
+
+/// Of two runs of one second, the one that finds the other's backup complete before its own.
+fn completed_meanwhile(final_path: &Path) -> Error {
+    Error::new(
+        ErrorCode::BackupExists,
+        format!(
+            "Another Backup-TVMKeys completed the backup '{}' of this same second while this one ran; this run's files were removed. \
+             Wait a second and run Backup-TVMKeys again.",
+            final_path.display()
+        ),
+    )
 }
 
 /// Refuses, before anything is written, a vault whose keys would get key file names that Windows takes for
