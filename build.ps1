@@ -347,7 +347,7 @@ function Invoke-SecretScan {
     if (Test-Path $wineUsers) { $work += $wineUsers }
     $script = Join-Path $repo 'tests/SecretScan.ps1'
     Write-Step "secret scan: $script -WorkPath $($work -join ', ')"
-    & (Get-PwshPath) -NoLogo -NoProfile -NonInteractive -File $script -WorkPath $work | Out-Host
+    & (Get-PwshPath) -NoLogo -NoProfile -NonInteractive -File $script -WorkPath ($work -join ',') | Out-Host
     $exit = $LASTEXITCODE
     Add-Count 'secret scan' ([int]($exit -eq 0)) ([int]($exit -ne 0))
 }

@@ -15,9 +15,12 @@
     own key file must not be. Prints each file found; exits 1 when any is found (or the self-check fails), else 0.
 #>
 param(
+    # Folders to scan besides the temp folder; several may be given as one comma-separated argument.
     [string[]] $WorkPath = @()
 )
 $ErrorActionPreference = 'Stop'
+# Under pwsh -File the folders come as one argument, comma-separated.
+$WorkPath = @($WorkPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 Import-Module (Join-Path $PSScriptRoot 'pester/TestHelpers.psm1') -Force
 
 function Get-PemDer([string] $Path) {
