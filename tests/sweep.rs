@@ -3,7 +3,7 @@
 //! same second, of which one completes and the other is told plainly; a new local vault whose first write was
 //! cut short, adopted by the next write; a local vault's temporary files of a stopped process, swept; backup
 //! folders owner-only. The real process kills are in tests/pester/Crash.Tests.ps1.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 
 use tvmkeys::error::ErrorCode;
@@ -178,5 +178,60 @@ fn a_local_vaults_temporary_files_of_a_stopped_process_are_swept_with_a_warning(
 fn child_waiting_on_its_stdin() {
     if std::env::var_os("TVM_SWEEP_CHILD").is_some() {
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    }
+}
+
+/// Records each key's outcome of a restore.
+#[derive(Default)]
+struct Outcomes(Vec<(String, tvmkeys::api::restore::Outcome)>);
+
+impl tvmkeys::events::Events for Outcomes {
+    fn send(&mut self, event: tvmkeys::events::Event) -> tvmkeys::events::Reply {
+        if let tvmkeys::events::Event::KeyRestored { restore } = event {
+            self.0.push((restore.name, restore.outcome));
+        }
+        tvmkeys::events::Reply::Proceed
+    }
+}
+
+#[test]
+fn two_restores_into_one_vault_at_once_import_each_key_once_and_the_other_finds_it_there() {
+    use tvmkeys::api::restore::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let source = LocalVault::open(&dir.path().join("source"), true).unwrap();
+    for i in 0..24 {
+        source.create(&format!("vm{i:02}"), KeySpec::new(KeyType::Aes, 256).unwrap()).unwrap();
+    }
+    let root = dir.path().join("root");
+    let done = backup::backup(&source, &vectors().join("wrapping_public_pkcs1.pem"), &root, &root, "20261203130000", &mut NoEvents).unwrap();
+    let backup_path = PathBuf::from(&done.path);
+    for round in 0..3 {
+        let target = Arc::new(common::vault_with_wrapping_key(&dir.path().join(format!("target{round}"))));
+        let gate = Arc::new(Barrier::new(2));
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (target, gate, path) = (Arc::clone(&target), Arc::clone(&gate), backup_path.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    let mut outcomes = Outcomes::default();
+                    tvmkeys::restore::restore_with(&*target, &path, &path, "wrap", &Default::default(), &mut outcomes).map(|_| outcomes.0)
+                })
+            })
+            .collect();
+        let results: Vec<Vec<(String, Outcome)>> = runs.into_iter().map(|r| r.join().unwrap().unwrap()).collect();
+        for i in 0..24 {
+            let name = format!("vm{i:02}");
+            let of = |r: &Vec<(String, Outcome)>| r.iter().find(|(n, _)| *n == name).map(|(_, o)| *o);
+            let mut both = [of(&results[0]), of(&results[1])];
+            both.sort_by_key(|o| format!("{o:?}"));
+            assert_eq!(both, [Some(Outcome::Exists), Some(Outcome::Imported)], "round {round}, {name}: one run imports it, the other finds it");
+        }
+        // The vault holds each key once, with the source's material.
+        let fingerprints = |v: &LocalVault| {
+            let mut keys: Vec<_> = v.list().unwrap().into_iter().filter(|k| k.name != "wrap").map(|k| (k.name, k.fingerprint)).collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(fingerprints(&target), fingerprints(&source), "round {round}");
     }
 }
