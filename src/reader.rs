@@ -1,6 +1,6 @@
 //! Reads one backup: lists its key files (`AES/` then `RSA/`, ordinal name order, as the original
-//! enumerated them) and reads and parses each file once. Restore uses it now; verify and inventory are
-//! meant to use it too, so that every command sees a backup the same way (layout: `docs/format.md`).
+//! enumerated them) and reads and parses each file once; a restore hands it the bytes its check read, so each
+//! key file is read once there (layout: `docs/format.md`).
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,12 @@ impl Entry {
 
 /// The key files of the backup folder `backup_path`.
 pub fn read(backup_path: &Path) -> Result<Vec<Entry>> {
+    read_from(backup_path, None)
+}
+
+/// [`read`], parsing the bytes a check already read ([`crate::verify::Contents`]) instead of reading those files
+/// again; a file the check did not read is read here.
+pub fn read_from(backup_path: &Path, contents: Option<&crate::verify::Contents>) -> Result<Vec<Entry>> {
     if !backup_path.is_dir() {
         return Err(Error::Missing {
             code: ErrorCode::BackupFolderMissing,
@@ -61,7 +67,10 @@ pub fn read(backup_path: &Path) -> Result<Vec<Entry>> {
             let path = dir.join(&file_name);
             let name = layout::parse_key_file_name(&file_name);
             let content = match &name {
-                Ok(_) => read_key_file(&path),
+                Ok(_) => match contents.and_then(|c| c.get(&path)) {
+                    Some(bytes) => KeyFile::parse(bytes, &format!("'{}'", path.display())),
+                    None => read_key_file(&path),
+                },
                 Err(_) => Err(Error::new(ErrorCode::KeyFileNameInvalid, "not read: its name is not a key file name")),
             };
             entries.push(Entry { key_type, file_name, path, name, content });

@@ -124,8 +124,11 @@ pub fn restore_with(
 ) -> Result<RestoreResult> {
     layout::check_key_name(wrapping_key_name).map_err(|e| e.at_input("wrappingKeyName"))?;
     refuse_partial(backup_path)?;
-    let damage = check_backup(backup_path, shown_path, options.restore_intact, events)?;
-    let all = reader::read(backup_path)?;
+    // The check reads every key file once; the restore parses those same bytes (what was checked is what is restored).
+    let mut contents = crate::verify::Contents::default();
+    let damage = check_backup(backup_path, shown_path, options.restore_intact, &mut contents, events)?;
+    let all = reader::read_from(backup_path, Some(&contents))?;
+    drop(contents);
     let entries = select(&all, options.key_names, backup_path)?;
     let existing: HashSet<String> = vault.names()?.into_iter().collect();
     let wrapping = check_wrapping_key(vault, &entries, &existing, wrapping_key_name, options.what_if, events)?;
@@ -825,9 +828,9 @@ const FINDINGS_NAMED: usize = 10;
 /// `restore_intact`: then every finding is a warning and the damaged key files are returned, to fail alone.
 /// A backup without a manifest (the original script's) cannot show a missing or swapped file; a missing AES or
 /// RSA half is said in a warning, since only the other half can then be restored.
-fn check_backup(backup_path: &Path, shown_path: &Path, restore_intact: bool, events: &mut dyn Events) -> Result<Damage> {
+fn check_backup(backup_path: &Path, shown_path: &Path, restore_intact: bool, contents: &mut crate::verify::Contents, events: &mut dyn Events) -> Result<Damage> {
     use crate::verify::{self, Against, Depth, Status};
-    let checked = verify::check(backup_path, Depth::Full, &Against::default(), &mut crate::events::NoEvents)?;
+    let checked = verify::check_keeping(backup_path, Depth::Full, &Against::default(), &mut crate::events::NoEvents, Some(contents))?;
     if !checked.has_manifest {
         for key_type in [KeyType::Aes, KeyType::Rsa] {
             let folder = layout::folder_for(key_type);

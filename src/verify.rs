@@ -15,7 +15,7 @@
 //! checked as far as its files allow; a hidden `.<timestamp>.partial` folder is `Incomplete`.
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -195,9 +195,26 @@ struct Listed {
     length: u64,
 }
 
+/// The bytes of the key files a check read, by path: a restore parses these, so that each key file is read
+/// once and the bytes checked against the manifest are the bytes restored. Key files hold wrapped keys only.
+#[derive(Default)]
+pub struct Contents(HashMap<PathBuf, zeroize::Zeroizing<Vec<u8>>>);
+
+impl Contents {
+    /// The bytes read from `path`, if the check read it.
+    pub fn get(&self, path: &Path) -> Option<&[u8]> {
+        self.0.get(path).map(|b| b.as_slice())
+    }
+}
+
 /// Checks the backup folder `path`. An error is returned only when the folder itself cannot be read (it is
 /// missing, or listing it fails); every problem inside it is a finding.
 pub fn check(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn Events) -> Result<BackupCheck> {
+    check_keeping(path, depth, against, events, None)
+}
+
+/// [`check`], keeping in `contents` the bytes of every key file it read (at [`Depth::Full`] and deeper).
+pub fn check_keeping(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn Events, contents: Option<&mut Contents>) -> Result<BackupCheck> {
     let folder_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = layout::partial_timestamp(&folder_name).map(str::to_string);
     let timestamp = partial.clone().or_else(|| layout::check_timestamp(&folder_name).ok().map(|()| folder_name.clone()));
@@ -267,7 +284,7 @@ pub fn check(path: &Path, depth: Depth, against: &Against<'_>, events: &mut dyn 
         .map(|k| (pem::fingerprint(&k), k));
     let mut files = Vec::new();
     if depth >= Depth::Full {
-        files = check_key_files(path, &listed, expected_wrapping.as_ref(), manifest.as_ref(), &mut out, events)?;
+        files = check_key_files(path, &listed, expected_wrapping.as_ref(), manifest.as_ref(), &mut out, events, contents)?;
     } else {
         for item in &listed {
             let (name, size) = layout::parse_key_file_name(&item.file_name).unwrap_or_default();
@@ -485,6 +502,7 @@ fn check_key_files(
     manifest: Option<&Manifest>,
     out: &mut BackupCheck,
     events: &mut dyn Events,
+    mut contents: Option<&mut Contents>,
 ) -> Result<Vec<Checked>> {
     let recorded: HashMap<&str, &manifest::ManifestKey> = manifest.map(|m| m.keys.iter().map(|k| (k.file.as_str(), k)).collect()).unwrap_or_default();
     // A legacy backup records no wrapping key: the one given, else the first key file's, is the one every file must share.
@@ -517,6 +535,9 @@ fn check_key_files(
             }
         };
         let hash = manifest::sha256_hex(&bytes);
+        if let Some(kept) = contents.as_deref_mut() {
+            kept.0.insert(file_path.clone(), bytes.clone());
+        }
         if let Some(entry) = recorded.get(item.rel.as_str()) {
             if entry.length == bytes.len() as u64 && entry.sha256 != hash {
                 out.add(&item.rel, Problem::HashMismatch, format!(

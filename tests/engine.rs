@@ -635,3 +635,21 @@ fn a_hidden_partial_folder_is_refused_as_an_unfinished_backup() {
     assert!(err.to_string().contains("unfinished backup") && err.to_string().contains("20261125093001"), "{err}");
     assert_eq!(s.target.names().unwrap(), ["wrap"], "nothing was imported");
 }
+
+#[test]
+fn a_restore_parses_the_bytes_its_check_read_so_each_key_file_is_read_once() {
+    let setup = Setup::new(&[("vm1", KeyType::Aes, 256), ("vm2", KeyType::Aes, 256)]);
+    let backup = setup.backup(&mut NoEvents).unwrap();
+    let path = Path::new(&backup.path);
+    let mut contents = tvmkeys::verify::Contents::default();
+    let checked = tvmkeys::verify::check_keeping(path, tvmkeys::verify::Depth::Full, &Default::default(), &mut NoEvents, Some(&mut contents)).unwrap();
+    assert_eq!(checked.status, tvmkeys::verify::Status::Valid);
+    let file = path.join("AES").join("vm1_256.json");
+    assert_eq!(contents.get(&file).unwrap(), std::fs::read(&file).unwrap().as_slice(), "the check kept the bytes it read");
+    // The file changes on disk after the check: the reader parses what was checked, not what is there now.
+    std::fs::write(&file, b"{ not a key file").unwrap();
+    assert!(tvmkeys::reader::read(path).unwrap().iter().any(|e| e.content.is_err()), "read from disk, the file is damaged now");
+    let entries = tvmkeys::reader::read_from(path, Some(&contents)).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.content.is_ok()), "read from the check's bytes, both files are the ones checked");
+}
