@@ -311,7 +311,7 @@ fn export_all(
     let mut keys = Vec::with_capacity(listed.len());
     let mut files = Vec::with_capacity(listed.len());
     let mut shown = 0u32;
-    for chunk in listed.chunks(batch_size(throttle)) {
+    for chunk in listed.chunks(crate::vault::batch_size(throttle)) {
         // The keys of this batch, with their spec and key file, in order.
         let mut batch: Vec<(&Key, KeySpec, PathBuf)> = Vec::with_capacity(chunk.len());
         for key in chunk {
@@ -362,19 +362,6 @@ fn export_all(
         }
     }
     Ok((keys, files))
-}
-
-/// How many vault calls go to the host together at `throttle`: one at a time for 1 (each call its own, as the
-/// original made them); else sixteen rounds of the throttle. The calls of a batch overlap, but a batch waits for
-/// its slowest call before the next starts: at eight rounds that wait cost 0.30x of the time at throttle 1
-/// where 0.25x is the bound (100 keys, 4 at a time, 50 ms a call), and sixteen halve it, while progress and the
-/// read-back of the files still come every second or so. Ctrl+C stops the calls of a batch at once, in the host.
-pub(crate) fn batch_size(throttle: u32) -> usize {
-    if throttle <= 1 {
-        1
-    } else {
-        throttle as usize * 16
-    }
 }
 
 /// Of two runs of one second, the one that finds the other's backup complete before its own.

@@ -217,7 +217,7 @@ pub fn restore_with(
         // One batch: with a throttle above 1, the plain imports of the batch are asked for (ShouldProcess) in
         // order, then run together in the vault; every other plan is carried out at its turn. The keys are
         // reported in the backup's order either way.
-        let chunk: Vec<Planned<'_>> = planned.by_ref().take(crate::backup::batch_size(throttle)).collect();
+        let chunk: Vec<Planned<'_>> = planned.by_ref().take(crate::vault::batch_size(throttle)).collect();
         if chunk.is_empty() {
             break;
         }

@@ -266,10 +266,7 @@ impl MocVault {
             return ops.into_iter().map(|op| self.call(op)).collect();
         }
         let count = ops.len();
-        let batch = HostOp::Batch { calls: ops, throttle };
-        let reply = self.host.dispatch(&batch);
-        let HostOp::Batch { calls: ops, .. } = batch else { return Vec::new() };
-        let reply = match reply {
+        let reply = match self.host.dispatch(&HostOp::Batch { calls: ops.clone(), throttle }) {
             Ok(reply) => reply,
             Err(e) => return ops.iter().map(|_| Err(Error::new(e.code(), e.to_string()))).collect(),
         };

@@ -100,6 +100,19 @@ pub fn check_throttle(throttle: Option<i64>) -> Result<u32> {
     }
 }
 
+/// How many vault calls go to the host together at `throttle`: one at a time for 1 (each call its own, as the
+/// original made them); else sixteen rounds of the throttle. The calls of a batch overlap, but a batch waits for
+/// its slowest call before the next starts: at eight rounds that wait cost 0.30x of the time at throttle 1
+/// where 0.25x is the bound (100 keys, 4 at a time, 50 ms a call), and sixteen halve it, while progress and the
+/// read-back of the files still come every second or so. Ctrl+C stops the calls of a batch at once, in the host.
+pub fn batch_size(throttle: u32) -> usize {
+    if throttle <= 1 {
+        1
+    } else {
+        throttle as usize * 16
+    }
+}
+
 /// One export of [`Vault::export_many`]: the arguments of [`Vault::export`].
 #[derive(Debug, Clone, Copy)]
 pub struct ExportJob<'a> {

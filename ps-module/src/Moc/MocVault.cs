@@ -80,7 +80,7 @@ namespace TvmBackupUtils.Moc
 
         /// <summary>
         /// Several exports or imports (-ThrottleLimit): up to <c>throttle</c> at a time on a runspace pool, the
-        /// replies in the calls' order. Only exports and imports come in a batch.
+        /// replies in the calls' order (the engine decides what goes in a batch). The limit of 64 is WaitHandle.WaitAny's.
         /// </summary>
         private HostReply Batch(HostOp op)
         {
@@ -88,7 +88,7 @@ namespace TvmBackupUtils.Moc
             var calls = new List<MocCall>(ops.Length);
             foreach (HostOp one in ops)
             {
-                MocCall? call = one.Op == "export" || one.Op == "import" ? Describe(one) : null;
+                MocCall? call = Describe(one);
                 if (call == null)
                 {
                     return Unknown(one);
