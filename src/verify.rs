@@ -16,9 +16,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
+use rayon::prelude::*;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
@@ -731,29 +732,34 @@ fn deep_check(private: &RsaPrivateKey, files: &mut [Checked], threads: usize, ou
         return Ok(());
     }
     let workers = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads }.min(total);
-    let next = AtomicUsize::new(0);
+    // A pool of this command's own: its size is the caller's -ThrottleLimit, and it ends with the check.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("tvmkeys-deep-{i}"))
+        .build()
+        .map_err(|e| Error::Problem {
+            code: ErrorCode::InternalError,
+            message: format!("The deep check could not start its {workers} worker thread(s): {e}. Nothing was changed; run it again with -ThrottleLimit 1."),
+            input: None,
+        })?;
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<Unwrapped>();
     let rels: Vec<String> = files.iter().map(|c| out.keys[c.index].file.clone()).collect();
     let shared: &[Checked] = files;
     let mut results = Vec::with_capacity(total);
     let mut cancelled = false;
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            scope.spawn(move || loop {
+    // The workers unwrap; this thread (the one that may call back into the host) reports progress as
+    // results arrive, and a Cancel stops the workers before their next key.
+    pool.in_place_scope(|scope| {
+        let stop = &stop;
+        scope.spawn(move |_| {
+            let _ = shared.par_iter().enumerate().try_for_each_with(tx, |tx, (i, c)| {
                 if stop.load(Ordering::Relaxed) {
-                    break;
+                    return Err(());
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = shared.get(i) else { break };
-                if tx.send(unwrap_one(private, i, c)).is_err() {
-                    break;
-                }
+                tx.send(unwrap_one(private, i, c)).map_err(|_| ())
             });
-        }
-        drop(tx);
+        });
         for (done, result) in rx.iter().enumerate() {
             results.push(result);
             if !cancelled && events.progress("Unwrapping keys (deep check)", done as u32 + 1, total as u32) == Reply::Cancel {
