@@ -42,9 +42,12 @@ pub fn wrap(wrapping_key: &RsaPublicKey, target: &[u8], enc: Enc, rng: &mut (imp
     }
     let mut kek = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(kek.as_mut());
-    let head = wrapping_key
-        .encrypt(rng, oaep(enc)?, kek.as_ref())
-        .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("RSA-OAEP encryption with the wrapping key failed: {e}.")))?;
+    let head = match enc {
+        Enc::RsaAesKeyWrap => crate::oaep::encrypt::<sha1::Sha1>(wrapping_key, kek.as_ref(), rng)?,
+        Enc::RsaAesKeyWrap256 => crate::oaep::encrypt::<sha2::Sha256>(wrapping_key, kek.as_ref(), rng)?,
+        Enc::RsaAesKeyWrap384 => crate::oaep::encrypt::<sha2::Sha384>(wrapping_key, kek.as_ref(), rng)?,
+        Enc::NoKeyWrap => return Err(Error::new(ErrorCode::CryptoFailed, "NO_KEY_WRAP is not a key wrap mechanism.")),
+    };
     let tail = KekAes256::new(kek.as_ref().into())
         .wrap_with_padding_vec(target)
         .map_err(|e| Error::new(ErrorCode::CryptoFailed, format!("AES key wrap failed: {e}.")))?;

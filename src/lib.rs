@@ -30,6 +30,7 @@ pub mod keyfile;
 pub mod keywrap;
 pub mod layout;
 pub mod manifest;
+pub mod oaep;
 pub mod owner_only;
 pub mod pem;
 pub mod reader;

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use aes_kw::{KekAes192, KekAes256};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Oaep, RsaPrivateKey};
+use rsa::traits::PrivateKeyParts;
+use rsa::{BigUint, Oaep, RsaPrivateKey, RsaPublicKey};
 use serde_json::Value;
 use tvmkeys::keyfile::Enc;
 use tvmkeys::keywrap::{self, KeyWrap};
@@ -283,6 +284,70 @@ fn wycheproof_rsa_oaep_2048_vectors_decrypt_as_published() {
             label_not_utf8.len(),
             label_not_utf8.iter().map(|(id, _)| *id).collect::<Vec<_>>()
         );
+    }
+}
+
+/// Our own OAEP encryption (`tvmkeys::oaep`, what every backup's key wrap starts with) against the published
+/// ciphertexts: the seed each valid empty-label case was made with is recovered with the private key (RFC 8017 7.1.2
+/// steps 3a to 3e), and encrypting the case's message with that seed must give the case's ciphertext byte for byte.
+#[test]
+fn wycheproof_rsa_oaep_2048_ciphertexts_are_what_our_encryption_gives_for_their_seeds() {
+    /// A generator that gives the recovered seed and then nothing else.
+    struct Seed(Vec<u8>);
+    impl rand::RngCore for Seed {
+        fn next_u32(&mut self) -> u32 {
+            panic!("only the seed is drawn")
+        }
+        fn next_u64(&mut self) -> u64 {
+            panic!("only the seed is drawn")
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            assert_eq!(dest.len(), self.0.len(), "the seed is one hash long");
+            dest.copy_from_slice(&self.0);
+            self.0.clear();
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+    impl rand::CryptoRng for Seed {}
+
+    fn seed_of<D: sha1::digest::Digest + sha1::digest::FixedOutputReset>(key: &RsaPrivateKey, ct: &[u8]) -> Vec<u8> {
+        let k = key.size();
+        let h = <D as sha1::digest::Digest>::output_size();
+        let m = BigUint::from_bytes_be(ct).modpow(key.d(), key.n()).to_bytes_be();
+        let mut em = vec![0u8; k - m.len()];
+        em.extend_from_slice(&m);
+        let (masked_seed, masked_db) = em[1..].split_at(h);
+        let mut seed = masked_seed.to_vec();
+        tvmkeys::oaep::mgf1_xor::<D>(&mut seed, masked_db);
+        seed
+    }
+
+    for file in &OAEP_FILES {
+        let doc = load(file.name);
+        let group = &doc["testGroups"][0];
+        let key = oaep_key(group);
+        let public = RsaPublicKey::from(&key);
+        let mut checked = 0;
+        for test in group["tests"].as_array().unwrap() {
+            let (msg, ct, lab) = (hexd(&test["msg"]), hexd(&test["ct"]), hexd(&test["label"]));
+            if str_of(test, "result") != "valid" || !lab.is_empty() {
+                continue;
+            }
+            let what = format!("{}: {}", file.name, label(test));
+            let ours = match file.enc {
+                Enc::RsaAesKeyWrap => tvmkeys::oaep::encrypt::<sha1::Sha1>(&public, &msg, &mut Seed(seed_of::<sha1::Sha1>(&key, &ct))),
+                Enc::RsaAesKeyWrap256 => tvmkeys::oaep::encrypt::<sha2::Sha256>(&public, &msg, &mut Seed(seed_of::<sha2::Sha256>(&key, &ct))),
+                other => panic!("{what}: no OAEP hash for {other:?}"),
+            }
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(hex::encode(ours), hex::encode(&ct), "{what}");
+            checked += 1;
+        }
+        assert!(checked >= 10, "{}: only {checked} valid cases with the empty label", file.name);
+        eprintln!("{}: {checked} published ciphertexts re-made by our encryption from their seeds", file.name);
     }
 }
 
