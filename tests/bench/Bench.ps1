@@ -27,8 +27,9 @@
       backup_t, restore_t   (the stand-in Moc only) backup and restore again with -ThrottleLimit <-Throttle>
     Every check must say Valid with every key, every backup must hold every key and every restore must give
     every key (Outcome Imported, and the target then lists them), or the script prints BENCH FAILED and exits 1.
-    The stand-in's calls are counted (Get-MocStandInCall) for each timed command: per-key cost above the
-    vault's own = (ms - calls * delay) / keys.
+    The stand-in's calls are counted and timed (Get-MocStandInCall: each call's Milliseconds inside the stand-in,
+    its delay and work) for each timed command: per-key cost above the vault's own = (ms - the calls' time in the
+    stand-in) / keys; (ms - calls * delay) / keys, which also counts the stand-in's work, is printed beside it.
     Also measured:
       floor     in .NET (Add-Type), in -WorkPath: one RSA-OAEP-SHA1 encryption of a random 32-byte AES key with
                 the RSA-2048 wrapping key + one durable 1 KB file write (a new file, FileStream.Write,
@@ -42,7 +43,7 @@
                 (the baseline: the host and the modules).
     Goals (PASS/MISS; a MISS never fails the script):
       per-key cost above the vault's own <= 1 ms at the largest size (local: ms/key - the floor per key of a
-      backup or a restore; Moc: (ms - calls * delay) / keys); local backup <= 2x the floor per key; deep check
+      backup or a restore; Moc: (ms - the calls' time in the stand-in) / keys); local backup <= 2x the floor per key; deep check
       of 1,000 keys < 1.5 s; linear: ms/key at 10,000 <= 1.2x ms/key at 1,000; Import-Module cold < 150 ms;
       Moc backup and restore at -ThrottleLimit <-Throttle> in at most 0.3x the time at 1.
     Host messages are dropped (-InformationAction Ignore), progress is off. -WorkPath (default: a new folder
@@ -386,6 +387,8 @@ function Use-Cluster([string] $StateRoot, [int] $Delay) {
     Clear-MocStandInCall
 }
 function Get-CallCount { @(Get-MocStandInCall).Count }
+# The stand-in's own time of the calls since the last Clear-MocStandInCall, ms (each call's Milliseconds: delay and work).
+function Get-CallMs { [double](@(Get-MocStandInCall) | Measure-Object -Property Milliseconds -Sum).Sum }
 
 # ---------------------------------------------------------------------------------------------------------
 # One vault (local or moc) at all its sizes.
@@ -456,16 +459,16 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
         $script:passNumber++
         $n = $script:passNumber
         $root = [IO.Path]::Combine($WorkPath, "$Vault-root-$Size-$n")
-        $ms = @{}; $calls = @{}
+        $ms = @{}; $calls = @{}; $inVault = @{}
         if ($isMoc) { Use-Cluster $clusterA $MocDelayMs }
         $m = Measure-Block { Backup-TVMKeys @vaultArgs $publicPem $root -InformationAction Ignore }
         $backup = Assert-Backup $m.Output $Size "$Vault Backup-TVMKeys of $Size keys"
-        $ms.backup = $m.Ms; $calls.backup = if ($isMoc) { Get-CallCount } else { 0 }
+        $ms.backup = $m.Ms; $calls.backup = if ($isMoc) { Get-CallCount } else { 0 }; $inVault.backup = if ($isMoc) { Get-CallMs } else { 0 }
 
         $target = New-Target "$Vault-target-$Size-$n"
         if ($isMoc) { Use-Cluster $target $MocDelayMs; $restoreArgs = @{} } else { $restoreArgs = @{ VaultPath = $target } }
         $m = Measure-Block { Import-TVMKeys @restoreArgs -BackupPath $backup.Path -WrappingKeyName w -SkipTargetBackup -InformationAction Ignore }
-        $ms.restore = $m.Ms; $calls.restore = if ($isMoc) { Get-CallCount } else { 0 }
+        $ms.restore = $m.Ms; $calls.restore = if ($isMoc) { Get-CallCount } else { 0 }; $inVault.restore = if ($isMoc) { Get-CallMs } else { 0 }
         Assert-Restore $m.Output $Size "$Vault Import-TVMKeys of $Size keys"
         $listed = Get-VaultKeyCount $target
         if ($listed -ne $Size + 1) { Fail "$Vault Import-TVMKeys of $Size keys: the target lists $listed keys, not $($Size + 1) (the keys and w)" }
@@ -475,11 +478,11 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
             Use-Cluster $clusterA $MocDelayMs
             $m = Measure-Block { Backup-TVMKeys $publicPem "$root-t" -ThrottleLimit $Throttle -InformationAction Ignore }
             $null = Assert-Backup $m.Output $Size "$Vault Backup-TVMKeys -ThrottleLimit $Throttle of $Size keys"
-            $ms.backup_t = $m.Ms; $calls.backup_t = Get-CallCount
+            $ms.backup_t = $m.Ms; $calls.backup_t = Get-CallCount; $inVault.backup_t = Get-CallMs
             $targetT = New-Target "$Vault-target-$Size-$n-t"
             Use-Cluster $targetT $MocDelayMs
             $m = Measure-Block { Import-TVMKeys -BackupPath $backup.Path -WrappingKeyName w -SkipTargetBackup -ThrottleLimit $Throttle -InformationAction Ignore }
-            $ms.restore_t = $m.Ms; $calls.restore_t = Get-CallCount
+            $ms.restore_t = $m.Ms; $calls.restore_t = Get-CallCount; $inVault.restore_t = Get-CallMs
             Assert-Restore $m.Output $Size "$Vault Import-TVMKeys -ThrottleLimit $Throttle of $Size keys"
             if ((Get-VaultKeyCount $targetT) -ne $Size + 1) { Fail "$Vault Import-TVMKeys -ThrottleLimit $Throttle of $Size keys: the target does not list every key" }
         }
@@ -487,22 +490,22 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
         if ($isMoc) { Use-Cluster $clusterA $MocDelayMs }
         $m = Measure-Block { Test-TVMKeyBackup -Path $backup.Path -InformationAction Ignore }
         $null = Assert-Check $m.Output $Size "$Vault Test-TVMKeyBackup of $Size keys"
-        $ms.full = $m.Ms; $calls.full = if ($isMoc) { Get-CallCount } else { 0 }
+        $ms.full = $m.Ms; $calls.full = if ($isMoc) { Get-CallCount } else { 0 }; $inVault.full = if ($isMoc) { Get-CallMs } else { 0 }
 
         if ($isMoc) { Clear-MocStandInCall }
         $m = Measure-Block { Test-TVMKeyBackup -Path $backup.Path -Deep -PrivateKeyPath $privatePem -InformationAction Ignore }
         $check = Assert-Check $m.Output $Size "$Vault Test-TVMKeyBackup -Deep of $Size keys"
         $script:threads = $check.Threads
-        $ms.deep = $m.Ms; $calls.deep = if ($isMoc) { Get-CallCount } else { 0 }
+        $ms.deep = $m.Ms; $calls.deep = if ($isMoc) { Get-CallCount } else { 0 }; $inVault.deep = if ($isMoc) { Get-CallMs } else { 0 }
 
         if ($isMoc) { Clear-MocStandInCall }
         $m = Measure-Block { Test-TVMKeyBackup -Path $backup.Path -Deep -PrivateKeyPath $privatePem -ThrottleLimit 1 -InformationAction Ignore }
         $check = Assert-Check $m.Output $Size "$Vault Test-TVMKeyBackup -Deep -ThrottleLimit 1 of $Size keys"
         if ($check.Threads -ne 1) { Fail "-ThrottleLimit 1 ran on $($check.Threads) threads" }
-        $ms.deep_1 = $m.Ms; $calls.deep_1 = if ($isMoc) { Get-CallCount } else { 0 }
+        $ms.deep_1 = $m.Ms; $calls.deep_1 = if ($isMoc) { Get-CallCount } else { 0 }; $inVault.deep_1 = if ($isMoc) { Get-CallMs } else { 0 }
 
         $line = "$Label vault=$Vault keys=$Size " + ((@($commands) + @(if ($isMoc) { $throttled }) | ForEach-Object { "${_}_ms=$(Format-Ms $ms[$_])" + $(if ($isMoc) { " ${_}_calls=$($calls[$_])" } else { '' }) }) -join ' ') + " threads=$($script:threads)"
-        [pscustomobject]@{ Ms = $ms; Calls = $calls; Backup = $backup.Path; Line = $line }
+        [pscustomobject]@{ Ms = $ms; Calls = $calls; InVault = $inVault; Backup = $backup.Path; Line = $line }
     }
 
     foreach ($size in $VaultSizes) {
@@ -534,6 +537,7 @@ function Invoke-VaultBench([string] $Vault, [int[]] $VaultSizes) {
                     Vault = $Vault; Keys = $size; Command = $c; Runs = $runs
                     Ms = Get-Median @($passes | ForEach-Object { $_.Ms[$c] })
                     Calls = Get-Median @($passes | ForEach-Object { $_.Calls[$c] })
+                    InVaultMs = Get-Median @($passes | ForEach-Object { $_.InVault[$c] })
                 })
         }
     }
@@ -607,9 +611,11 @@ function Get-Result([string] $Vault, [int] $Keys, [string] $Command) {
     $results | Where-Object { $_.Vault -eq $Vault -and $_.Keys -eq $Keys -and $_.Command -eq $Command } | Select-Object -First 1
 }
 
-# The vault's own cost of a command, ms: local backup/restore = the floor per key x keys; Moc = calls x delay.
+# The vault's own cost of a command, ms: local backup/restore = the floor per key x keys; Moc = the time its calls
+# spent inside the stand-in (delay and work, Get-MocStandInCall's Milliseconds), one at a time only (at -ThrottleLimit
+# above 1 the calls overlap and their sum is not a part of the elapsed time).
 function Get-OwnMs($R) {
-    if ($R.Vault -eq 'moc') { return $R.Calls * $MocDelayMs }
+    if ($R.Vault -eq 'moc') { if ($R.Command -like '*_t') { return [double]::NaN } else { return $R.InVaultMs } }
     switch ($R.Command) {
         'backup' { $R.Keys * $floor.Backup }
         'restore' { $R.Keys * $floor.Restore }
@@ -637,7 +643,7 @@ foreach ($v in $vaults) {
 }
 
 ''
-"Per-key cost above the vault's own, ms/key: local = ms/key - floor (backup $(Format-PerKey $floor.Backup), restore $(Format-PerKey $floor.Restore)); Moc = (ms - calls x $MocDelayMs) / keys"
+"Per-key cost above the vault's own, ms/key: local = ms/key - floor (backup $(Format-PerKey $floor.Backup), restore $(Format-PerKey $floor.Restore)); Moc = (ms - the calls' time inside the stand-in, delay and work) / keys"
 $fmt2 = '{0,-5} {1,6} | {2,14} {3,11} {4,10} | {5,14} {6,11} | {7,10} {8,10} {9,10}'
 $header2 = $fmt2 -f 'vault', 'keys', 'backup above', 'calls/key', 'x floor', 'restore above', 'calls/key', 'full', 'deep', 'deep -T1'
 $header2
@@ -717,7 +723,8 @@ foreach ($v in $vaults) {
         $own = Get-OwnMs $r
         $detail = if ($v -eq 'moc') {
             $standIn = if ($mocDirect) { "; the stand-in alone, called directly: $(Format-PerKey $(if ($c -eq 'backup') { $mocDirect.Export } else { $mocDirect.Import })) ms/call" } else { '' }
-            "$(Format-Ms $r.Ms) ms - $($r.Calls) calls x $MocDelayMs ms, over $k keys$standIn"
+            $byDelay = ($r.Ms - $r.Calls * $MocDelayMs) / $k
+            "$(Format-Ms $r.Ms) ms - $(Format-Ms $own) ms of $($r.Calls) calls inside the stand-in, over $k keys; less only $($r.Calls) x $MocDelayMs ms of delay: $(Format-PerKey $byDelay) ms/key$standIn"
         } else { "$(Format-PerKey ($r.Ms / $k)) ms/key - floor $(Format-PerKey ($own / $k)) ms/key" }
         Write-Goal "$v $c of $k keys, per-key cost above the vault's own" (($r.Ms - $own) / $k) 1 'ms/key' $detail
     }

@@ -2,10 +2,13 @@
 // vault's keys in creation order with their plaintext material (test keys only). The format is the stand-in's
 // own and shares nothing with the project's code:
 //   <StateRoot>/vault-<first 32 hex digits of SHA-256("<group>\0<vault>")>.json
-//   { "standIn": "MocStandIn key store 1", "group": "...", "vault": "...",
+//   { "standIn": "MocStandIn key store 1", "writeId": "<guid, new at every save>", "group": "...", "vault": "...",
 //     "keys": [ { "name": "...", "id": "<guid>", "kty": "AES"|"RSA", "keySize": 256,
 //                 "material": "<base64: 32 raw bytes for AES, PKCS#8 DER for RSA>", "created": "<ISO 8601>" } ] }
 // Group, vault and key names are compared exactly (ordinal). A vault nobody wrote to has no file and no keys.
+// The file is the truth, also across processes (a killed test run, a child pwsh): each call reads it. Only the
+// parse is cached: a load whose file begins with the writeId of the last parse of that file reuses the keys of
+// that parse, so a call costs the same at 10 keys as at 10,000 (a real vault's calls do not grow with its size).
 
 using System;
 using System.Collections.Generic;
@@ -22,6 +25,12 @@ internal static class KeyStore
 {
     private const string FormatTag = "MocStandIn key store 1";
     private static readonly object Gate = new();
+
+    /// <summary>The last parse of each store file: its writeId and keys (never handed out: callers get a copy of the list).</summary>
+    private static readonly Dictionary<string, (string WriteId, List<StoredKey> Keys)> Parsed = new(StringComparer.Ordinal);
+
+    /// <summary>How many bytes of the file's beginning hold its writeId (the first two members are fixed-length but for the tag).</summary>
+    private const int HeadBytes = 160;
 
     public static List<StoredKey> List(string root, string group, string vault)
     {
@@ -55,12 +64,34 @@ internal static class KeyStore
     private static List<StoredKey> Load(string root, string group, string vault)
     {
         string file = VaultFile(root, group, vault);
-        var keys = new List<StoredKey>();
-        if (!File.Exists(file))
+        byte[] bytes;
+        try
         {
-            return keys;
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var head = new byte[HeadBytes];
+            int read = 0, n;
+            while (read < head.Length && (n = stream.Read(head, read, head.Length - read)) > 0)
+            {
+                read += n;
+            }
+            string? headId = WriteIdOf(head, read);
+            if (headId != null && Parsed.TryGetValue(file, out var last) && last.WriteId == headId)
+            {
+                return new List<StoredKey>(last.Keys);
+            }
+            using var all = new MemoryStream();
+            all.Write(head, 0, read);
+            stream.CopyTo(all);
+            bytes = all.ToArray();
         }
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(file));
+        catch (Exception e) when (e is FileNotFoundException || e is DirectoryNotFoundException)
+        {
+            Parsed.Remove(file);
+            return new List<StoredKey>();
+        }
+        string? writeId = WriteIdOf(bytes, bytes.Length);
+        var keys = new List<StoredKey>();
+        using JsonDocument document = JsonDocument.Parse(bytes);
         JsonElement top = document.RootElement;
         if (top.GetProperty("standIn").GetString() != FormatTag
             || top.GetProperty("group").GetString() != group
@@ -78,18 +109,38 @@ internal static class KeyStore
                 Convert.FromBase64String(key.GetProperty("material").GetString()!),
                 key.GetProperty("created").GetDateTimeOffset()));
         }
+        if (writeId != null && top.TryGetProperty("writeId", out JsonElement id) && id.GetString() == writeId)
+        {
+            Parsed[file] = (writeId, new List<StoredKey>(keys));
+        }
         return keys;
+    }
+
+    /// <summary>The writeId at the head of a store file (<c>"writeId": "&lt;guid&gt;"</c>), or null if it has none there.</summary>
+    private static string? WriteIdOf(byte[] bytes, int length)
+    {
+        string head = Encoding.UTF8.GetString(bytes, 0, Math.Min(length, HeadBytes));
+        const string Member = "\"writeId\": \"";
+        int at = head.IndexOf(Member, StringComparison.Ordinal);
+        if (at < 0 || at + Member.Length + 36 > head.Length)
+        {
+            return null;
+        }
+        string id = head.Substring(at + Member.Length, 36);
+        return Guid.TryParseExact(id, "D", out _) ? id : null;
     }
 
     private static void Save(string root, string group, string vault, List<StoredKey> keys)
     {
         Directory.CreateDirectory(root);
         string file = VaultFile(root, group, vault);
+        string writeId = Guid.NewGuid().ToString("D");
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             writer.WriteStartObject();
             writer.WriteString("standIn", FormatTag);
+            writer.WriteString("writeId", writeId);
             writer.WriteString("group", group);
             writer.WriteString("vault", vault);
             writer.WriteStartArray("keys");
@@ -110,5 +161,6 @@ internal static class KeyStore
         string temporary = file + ".tmp";
         File.WriteAllBytes(temporary, buffer.ToArray());
         File.Move(temporary, file, overwrite: true);
+        Parsed[file] = (writeId, new List<StoredKey>(keys));
     }
 }

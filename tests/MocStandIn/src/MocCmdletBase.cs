@@ -31,6 +31,7 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
     protected sealed override void ProcessRecord()
     {
         Settings = StandIn.Settings;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         MocStandInCall call = CallRecorder.Capture(MyInvocation);
         StandIn.Record(call);
         StandIn.Enter();
@@ -47,6 +48,7 @@ public abstract class MocCmdletBase : PSCmdlet, IDisposable
         finally
         {
             StandIn.Leave();
+            call.Milliseconds = watch.Elapsed.TotalMilliseconds;
         }
     }
 

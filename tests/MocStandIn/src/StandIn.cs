@@ -106,6 +106,12 @@ public sealed class MocStandInCall
     /// <summary>Whether this call was one of the first -GatherCalls exports or imports and met all the others of them before its work (false: it gave up after 30 s, or was not one).</summary>
     public bool Gathered { get; internal set; }
 
+    /// <summary>
+    /// How long the call took inside the stand-in, in milliseconds: from its arrival (its recording included) to its
+    /// return, its delay, gathering and work included; 0 while it runs. What a benchmark counts as the vault's own time.
+    /// </summary>
+    public double Milliseconds { get; internal set; }
+
     public override string ToString()
     {
         var text = new StringBuilder(Command);
