@@ -388,7 +388,7 @@ function Use-Cluster([string] $StateRoot, [int] $Delay) {
 }
 function Get-CallCount { @(Get-MocStandInCall).Count }
 # The stand-in's own time of the calls since the last Clear-MocStandInCall, ms (each call's Milliseconds: delay and work).
-function Get-CallMs { [double](@(Get-MocStandInCall) | Measure-Object -Property Milliseconds -Sum).Sum }
+function Get-CallMs { $sum = 0.0; foreach ($call in @(Get-MocStandInCall)) { $sum += $call.Milliseconds }; $sum }
 
 # ---------------------------------------------------------------------------------------------------------
 # One vault (local or moc) at all its sizes.

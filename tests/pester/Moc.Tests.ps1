@@ -452,3 +452,44 @@ Describe 'Backups of the MOC vault that check themselves' {
         $writes | Should -BeNullOrEmpty -Because 'a coverage check only lists the vault'
     }
 }
+
+Describe 'The stand-in itself: its call times and its store across processes' {
+    It 'records each call''s time inside the stand-in, its delay included, and no more than the command took' {
+        $work = New-TestFolder 'standin-times'
+        Set-StandInCluster -StateRoot (Join-Path $work 'cluster')
+        Add-StandInKey 'vm1', 'vm2'
+        Set-StandInCluster -StateRoot (Join-Path $work 'cluster') -Settings @{ CallDelayMilliseconds = 40 }
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $keys = @(Get-MocKey -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault)
+        $null = Get-MocKey -name vm2 -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault
+        $watch.Stop()
+        $keys.Count | Should -Be 2
+        $calls = Get-StandInCall 'Get-MocKey'
+        $calls.Count | Should -Be 2
+        foreach ($call in $calls) { $call.Milliseconds | Should -BeGreaterOrEqual 40 -Because 'the delay is spent inside the call' }
+        ($calls | Measure-Object Milliseconds -Sum).Sum | Should -BeLessOrEqual $watch.Elapsed.TotalMilliseconds
+    }
+
+    It 'sees at its next call the keys another process added to the same cluster, and their removal' {
+        $work = New-TestFolder 'standin-store'
+        $cluster = Join-Path $work 'cluster'
+        Set-StandInCluster -StateRoot $cluster
+        Add-StandInKey 'here1'
+        @(Get-MocKey -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault).name | Should -Be @('here1')
+        $child = Join-Path $work 'child.ps1'
+        Set-Content -Path $child -Value @'
+param([string] $StandIn, [string] $Cluster)
+$ErrorActionPreference = 'Stop'
+Import-Module $StandIn
+Set-MocStandIn -StateRoot $Cluster
+New-MocKey -name there1 -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault -type AES -size 256
+New-MocKey -name there2 -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault -type AES -size 256
+Remove-MocKey -name here1 -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault
+'@
+        $run = Invoke-Pwsh -File $child -ArgumentList (Get-MocStandInPath), $cluster
+        $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
+        @(Get-MocKey -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault).name | Should -Be @('there1', 'there2')
+        Add-StandInKey 'here2'
+        @(Get-MocKey -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault).name | Should -Be @('there1', 'there2', 'here2')
+    }
+}

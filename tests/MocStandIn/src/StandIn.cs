@@ -130,7 +130,7 @@ public sealed class MocStandInCall
         {
             parameters.Add(entry.Key, entry.Value);
         }
-        return new MocStandInCall(Command, parameters, Time) { InFlight = InFlight, Gathered = Gathered };
+        return new MocStandInCall(Command, parameters, Time) { InFlight = InFlight, Gathered = Gathered, Milliseconds = Milliseconds };
     }
 }
 
