@@ -92,8 +92,15 @@ function Format-Ms([double] $Value) { if ([double]::IsNaN($Value)) { '-' } else 
 function Format-PerKey([double] $Value) { if ([double]::IsNaN($Value)) { '-' } else { $Value.ToString('F3', $inv) } }
 function Format-Mb([double] $Bytes) { ($Bytes / 1MB).ToString('F1', $inv) }
 
+# The work folder this run made (null until then, and with -Keep or -WorkPath): it holds the test wrapping private key,
+# so a run that fails or stops on an error removes it too, not only one that ends.
+$benchWork = $null
+function Remove-BenchWork { if ($script:benchWork -and [IO.Directory]::Exists($script:benchWork)) { [IO.Directory]::Delete($script:benchWork, $true) } }
+trap { Remove-BenchWork; break }
+
 function Fail([string] $Message) {
     [Console]::Error.WriteLine("BENCH FAILED: $Message")
+    Remove-BenchWork
     exit 1
 }
 
@@ -136,6 +143,7 @@ if ([IO.Directory]::Exists($WorkPath) -and [IO.Directory]::GetFileSystemEntries(
     Fail "the work folder $WorkPath is not empty; give a new or empty one"
 }
 $null = [IO.Directory]::CreateDirectory($WorkPath)
+if ($ownWork -and -not $Keep) { $benchWork = $WorkPath }
 # Every command below names its vault: no -VaultPath means the Moc vault, so TVM_VAULT_PATH must not point
 # elsewhere (the children inherit this process's environment).
 $env:TVM_VAULT_PATH = $null
